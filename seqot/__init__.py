@@ -1,0 +1,10 @@
+"""seqot: optimal transport for sequences, as scikit-learn estimators.
+
+The five methods (CMOT, TAP, DeepEMD, ASOT, ACOT) live in sub-packages and are
+re-exported here as they land; the solver core is :mod:`seqot.ot`, sequence
+distances are :mod:`seqot.distances`.
+"""
+
+__version__ = "0.1.0.dev0"
+
+__all__ = ["__version__"]

@@ -1,0 +1,17 @@
+"""Bundled real data and synthetic generators for the papers' reproductions."""
+
+from ._japanese_vowels import load_japanese_vowels
+from ._synthetic import (
+    make_reversal_tasks,
+    make_segmented_sequences,
+    make_warped_sequences,
+    true_alignment,
+)
+
+__all__ = [
+    "load_japanese_vowels",
+    "make_reversal_tasks",
+    "make_segmented_sequences",
+    "make_warped_sequences",
+    "true_alignment",
+]

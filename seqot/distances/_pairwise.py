@@ -1,0 +1,172 @@
+"""Pairwise sequence distances: one chunked, batched driver over a registry of metrics.
+
+A metric is a function ``fn(xb, yb, **params) -> Tensor (n_x, n_y)`` on two torch
+:class:`~seqot.utils.SequenceBatch` es (zero-padded, with lengths) on the same device. The
+driver validates the input once, moves it to the device, cuts the ``(n_x, n_y)`` matrix into
+blocks whose working memory is bounded, and returns numpy for numpy input and torch for
+torch input.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+import torch
+from joblib import Parallel, delayed
+
+from ..utils._torch import resolve_device
+from ..utils._validation import SequenceBatch, check_sequences
+
+__all__ = ["pairwise_sequence_distances", "available_metrics", "register_metric"]
+
+_METRICS: dict[str, Callable] = {}
+# Elements of the per-pair working set (pairs x T_x x T_y) one block may hold.
+_BLOCK_ELEMENTS = 2**24
+
+
+def register_metric(name, *, working_set="frames"):
+    """Register ``fn(xb, yb, **params) -> (n_x, n_y) Tensor`` under ``name``.
+
+    ``working_set`` tells the driver how memory grows per pair: ``"frames"`` (T_x·T_y, the
+    alignment/OT metrics) or ``"pooled"`` (O(1) per pair, pooled representations).
+    """
+
+    def deco(fn):
+        fn._seqot_working_set = working_set
+        _METRICS[name] = fn
+        return fn
+
+    return deco
+
+
+def available_metrics():
+    """Names accepted by ``metric=``."""
+    return sorted(_METRICS)
+
+
+def _get_metric(metric):
+    if callable(metric):
+        return metric
+    if metric not in _METRICS:
+        raise ValueError(f"metric={metric!r} is not known; choose one of {available_metrics()}.")
+    return _METRICS[metric]
+
+
+def _auto_block(n_x, n_y, t_x, t_y, working_set):
+    """Rows and columns per block so that a block's working set stays near _BLOCK_ELEMENTS."""
+    per_pair = t_x * t_y if working_set == "frames" else 1
+    pairs = max(1, _BLOCK_ELEMENTS // max(per_pair, 1))
+    rows = min(n_x, max(1, int(math.sqrt(pairs))))
+    cols = min(n_y, max(1, pairs // rows))
+    return rows, cols
+
+
+def _to_device_batch(X, device, dtype, input_name, n_features=None):
+    batch = check_sequences(X, device=device, dtype=dtype, input_name=input_name,
+                            n_features=n_features)
+    return batch
+
+
+def pairwise_sequence_distances(
+    X,
+    Y=None,
+    metric="mean_euclidean",
+    *,
+    batch_size=None,
+    n_jobs=None,
+    device=None,
+    **metric_params,
+):
+    """Distances between every sequence of ``X`` and every sequence of ``Y``.
+
+    Parameters
+    ----------
+    X : sequences, see :func:`seqot.utils.check_sequences`
+        ``n_x`` sequences (ragged list, 3-D NaN-padded array, 2-D array, tensors).
+    Y : sequences, optional
+        ``n_y`` sequences; ``None`` means ``Y = X``.
+    metric : str or callable, default="mean_euclidean"
+        A name from :func:`available_metrics` or a function ``fn(xb, yb, **params)`` of two
+        padded torch batches returning the ``(n_x, n_y)`` matrix.
+    batch_size : int or (int, int), optional
+        Sequences of ``X`` (and of ``Y``) per block. By default blocks are sized so that the
+        per-block working set holds about 16M elements (a few hundred MB at most), whatever
+        the number of sequences.
+    n_jobs : int, optional
+        Blocks are computed in parallel by joblib threads (torch releases the GIL).
+    device : None, "auto", str or torch.device
+        Where to compute. ``None`` uses a tensor input's device, else the CPU.
+    **metric_params
+        Passed to the metric.
+
+    Returns
+    -------
+    D : ndarray or Tensor of shape (n_x, n_y)
+        numpy when ``X`` is not a tensor; a tensor on ``X``'s device otherwise.
+    """
+    fn = _get_metric(metric)
+    torch_in = isinstance(X, torch.Tensor) or (
+        isinstance(X, (list, tuple)) and len(X) and isinstance(X[0], torch.Tensor)
+    )
+    if device is None:
+        if isinstance(X, torch.Tensor):
+            device = X.device
+        elif isinstance(X, SequenceBatch) and X.is_torch:
+            device = X.data.device
+        else:
+            device = "cpu"
+    dev = resolve_device(device)
+    xb = _to_device_batch(X, dev, None, "X")
+    yb = xb if Y is None else _to_device_batch(Y, dev, None, "Y", n_features=xb.n_features)
+    if yb.data.dtype != xb.data.dtype:
+        common = torch.promote_types(xb.data.dtype, yb.data.dtype)
+        xb, yb = xb.to_torch(dtype=common), yb.to_torch(dtype=common)
+
+    n_x, n_y = xb.n_sequences, yb.n_sequences
+    working = getattr(fn, "_seqot_working_set", "frames")
+    if batch_size is None:
+        rows, cols = _auto_block(n_x, n_y, xb.max_length, yb.max_length, working)
+    else:
+        rows, cols = (batch_size, batch_size) if np.isscalar(batch_size) else batch_size
+        if int(rows) < 1 or int(cols) < 1:
+            raise ValueError(f"batch_size must be positive; got {batch_size!r}.")
+        rows, cols = min(int(rows), n_x), min(int(cols), n_y)
+
+    blocks = [
+        (i, min(i + rows, n_x), j, min(j + cols, n_y))
+        for i in range(0, n_x, rows)
+        for j in range(0, n_y, cols)
+    ]
+
+    def run(i0, i1, j0, j1):
+        return fn(xb.take(np.arange(i0, i1)), yb.take(np.arange(j0, j1)), **metric_params)
+
+    if len(blocks) == 1:
+        D = run(*blocks[0])
+    else:
+        parts = Parallel(n_jobs=n_jobs, prefer="threads")(delayed(run)(*b) for b in blocks)
+        D = torch.empty((n_x, n_y), dtype=parts[0].dtype, device=parts[0].device)
+        for (i0, i1, j0, j1), part in zip(blocks, parts):
+            D[i0:i1, j0:j1] = part
+    if torch_in:
+        return D
+    return D.detach().cpu().numpy()
+
+
+# ---------------------------------------------------------------------------
+# metrics that need no solver
+# ---------------------------------------------------------------------------
+def masked_mean(batch: SequenceBatch) -> torch.Tensor:
+    """Mean of each sequence's real frames, ``(n, d)``; padding excluded."""
+    mask = batch.mask.to(batch.data.dtype)
+    return (batch.data * mask[..., None]).sum(1) / batch.lengths[:, None].to(batch.data.dtype)
+
+
+@register_metric("mean_euclidean", working_set="pooled")
+def _mean_euclidean(xb, yb):
+    """Euclidean distance between mean-pooled sequences (order-blind aggregation baseline)."""
+    mx, my = masked_mean(xb), masked_mean(yb)
+    sq = (mx * mx).sum(1)[:, None] + (my * my).sum(1)[None, :] - 2.0 * mx @ my.T
+    return sq.clamp_min_(0.0).sqrt()

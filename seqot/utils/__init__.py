@@ -1,0 +1,26 @@
+"""Input contract, torch helpers and estimator discovery shared across seqot."""
+
+from ._torch import resolve_device, seed_from_random_state, to_numpy, torch_generator
+from ._validation import (
+    SequenceBatch,
+    check_frame_weights,
+    check_positive,
+    check_sequences,
+    validate_sequences,
+    validate_sequences_targets,
+)
+from .discovery import all_estimators
+
+__all__ = [
+    "SequenceBatch",
+    "all_estimators",
+    "check_frame_weights",
+    "check_positive",
+    "check_sequences",
+    "resolve_device",
+    "seed_from_random_state",
+    "to_numpy",
+    "torch_generator",
+    "validate_sequences",
+    "validate_sequences_targets",
+]

@@ -1,0 +1,23 @@
+"""Where the test-suite instances of every estimator are configured, in one place.
+
+``TEST_PARAMS`` keeps expensive estimators small in tests; ``EXPECTED_FAILED_CHECKS`` lists
+each scikit-learn check an estimator is known to fail, with the reason. Both are read by
+``tests/test_common.py``, which discovers the estimators itself.
+"""
+
+from __future__ import annotations
+
+TEST_PARAMS: dict[str, dict] = {
+    "KNeighborsSequenceClassifier": {"device": "cpu"},
+}
+
+EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {}
+
+
+def construct_instance(cls):
+    """An instance of ``cls`` with its test parameters."""
+    return cls(**TEST_PARAMS.get(cls.__name__, {}))
+
+
+def expected_failed_checks(estimator):
+    return EXPECTED_FAILED_CHECKS.get(type(estimator).__name__, {})

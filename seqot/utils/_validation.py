@@ -1,0 +1,623 @@
+"""The sequence input contract: one validation path used by every estimator and solver.
+
+Accepted forms of a collection ``X`` of sequences
+------------------------------------------------
+* a list/tuple (or 1-D object array) of arrays or tensors, each ``(T_i, d)``; a 1-D
+  element is a univariate sequence ``(T_i, 1)``;
+* a 3-D array ``(n, T, d)``; trailing frames that are entirely NaN are padding
+  (tslearn's convention), so sequences of different lengths fit in one array;
+* a 2-D array ``(n, d)``: ``n`` sequences of length one (scikit-learn's meaning of
+  2-D input, which is what lets every estimator pass scikit-learn's own checks);
+* torch tensors of those shapes (kept as torch, on their device).
+
+A nested Python list whose rows are lists of numbers is read like ``np.asarray``
+would (``X.tolist()`` of a 2-D or 3-D array round-trips); only if the rows are
+ragged are they univariate sequences.
+
+Everything comes out as a :class:`SequenceBatch`: a zero-padded ``(n, T_max, d)``
+array plus the true lengths. Padding is never data: every OT problem gives padded
+frames zero mass.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from ._torch import resolve_device
+
+__all__ = [
+    "SequenceBatch",
+    "check_sequences",
+    "check_frame_weights",
+    "validate_sequences",
+    "validate_sequences_targets",
+    "check_positive",
+]
+
+
+@dataclass(eq=False)
+class SequenceBatch:
+    """A padded batch of sequences.
+
+    Attributes
+    ----------
+    data : ndarray or Tensor of shape (n, T_max, d)
+        The frames; padded frames hold zeros.
+    lengths : ndarray or Tensor of shape (n,), int64
+        The number of real frames of each sequence, all >= 1.
+    """
+
+    data: Any
+    lengths: Any
+
+    # -- shape -------------------------------------------------------------
+    @property
+    def is_torch(self) -> bool:
+        return isinstance(self.data, torch.Tensor)
+
+    @property
+    def n_sequences(self) -> int:
+        return int(self.data.shape[0])
+
+    @property
+    def max_length(self) -> int:
+        return int(self.data.shape[1])
+
+    @property
+    def n_features(self) -> int:
+        return int(self.data.shape[2])
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    def __len__(self) -> int:
+        return self.n_sequences
+
+    @property
+    def mask(self):
+        """Boolean ``(n, T_max)``: True on real frames, False on padding."""
+        if self.is_torch:
+            ar = torch.arange(self.max_length, device=self.data.device)
+            return ar[None, :] < self.lengths[:, None]
+        return np.arange(self.max_length)[None, :] < np.asarray(self.lengths)[:, None]
+
+    # -- conversions -------------------------------------------------------
+    def to_torch(self, device=None, dtype=None) -> SequenceBatch:
+        """The same batch as torch tensors on ``device`` (``None`` keeps a tensor's device)."""
+        if self.is_torch:
+            data, lengths = self.data, self.lengths
+        else:
+            data, lengths = torch.from_numpy(self.data), torch.from_numpy(self.lengths)
+        dev = None if device is None else resolve_device(device)
+        if dev is not None or dtype is not None:
+            data = data.to(device=dev if dev is not None else data.device, dtype=dtype)
+            lengths = lengths.to(dev if dev is not None else lengths.device)
+        return SequenceBatch(data, lengths)
+
+    def to_numpy(self) -> SequenceBatch:
+        if not self.is_torch:
+            return self
+        return SequenceBatch(
+            self.data.detach().cpu().numpy(), self.lengths.detach().cpu().numpy()
+        )
+
+    def to_list(self) -> list:
+        """The sequences without padding, as a list of ``(T_i, d)`` arrays or tensors."""
+        lengths = self.lengths.tolist()
+        return [self.data[i, : lengths[i]] for i in range(self.n_sequences)]
+
+    def to_nan_padded(self):
+        """A 3-D array with NaN in padded frames (tslearn's layout); numpy only."""
+        out = np.array(self.to_numpy().data, copy=True)
+        out[~self.to_numpy().mask] = np.nan
+        return out
+
+    def take(self, indices) -> SequenceBatch:
+        """A sub-batch, trimmed to its own longest sequence."""
+        if self.is_torch:
+            idx = torch.as_tensor(indices, device=self.data.device, dtype=torch.long)
+            lengths = self.lengths[idx]
+            t_max = int(lengths.max()) if len(idx) else 0
+        else:
+            idx = np.asarray(indices, dtype=np.int64)
+            lengths = self.lengths[idx]
+            t_max = int(lengths.max()) if len(idx) else 0
+        return SequenceBatch(self.data[idx, :t_max], lengths)
+
+
+# ---------------------------------------------------------------------------
+# dtype handling
+# ---------------------------------------------------------------------------
+_TORCH_FLOATS = (torch.float32, torch.float64)
+
+
+def _target_numpy_dtype(dtypes, requested):
+    if requested is not None:
+        return np.dtype(requested)
+    floats = [dt for dt in dtypes if dt in (np.float32, np.float64)]
+    if floats and len(floats) == len(dtypes):
+        return np.result_type(*floats)
+    if all(dt in (np.float16, np.float32) for dt in dtypes):
+        return np.dtype(np.float32)
+    return np.dtype(np.float64)
+
+
+def _target_torch_dtype(dtypes, requested):
+    if requested is not None:
+        if isinstance(requested, torch.dtype):
+            return requested
+        return {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}[
+            np.dtype(requested)
+        ]
+    if all(dt in _TORCH_FLOATS for dt in dtypes):
+        return torch.float64 if torch.float64 in dtypes else torch.float32
+    if all(dt in (torch.float16, torch.bfloat16, torch.float32) for dt in dtypes):
+        return torch.float32
+    return torch.float64
+
+
+def _numeric_array(x, where):
+    """np.asarray with clear errors for non-numeric and complex content."""
+    if sp.issparse(x):
+        raise TypeError(
+            f"{where} is a sparse matrix; seqot needs dense sequences (call .toarray())."
+        )
+    try:
+        arr = np.asarray(x)
+    except ValueError as exc:  # ragged nested lists
+        raise ValueError(f"{where} could not be read as an array: {exc}") from None
+    if arr.dtype.kind == "c":
+        raise ValueError(f"Complex data not supported: {where} is complex.")
+    if arr.dtype.kind in "OUSV":
+        if arr.dtype.kind == "O" and arr.ndim >= 1 and _holds_arrays(arr):
+            return arr  # object array of sequences; the caller unpacks it
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"{where} is not numeric: {exc}") from None
+    if arr.dtype.kind == "M" or arr.dtype.kind == "m":
+        raise TypeError(f"{where} holds dates or times, not numbers.")
+    return arr
+
+
+def _holds_arrays(arr) -> bool:
+    first = arr.flat[0] if arr.size else None
+    return isinstance(first, (np.ndarray, torch.Tensor, list, tuple))
+
+
+# ---------------------------------------------------------------------------
+# the parser
+# ---------------------------------------------------------------------------
+def _split_collection(X, input_name):
+    """Return ("padded", array_or_tensor_3d) or ("list", [2-D items]) or ("rows", 2-D)."""
+    if isinstance(X, torch.Tensor):
+        if X.is_complex():
+            raise ValueError(f"Complex data not supported: {input_name} is a complex tensor.")
+        if X.ndim == 3:
+            return "padded", X
+        if X.ndim == 2:
+            return "rows", X
+        raise ValueError(
+            f"{input_name} is a {X.ndim}-D tensor; expected a 3-D (n, T, d) batch, a 2-D "
+            "(n, d) tensor of length-1 sequences, or a list of (T_i, d) sequences."
+        )
+    if isinstance(X, (list, tuple)):
+        if len(X) == 0:
+            raise ValueError(f"{input_name} is empty: it needs at least one sequence.")
+        if any(isinstance(x, (np.ndarray, torch.Tensor)) for x in X):
+            return "list", list(X)
+        # Nested Python lists: scikit-learn reads them as a 2-D/3-D array; keep that meaning
+        # unless they are ragged, in which case they can only be univariate sequences.
+        try:
+            arr = np.asarray(X)
+        except ValueError:
+            return "list", list(X)
+        if arr.dtype == object:
+            return "list", list(X)
+        X = arr
+    if not isinstance(X, np.ndarray):
+        X = _numeric_array(X, input_name)
+    if X.dtype == object and X.ndim == 1 and X.size and _holds_arrays(X):
+        return "list", list(X)
+    X = _numeric_array(X, input_name)
+    if X.ndim == 3:
+        return "padded", X
+    if X.ndim == 2:
+        return "rows", X
+    if X.ndim == 1 and X.dtype == object:
+        return "list", list(X)
+    raise ValueError(
+        f"{input_name} has {X.ndim} dimension(s) (shape {X.shape}); expected a list of (T_i, d) "
+        "sequences, a 3-D (n, T, d) array with trailing all-NaN frames as padding, or a 2-D "
+        "(n, d) array of length-1 sequences. Reshape your data: a single sequence x is [x] "
+        "or x[None]."
+    )
+
+
+def _check_item(x, i, input_name):
+    """One element of a list: a 2-D numeric array/tensor (T_i, d)."""
+    where = f"{input_name}[{i}]"
+    if isinstance(x, torch.Tensor):
+        if x.is_complex():
+            raise ValueError(f"Complex data not supported: {where} is complex.")
+        arr = x
+    else:
+        arr = _numeric_array(x, where)
+        if arr.dtype == object:
+            raise ValueError(f"{where} is nested too deeply; expected a (T_i, d) array.")
+    if arr.ndim == 0:
+        raise ValueError(f"{where} is a scalar; each sequence must be (T_i, d) or (T_i,).")
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    elif arr.ndim != 2:
+        raise ValueError(
+            f"{where} has {arr.ndim} dimensions (shape {tuple(arr.shape)}); each sequence "
+            "must be a (T_i, d) array."
+        )
+    if arr.shape[0] == 0:
+        raise ValueError(f"sequence {i} of {input_name} has zero length; every sequence needs "
+                         "at least one frame.")
+    return arr
+
+
+def _first_bad_frame(finite_rows, i, input_name, what="NaN or infinity"):
+    t = int(np.flatnonzero(~np.asarray(finite_rows))[0])
+    return ValueError(
+        f"sequence {i} of {input_name} contains {what} (first at frame {t}); NaN is only "
+        "allowed as whole trailing padding frames of a 3-D array."
+    )
+
+
+def _parse_padded(X, input_name):
+    """3-D (n, T, d) with trailing all-NaN frames as padding -> (data, lengths)."""
+    n, T, d = X.shape
+    if n == 0:
+        raise ValueError(f"{input_name} is empty: 0 sequences (shape {tuple(X.shape)}).")
+    if d == 0:
+        raise ValueError(
+            f"0 feature(s) (shape={tuple(X.shape)}) while a minimum of 1 is required."
+        )
+    if T == 0:
+        raise ValueError(f"sequence 0 of {input_name} has zero length (shape {tuple(X.shape)}).")
+    if isinstance(X, torch.Tensor):
+        Xd = X.detach()
+        nan = torch.isnan(Xd)
+        pad = nan.all(dim=2)  # (n, T)
+        real = ~pad
+        # Last real frame + 1 = length; padding must be trailing.
+        idx = torch.arange(1, T + 1, device=X.device)
+        lengths = (real * idx).amax(dim=1)
+        trailing_ok = (real.sum(dim=1) == lengths)
+        finite = torch.isfinite(Xd).all(dim=2) | pad
+        bad = ~(trailing_ok & finite.all(dim=1) & (lengths > 0))
+        if bool(bad.any()):
+            i = int(torch.nonzero(bad)[0, 0])
+            _raise_padded_problem(
+                i, int(lengths[i]), real[i].cpu().numpy(), finite[i].cpu().numpy(), input_name
+            )
+        data = torch.where(pad[:, :, None], torch.zeros((), dtype=X.dtype, device=X.device), X)
+        return data, lengths.to(torch.int64)
+    nan = np.isnan(X)
+    pad = nan.all(axis=2)
+    real = ~pad
+    lengths = (real * np.arange(1, T + 1)).max(axis=1).astype(np.int64)
+    trailing_ok = real.sum(axis=1) == lengths
+    finite = np.isfinite(X).all(axis=2) | pad
+    bad = ~(trailing_ok & finite.all(axis=1) & (lengths > 0))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        _raise_padded_problem(i, int(lengths[i]), real[i], finite[i], input_name)
+    data = np.where(pad[:, :, None], 0, X).astype(X.dtype, copy=False)
+    return data, lengths
+
+
+def _raise_padded_problem(i, length, real, finite, input_name):
+    if length == 0:
+        raise ValueError(
+            f"sequence {i} of {input_name} has zero length (all of its frames are NaN padding)."
+        )
+    if not np.all(finite):
+        raise _first_bad_frame(finite, i, input_name)
+    t = int(np.flatnonzero(~real[:length])[0])
+    raise ValueError(
+        f"sequence {i} of {input_name} has an all-NaN frame at {t} followed by real frames; "
+        "padding must be trailing."
+    )
+
+
+def check_sequences(
+    X,
+    *,
+    n_features=None,
+    dtype=None,
+    device=None,
+    min_length=1,
+    input_name="X",
+    estimator_name=None,
+) -> SequenceBatch:
+    """Validate a collection of sequences and return it as a padded batch.
+
+    Parameters
+    ----------
+    X : list of array-like of shape (T_i, d), array-like of shape (n, T, d) or (n, d), or Tensor
+        The sequences. See the module docstring for every accepted form.
+    n_features : int, optional
+        The expected feature dimension ``d`` (an estimator's ``n_features_in_``).
+    dtype : numpy or torch float dtype, optional
+        Cast to this dtype. By default float32 and float64 are kept, float16 becomes float32
+        and integers/booleans become float64.
+    device : None, "auto", str or torch.device, optional
+        ``None`` keeps the input's kind: numpy stays numpy, a tensor stays on its device.
+        Anything else returns torch tensors on that device.
+    min_length : int, default=1
+        Shortest allowed sequence.
+    input_name : str, default="X"
+        Name used in error messages.
+    estimator_name : str, optional
+        Name used in the feature-count error message.
+
+    Returns
+    -------
+    SequenceBatch
+        Zero-padded data ``(n, T_max, d)`` and ``lengths`` ``(n,)``.
+
+    Raises
+    ------
+    ValueError
+        Naming the sequence index and the problem: empty collection, zero-length or too short
+        sequence, mismatched ``d``, NaN/inf inside a sequence, wrong number of dimensions,
+        complex data, a feature count other than ``n_features``.
+    TypeError
+        Sparse or non-numeric input.
+    """
+    if isinstance(X, SequenceBatch):  # already validated: only dtype/device/n_features
+        batch = _finish(X.data, X.lengths, dtype, device)
+        kind = None
+    else:
+        kind, payload = _split_collection(X, input_name)
+    if kind is None:
+        pass
+    elif kind == "rows":
+        n, d = payload.shape
+        if n == 0:
+            raise ValueError(
+                f"{input_name} is empty: 0 sample(s) (shape={tuple(payload.shape)}) while a "
+                "minimum of 1 is required."
+            )
+        if d == 0:
+            raise ValueError(
+                f"0 feature(s) (shape={tuple(payload.shape)}) while a minimum of 1 is required."
+            )
+        if isinstance(payload, torch.Tensor):
+            finite = torch.isfinite(payload.detach()).all(dim=1)
+            if not bool(finite.all()):
+                i = int(torch.nonzero(~finite)[0, 0])
+                raise ValueError(f"sequence {i} of {input_name} (row {i}) contains NaN or "
+                                 "infinity; 2-D input holds one frame per row and no padding.")
+            data = payload[:, None, :]
+            lengths = torch.ones(n, dtype=torch.int64, device=payload.device)
+        else:
+            finite = np.isfinite(payload).all(axis=1)
+            if not finite.all():
+                i = int(np.flatnonzero(~finite)[0])
+                raise ValueError(f"sequence {i} of {input_name} (row {i}) contains NaN or "
+                                 "infinity; 2-D input holds one frame per row and no padding.")
+            data = payload[:, None, :]
+            lengths = np.ones(n, dtype=np.int64)
+    elif kind == "padded":
+        data, lengths = _parse_padded(payload, input_name)
+    else:
+        data, lengths = _pad_list(payload, input_name)
+    if kind is not None:
+        batch = _finish(data, lengths, dtype, device)
+    if n_features is not None and batch.n_features != n_features:
+        who = estimator_name or "the estimator"
+        raise ValueError(
+            f"{input_name} has {batch.n_features} features, but {who} is expecting "
+            f"{n_features} features as input."
+        )
+    if min_length > 1:
+        short = np.flatnonzero(np.asarray(batch.to_numpy().lengths) < min_length)
+        if short.size:
+            i = int(short[0])
+            raise ValueError(
+                f"sequence {i} of {input_name} has {int(batch.to_numpy().lengths[i])} frame(s); "
+                f"at least {min_length} are needed."
+            )
+    return batch
+
+
+def _pad_list(items, input_name):
+    arrs = [_check_item(x, i, input_name) for i, x in enumerate(items)]
+    d0 = arrs[0].shape[1]
+    for i, a in enumerate(arrs):
+        if a.shape[1] != d0:
+            raise ValueError(
+                f"sequence {i} of {input_name} has {a.shape[1]} features, but sequence 0 has "
+                f"{d0}; all sequences must share the feature dimension d."
+            )
+    if d0 == 0:
+        raise ValueError(
+            f"0 feature(s) (shape=({len(arrs)}, T, 0)) while a minimum of 1 is required."
+        )
+    use_torch = any(isinstance(a, torch.Tensor) for a in arrs)
+    lengths_list = [int(a.shape[0]) for a in arrs]
+    T = max(lengths_list)
+    n = len(arrs)
+    if use_torch:
+        ref = next(a for a in arrs if isinstance(a, torch.Tensor))
+        tens = [a if isinstance(a, torch.Tensor) else torch.as_tensor(a, device=ref.device)
+                for a in arrs]
+        tdt = _target_torch_dtype({t.dtype for t in tens}, None)
+        for i, t in enumerate(tens):
+            fin = torch.isfinite(t.detach()).all(dim=1)
+            if not bool(fin.all()):
+                raise _first_bad_frame(fin.cpu().numpy(), i, input_name)
+        # pad_sequence keeps autograd through every element
+        data = torch.nn.utils.rnn.pad_sequence([t.to(tdt) for t in tens], batch_first=True)
+        lengths = torch.tensor(lengths_list, dtype=torch.int64, device=ref.device)
+        return data, lengths
+    ndt = _target_numpy_dtype({a.dtype for a in arrs}, None)
+    data = np.zeros((n, T, d0), dtype=ndt)
+    for i, a in enumerate(arrs):
+        fin = np.isfinite(a).all(axis=1)
+        if not fin.all():
+            raise _first_bad_frame(fin, i, input_name)
+        data[i, : a.shape[0]] = a
+    return data, np.asarray(lengths_list, dtype=np.int64)
+
+
+def _finish(data, lengths, dtype, device):
+    """Apply the dtype policy and move to the requested device."""
+    if isinstance(data, torch.Tensor):
+        target = _target_torch_dtype({data.dtype}, dtype)
+        if data.dtype != target:
+            data = data.to(target)
+        batch = SequenceBatch(data, lengths)
+        return batch.to_torch(device) if device is not None else batch
+    target = _target_numpy_dtype({data.dtype}, dtype)
+    if data.dtype != target:
+        data = data.astype(target)
+    batch = SequenceBatch(data, lengths)
+    if device is not None:
+        batch = batch.to_torch(device)
+    return batch
+
+
+# ---------------------------------------------------------------------------
+# frame weights (OT marginals)
+# ---------------------------------------------------------------------------
+def check_frame_weights(weights, batch: SequenceBatch, *, input_name="weights"):
+    """Validate per-sequence frame weights and return them padded, normalised to sum to one.
+
+    Parameters
+    ----------
+    weights : None or list of array-like of shape (T_i,)
+        Non-negative weights of the frames of each sequence; ``None`` gives uniform weights.
+    batch : SequenceBatch
+        The sequences the weights belong to.
+
+    Returns
+    -------
+    ndarray or Tensor of shape (n, T_max)
+        Zero on padding; each row sums to one. Same kind/device/dtype as ``batch.data``.
+    """
+    n, T = batch.n_sequences, batch.max_length
+    if weights is None:
+        mask = batch.mask
+        if batch.is_torch:
+            w = mask.to(batch.data.dtype)
+            return w / batch.lengths[:, None].to(batch.data.dtype)
+        w = mask.astype(batch.data.dtype)
+        return w / batch.lengths[:, None].astype(batch.data.dtype)
+    if len(weights) != n:
+        raise ValueError(f"{input_name} has {len(weights)} entries but there are {n} sequences.")
+    lengths = np.asarray(batch.to_numpy().lengths)
+    out = np.zeros((n, T), dtype=np.float64)
+    for i, w in enumerate(weights):
+        w = np.asarray(w.detach().cpu() if isinstance(w, torch.Tensor) else w, dtype=np.float64)
+        w = w.reshape(-1)
+        if w.shape[0] != lengths[i]:
+            raise ValueError(
+                f"{input_name}[{i}] has {w.shape[0]} entries but sequence {i} has "
+                f"{lengths[i]} frames."
+            )
+        if not np.all(np.isfinite(w)) or np.any(w < 0):
+            raise ValueError(f"{input_name}[{i}] must be finite and non-negative.")
+        total = w.sum()
+        if total <= 0:
+            raise ValueError(f"{input_name}[{i}] sums to zero; a sequence needs positive mass.")
+        out[i, : lengths[i]] = w / total
+    if batch.is_torch:
+        return torch.as_tensor(out, dtype=batch.data.dtype, device=batch.data.device)
+    return out.astype(batch.data.dtype, copy=False)
+
+
+# ---------------------------------------------------------------------------
+# estimator-facing helpers
+# ---------------------------------------------------------------------------
+def validate_sequences(estimator, X, *, reset: bool, **kwargs) -> SequenceBatch:
+    """``check_sequences`` for an estimator: sets or checks ``n_features_in_``.
+
+    With ``reset=True`` (``fit``) it records ``n_features_in_`` (and ``feature_names_in_``
+    for a DataFrame); with ``reset=False`` it checks ``X`` against them.
+    """
+    _check_feature_names(estimator, X, reset)
+    if reset:
+        batch = check_sequences(X, **kwargs)
+        estimator.n_features_in_ = batch.n_features
+        return batch
+    return check_sequences(
+        X,
+        n_features=getattr(estimator, "n_features_in_", None),
+        estimator_name=type(estimator).__name__,
+        **kwargs,
+    )
+
+
+def _check_feature_names(estimator, X, reset):
+    # Only 2-D tables have column names; scikit-learn's helper keeps its semantics.
+    if hasattr(X, "columns") and getattr(X, "ndim", 2) == 2:
+        from sklearn.utils.validation import _check_feature_names as _sk
+
+        _sk(estimator, X, reset=reset)
+    elif reset and hasattr(estimator, "feature_names_in_"):
+        del estimator.feature_names_in_
+    elif not reset and hasattr(estimator, "feature_names_in_"):
+        from sklearn.utils.validation import _check_feature_names as _sk
+
+        _sk(estimator, X, reset=False)
+
+
+def validate_sequences_targets(estimator, X, y, *, classifier=True, min_classes=2, **kwargs):
+    """Validate ``X`` (resetting ``n_features_in_``) and the per-sequence targets ``y``.
+
+    Returns ``(batch, y)`` where for classifiers ``y`` is a 1-D array and
+    ``estimator.classes_`` is set.
+    """
+    from sklearn.utils.multiclass import check_classification_targets
+    from sklearn.utils.validation import column_or_1d
+
+    if y is None:
+        raise ValueError(
+            f"{type(estimator).__name__} requires y to be passed, but the target y is None."
+        )
+    batch = validate_sequences(estimator, X, reset=True, **kwargs)
+    y = column_or_1d(y, warn=True)
+    if len(y) != batch.n_sequences:
+        raise ValueError(
+            f"Found input variables with inconsistent numbers of samples: {batch.n_sequences} "
+            f"sequences in X but {len(y)} labels in y."
+        )
+    if classifier:
+        check_classification_targets(y)
+        classes = np.unique(y)
+        if len(classes) < min_classes:
+            raise ValueError(
+                f"{type(estimator).__name__} needs at least {min_classes} classes in y; got "
+                f"{len(classes)} class: {', '.join(map(str, classes))}."
+            )
+        estimator.classes_ = classes
+    return batch, y
+
+
+def check_positive(value, name, *, strict=True, allow_none=False):
+    """Raise ``ValueError`` unless ``value`` is a finite real > 0 (>= 0 if not strict)."""
+    if value is None and allow_none:
+        return value
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not np.isfinite(value)
+        or (value <= 0 if strict else value < 0)
+    ):
+        bound = "> 0" if strict else ">= 0"
+        raise ValueError(f"{name} must be a finite number {bound}; got {value!r}.")
+    return value

@@ -1,0 +1,205 @@
+"""seqot's own estimator checks: what scikit-learn's checks cannot see about sequences.
+
+Each check takes ``(name, estimator)`` like scikit-learn's and raises ``AssertionError`` on a
+violation. They run on small ragged data with a class structure:
+
+* :func:`check_list_vs_padded` — a ragged list and the same data as a 3-D NaN-padded array
+  give identical results;
+* :func:`check_padding_invariance` — appending all-NaN padding frames changes nothing;
+* :func:`check_variable_length` — fit on length ``T``, predict on length ``T' != T``;
+* :func:`check_float32_preserved` — float32 in gives float32 out (transformers) and works;
+* :func:`check_random_state_determinism` — the same ``random_state`` gives identical results;
+* :func:`check_pickle_roundtrip` — a pickled and reloaded fitted model predicts identically.
+
+Use :func:`parametrize_with_sequence_checks` in a test module, or
+:func:`check_sequence_estimator` to run everything at once.
+"""
+
+from __future__ import annotations
+
+import functools
+import pickle
+
+import numpy as np
+from sklearn.base import clone
+
+__all__ = [
+    "check_float32_preserved",
+    "check_list_vs_padded",
+    "check_padding_invariance",
+    "check_pickle_roundtrip",
+    "check_random_state_determinism",
+    "check_sequence_estimator",
+    "check_variable_length",
+    "make_check_data",
+    "parametrize_with_sequence_checks",
+    "yield_sequence_checks",
+]
+
+_OUTPUT_METHODS = ("predict", "predict_proba", "decision_function", "transform", "score_samples")
+
+
+def make_check_data(n_classes=3, n_per_class=6, length=(4, 9), n_features=3, random_state=0,
+                    dtype=np.float64):
+    """Small ragged sequences whose class is set by their mean and their temporal trend."""
+    rng = np.random.default_rng(random_state)
+    centers = rng.normal(size=(n_classes, n_features)) * 2.0
+    trends = rng.normal(size=(n_classes, n_features))
+    X, y = [], []
+    for c in range(n_classes):
+        for _ in range(n_per_class):
+            T = length if np.isscalar(length) else int(rng.integers(length[0], length[1] + 1))
+            t = np.linspace(0.0, 1.0, T)[:, None]
+            X.append((centers[c] + t * trends[c] + 0.3 * rng.normal(size=(T, n_features)))
+                     .astype(dtype))
+            y.append(c)
+    return X, np.asarray(y)
+
+
+def _nan_padded(X, extra=0):
+    T = max(len(x) for x in X) + extra
+    out = np.full((len(X), T, X[0].shape[1]), np.nan, dtype=X[0].dtype)
+    for i, x in enumerate(X):
+        out[i, : len(x)] = x
+    return out
+
+
+def _outputs(est, X):
+    out = {}
+    for method in _OUTPUT_METHODS:
+        if hasattr(est, method):
+            out[method] = getattr(est, method)(X)
+    if not out:
+        raise AssertionError(f"{type(est).__name__} has none of {_OUTPUT_METHODS}.")
+    return out
+
+
+def _as_list(value):
+    if isinstance(value, (list, tuple)):
+        return [np.asarray(v) for v in value]
+    return [np.asarray(value)]
+
+
+def _assert_same(a, b, *, exact, what):
+    for method in a:
+        va, vb = _as_list(a[method]), _as_list(b[method])
+        assert len(va) == len(vb), f"{what}: {method} returned different numbers of outputs"
+        for xa, xb in zip(va, vb):
+            if exact or xa.dtype.kind not in "fc":
+                np.testing.assert_array_equal(xa, xb, err_msg=f"{what}: {method} differs")
+            else:
+                tol = 1e-5 if xa.dtype == np.float32 else 1e-9
+                np.testing.assert_allclose(xa, xb, rtol=tol, atol=tol,
+                                           err_msg=f"{what}: {method} differs")
+
+
+def _fitted(est, X, y):
+    return clone(est).fit(X, y)
+
+
+def check_list_vs_padded(name, estimator):
+    X, y = make_check_data()
+    Xp = _nan_padded(X)
+    a = _outputs(_fitted(estimator, X, y), X)
+    b = _outputs(_fitted(estimator, Xp, y), Xp)
+    _assert_same(a, b, exact=False, what=f"{name}: list vs 3-D NaN-padded input")
+
+
+def check_padding_invariance(name, estimator):
+    X, y = make_check_data(random_state=1)
+    est = _fitted(estimator, X, y)
+    a = _outputs(est, _nan_padded(X))
+    b = _outputs(est, _nan_padded(X, extra=7))
+    _assert_same(a, b, exact=False, what=f"{name}: extra trailing NaN padding at predict")
+    c = _outputs(_fitted(estimator, _nan_padded(X, extra=5), y), X)
+    d = _outputs(est, X)
+    _assert_same(c, d, exact=False, what=f"{name}: extra trailing NaN padding at fit")
+
+
+def check_variable_length(name, estimator):
+    X, y = make_check_data(length=6, random_state=2)
+    Xq, _ = make_check_data(length=9, n_per_class=2, random_state=3)
+    est = _fitted(estimator, X, y)
+    for method, value in _outputs(est, Xq).items():
+        for v in _as_list(value):
+            if v.dtype.kind == "f":
+                assert np.all(np.isfinite(v)), f"{name}.{method} not finite on longer sequences"
+        n = len(value) if isinstance(value, (list, tuple)) else np.asarray(value).shape[0]
+        assert n == len(Xq), f"{name}.{method} returned {n} outputs for {len(Xq)} sequences"
+
+
+def check_float32_preserved(name, estimator):
+    X, y = make_check_data(dtype=np.float32, random_state=4)
+    est = _fitted(estimator, X, y)
+    for method, value in _outputs(est, X).items():
+        for v in _as_list(value):
+            if v.dtype.kind == "f":
+                assert np.all(np.isfinite(v)), f"{name}.{method} not finite on float32 input"
+        if method == "transform":
+            for v in _as_list(value):
+                assert v.dtype == np.float32, (
+                    f"{name}.transform turned float32 input into {v.dtype}"
+                )
+
+
+def check_random_state_determinism(name, estimator):
+    X, y = make_check_data(random_state=5)
+    est = clone(estimator)
+    if "random_state" in est.get_params():
+        est.set_params(random_state=0)
+    a = _outputs(clone(est).fit(X, y), X)
+    b = _outputs(clone(est).fit(X, y), X)
+    _assert_same(a, b, exact=True, what=f"{name}: two fits with the same random_state")
+
+
+def check_pickle_roundtrip(name, estimator):
+    X, y = make_check_data(random_state=6)
+    est = _fitted(estimator, X, y)
+    loaded = pickle.loads(pickle.dumps(est))
+    _assert_same(_outputs(est, X), _outputs(loaded, X), exact=True,
+                 what=f"{name}: pickle round trip")
+
+
+_ALL_CHECKS = (
+    check_list_vs_padded,
+    check_padding_invariance,
+    check_variable_length,
+    check_float32_preserved,
+    check_random_state_determinism,
+    check_pickle_roundtrip,
+)
+
+
+def yield_sequence_checks(estimator):
+    """Yield each sequence check bound to the estimator's class name."""
+    name = type(estimator).__name__
+    for check in _ALL_CHECKS:
+        yield functools.partial(check, name)
+
+
+def check_sequence_estimator(estimator):
+    """Run every sequence check on ``estimator``; raise on the first failure."""
+    for check in yield_sequence_checks(estimator):
+        check(estimator)
+
+
+def parametrize_with_sequence_checks(estimators):
+    """A ``pytest.mark.parametrize`` decorator over (estimator, check) pairs.
+
+    Examples
+    --------
+    >>> from seqot.utils.estimator_checks import parametrize_with_sequence_checks
+    >>> from seqot.neighbors import KNeighborsSequenceClassifier
+    >>> @parametrize_with_sequence_checks([KNeighborsSequenceClassifier(device="cpu")])
+    ... def test_sequences(estimator, check):
+    ...     check(estimator)
+    """
+    import pytest
+
+    def ids(obj):
+        if isinstance(obj, functools.partial):
+            return obj.func.__name__
+        return type(obj).__name__
+
+    pairs = [(est, check) for est in estimators for check in yield_sequence_checks(est)]
+    return pytest.mark.parametrize("estimator, check", pairs, ids=ids)

@@ -1,0 +1,62 @@
+"""Every public estimator, discovered automatically, against scikit-learn's and seqot's checks."""
+
+import pytest
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from seqot.utils import all_estimators
+from seqot.utils._test_common import construct_instance, expected_failed_checks
+from seqot.utils.estimator_checks import parametrize_with_sequence_checks
+
+ESTIMATORS = [construct_instance(cls) for _, cls in all_estimators()]
+
+
+def test_discovery_finds_the_estimators():
+    names = {name for name, _ in all_estimators()}
+    assert "KNeighborsSequenceClassifier" in names
+    assert names >= {"KNeighborsSequenceClassifier"}
+    # nothing private or foreign slips in
+    assert all(not n.startswith("_") for n in names)
+    assert all(cls.__module__.startswith("seqot.") for _, cls in all_estimators())
+
+
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failed_checks)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+@parametrize_with_sequence_checks(ESTIMATORS)
+def test_sequence_checks(estimator, check):
+    check(estimator)
+
+
+def test_sequence_checks_catch_a_padding_bug():
+    """The harness must fail an estimator that lets padding leak into its result."""
+    import numpy as np
+    from sklearn.base import BaseEstimator, ClassifierMixin
+
+    from seqot.utils.estimator_checks import check_padding_invariance
+
+    class LeakyMean(ClassifierMixin, BaseEstimator):
+        def fit(self, X, y):
+            Xp = np.nan_to_num(np.asarray(_pad(X)))
+            self.classes_ = np.unique(y)
+            self.means_ = Xp.mean(axis=1)  # averages padding zeros too: wrong
+            self.y_ = np.asarray(y)
+            return self
+
+        def predict(self, X):
+            m = np.nan_to_num(np.asarray(_pad(X))).mean(axis=1)
+            d = ((m[:, None] - self.means_[None]) ** 2).sum(-1)
+            return self.y_[d.argmin(1)]
+
+    def _pad(X):
+        if isinstance(X, np.ndarray):
+            return X
+        T = max(len(x) for x in X)
+        out = np.full((len(X), T, X[0].shape[1]), np.nan)
+        for i, x in enumerate(X):
+            out[i, : len(x)] = x
+        return out
+
+    with pytest.raises(AssertionError):
+        check_padding_invariance("LeakyMean", LeakyMean())

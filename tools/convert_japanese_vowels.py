@@ -1,0 +1,62 @@
+"""Convert the UEA JapaneseVowels ``.ts`` files into ``seqot/datasets/data/japanese_vowels.npz``.
+
+Developer tool, run once; seqot never imports sktime/aeon. The ``.ts`` files ship inside
+the sktime and aeon wheels (``<pkg>/datasets/data/JapaneseVowels/JapaneseVowels_{TRAIN,TEST}.ts``)::
+
+    pip download --no-deps aeon -d /tmp/w && unzip -o /tmp/w/aeon-*.whl 'aeon/datasets/data/JapaneseVowels/*' -d /tmp/w
+    python tools/convert_japanese_vowels.py /tmp/w/aeon/datasets/data/JapaneseVowels
+
+Trailing all-zero frames (the padding of the equal-length copies) are stripped, which
+recovers the true utterance lengths 7..29.
+"""
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+
+def read_ts(path):
+    seqs, labels = [], []
+    in_data = False
+    for line in Path(path).read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.lower().startswith("@data"):
+            in_data = True
+            continue
+        if line.startswith("@") or not in_data:
+            continue
+        *channels, label = line.split(":")
+        chans = [np.array([float(v) if v != "?" else np.nan for v in c.split(",")]) for c in channels]
+        T = max(len(c) for c in chans)
+        frames = np.full((T, len(chans)), np.nan)
+        for j, c in enumerate(chans):
+            frames[: len(c), j] = c
+        keep = ~(np.all(frames == 0, axis=1) | np.all(np.isnan(frames), axis=1))
+        last = np.flatnonzero(keep)[-1] + 1
+        frames = frames[:last]
+        assert np.all(np.isfinite(frames)), path
+        seqs.append(frames)
+        labels.append(int(label))
+    return seqs, np.array(labels, dtype=np.int64)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("folder")
+    parser.add_argument("--out", default="seqot/datasets/data/japanese_vowels.npz")
+    args = parser.parse_args()
+    out = {}
+    for split in ("train", "test"):
+        seqs, y = read_ts(Path(args.folder) / f"JapaneseVowels_{split.upper()}.ts")
+        out[f"X_{split}"] = np.concatenate(seqs).astype(np.float64)
+        out[f"lengths_{split}"] = np.array([len(s) for s in seqs], dtype=np.int64)
+        out[f"y_{split}"] = y
+        print(split, len(seqs), "sequences, lengths", min(map(len, seqs)), "-", max(map(len, seqs)))
+    np.savez_compressed(args.out, **out)
+
+
+if __name__ == "__main__":
+    main()
