@@ -96,3 +96,10 @@ def test_knn_real_data_mean_pooling_baseline():
     acc = KNeighborsSequenceClassifier(device="cpu").fit(jv.X_train, jv.y_train).score(
         jv.X_test, jv.y_test)
     assert acc > 0.85  # chance is 1/9; DTW reaches about 0.95
+
+
+def test_symmetric_metric_fills_lower_blocks_from_upper():
+    X = ragged(7, 11)
+    full = brute_mean_euclidean(X, X)
+    for bs in (1, 2, 4, (3, 5)):
+        np.testing.assert_allclose(pairwise_sequence_distances(X, batch_size=bs), full, atol=1e-12)

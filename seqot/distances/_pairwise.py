@@ -26,15 +26,18 @@ _METRICS: dict[str, Callable] = {}
 _BLOCK_ELEMENTS = 2**24
 
 
-def register_metric(name, *, working_set="frames"):
+def register_metric(name, *, working_set="frames", symmetric=False):
     """Register ``fn(xb, yb, **params) -> (n_x, n_y) Tensor`` under ``name``.
 
     ``working_set`` tells the driver how memory grows per pair: ``"frames"`` (T_x·T_y, the
     alignment/OT metrics) or ``"pooled"`` (O(1) per pair, pooled representations).
+    ``symmetric=True`` declares ``d(x, y) = d(y, x)``, so ``Y=None`` computes only the blocks
+    on and above the diagonal.
     """
 
     def deco(fn):
         fn._seqot_working_set = working_set
+        fn._seqot_symmetric = symmetric
         _METRICS[name] = fn
         return fn
 
@@ -134,10 +137,14 @@ def pairwise_sequence_distances(
             raise ValueError(f"batch_size must be positive; got {batch_size!r}.")
         rows, cols = min(int(rows), n_x), min(int(cols), n_y)
 
+    symmetric = Y is None and getattr(fn, "_seqot_symmetric", False)
+    if symmetric:
+        rows = cols = min(rows, cols)  # square blocks: block (j, i) is block (i, j) transposed
     blocks = [
         (i, min(i + rows, n_x), j, min(j + cols, n_y))
         for i in range(0, n_x, rows)
         for j in range(0, n_y, cols)
+        if not symmetric or j >= i
     ]
 
     def run(i0, i1, j0, j1):
@@ -150,6 +157,8 @@ def pairwise_sequence_distances(
         D = torch.empty((n_x, n_y), dtype=parts[0].dtype, device=parts[0].device)
         for (i0, i1, j0, j1), part in zip(blocks, parts):
             D[i0:i1, j0:j1] = part
+            if symmetric and j0 != i0:
+                D[j0:j1, i0:i1] = part.T
     if torch_in:
         return D
     return D.detach().cpu().numpy()
@@ -164,7 +173,7 @@ def masked_mean(batch: SequenceBatch) -> torch.Tensor:
     return (batch.data * mask[..., None]).sum(1) / batch.lengths[:, None].to(batch.data.dtype)
 
 
-@register_metric("mean_euclidean", working_set="pooled")
+@register_metric("mean_euclidean", working_set="pooled", symmetric=True)
 def _mean_euclidean(xb, yb):
     """Euclidean distance between mean-pooled sequences (order-blind aggregation baseline)."""
     mx, my = masked_mean(xb), masked_mean(yb)

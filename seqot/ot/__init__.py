@@ -1,0 +1,23 @@
+"""The solver core: batched, masked, differentiable optimal transport (torch).
+
+numpy in → numpy out; torch in → torch out on the input's device.
+"""
+
+from ._costs import (
+    frame_cost,
+    pairwise_frame_cost,
+    pairwise_position_gap,
+    position_gap,
+    relative_positions,
+)
+from ._sinkhorn import OTResult, sinkhorn
+
+__all__ = [
+    "OTResult",
+    "frame_cost",
+    "pairwise_frame_cost",
+    "pairwise_position_gap",
+    "position_gap",
+    "relative_positions",
+    "sinkhorn",
+]

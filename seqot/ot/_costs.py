@@ -1,0 +1,129 @@
+"""Cost builders: frame-to-frame and relative-position costs, batched, via matrix products.
+
+Two layouts:
+
+* **paired**: ``X (B, n, d)`` and ``Y (B, m, d)`` → ``(B, n, m)`` (problem b compares X[b], Y[b]);
+* **all pairs**: ``X (n_x, T_x, d)`` and ``Y (n_y, T_y, d)`` → ``(n_x, n_y, T_x, T_y)``, computed
+  with **one** GEMM of all frames of X against all frames of Y, then a view — never a
+  ``(B, n, m, d)`` intermediate.
+
+Padded frames (zeros in a :class:`~seqot.utils.SequenceBatch`) give finite costs; masks decide
+later that they carry no mass.
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = [
+    "frame_cost",
+    "pairwise_frame_cost",
+    "relative_positions",
+    "position_gap",
+    "pairwise_position_gap",
+    "COST_METRICS",
+]
+
+COST_METRICS = ("sqeuclidean", "euclidean", "cosine")
+
+
+def _check_metric(metric):
+    if metric not in COST_METRICS:
+        raise ValueError(f"cost metric={metric!r} is not known; choose one of {COST_METRICS}.")
+
+
+def _finish(sq_or_dot, x_sq, y_sq, metric, x_norm=None, y_norm=None):
+    if metric == "cosine":
+        # a zero vector (padding) has cosine 0 with everything, so cost 1
+        denom = (x_norm * y_norm).clamp_min(torch.finfo(sq_or_dot.dtype).tiny)
+        return 1.0 - sq_or_dot / denom
+    sq = (x_sq + y_sq - 2.0 * sq_or_dot).clamp_min(0.0)
+    if metric == "sqeuclidean":
+        return sq
+    # sqrt has an infinite derivative at 0: keep gradients finite on exact matches
+    return torch.where(sq > 0, sq, torch.ones_like(sq)).sqrt() * (sq > 0)
+
+
+def frame_cost(X, Y, metric="sqeuclidean"):
+    """Paired frame costs ``C[b, i, j] = c(X[b, i], Y[b, j])``.
+
+    Parameters
+    ----------
+    X : Tensor of shape (B, n, d) or (n, d)
+    Y : Tensor of shape (B, m, d) or (m, d)
+    metric : {"sqeuclidean", "euclidean", "cosine"}
+        ``‖x − y‖²``, ``‖x − y‖`` or ``1 − cos(x, y)``.
+
+    Returns
+    -------
+    Tensor of shape (B, n, m) (or (n, m) for 2-D input)
+    """
+    _check_metric(metric)
+    squeeze = X.ndim == 2
+    if squeeze:
+        X, Y = X[None], Y[None]
+    dot = torch.bmm(X, Y.transpose(1, 2))
+    if metric == "cosine":
+        out = _finish(dot, None, None, metric, X.norm(dim=-1)[:, :, None], Y.norm(dim=-1)[:, None, :])
+    else:
+        out = _finish(dot, (X * X).sum(-1)[:, :, None], (Y * Y).sum(-1)[:, None, :], metric)
+    return out[0] if squeeze else out
+
+
+def pairwise_frame_cost(X, Y, metric="sqeuclidean"):
+    """Frame costs between every sequence of X and every sequence of Y, from one GEMM.
+
+    Parameters
+    ----------
+    X : Tensor of shape (n_x, T_x, d)
+    Y : Tensor of shape (n_y, T_y, d)
+    metric : {"sqeuclidean", "euclidean", "cosine"}
+
+    Returns
+    -------
+    Tensor of shape (n_x, n_y, T_x, T_y)
+    """
+    _check_metric(metric)
+    nx, tx, d = X.shape
+    ny, ty, _ = Y.shape
+    dot = (X.reshape(nx * tx, d) @ Y.reshape(ny * ty, d).T).view(nx, tx, ny, ty)
+    dot = dot.permute(0, 2, 1, 3)
+    if metric == "cosine":
+        xn = X.norm(dim=-1)[:, None, :, None]
+        yn = Y.norm(dim=-1)[None, :, None, :]
+        return _finish(dot, None, None, metric, xn, yn)
+    x_sq = (X * X).sum(-1)[:, None, :, None]
+    y_sq = (Y * Y).sum(-1)[None, :, None, :]
+    return _finish(dot, x_sq, y_sq, metric)
+
+
+def relative_positions(lengths, max_length, dtype=torch.float64):
+    """Positions ``(i + 1) / T`` of each frame within its own sequence, 0 on padding.
+
+    Parameters
+    ----------
+    lengths : Tensor of shape (B,)
+    max_length : int
+
+    Returns
+    -------
+    Tensor of shape (B, max_length)
+    """
+    ar = torch.arange(1, max_length + 1, device=lengths.device, dtype=dtype)
+    pos = ar[None, :] / lengths[:, None].to(dtype)
+    return torch.where(ar[None, :] <= lengths[:, None], pos, torch.zeros((), dtype=dtype,
+                                                                          device=pos.device))
+
+
+def position_gap(len_x, len_y, tx, ty, dtype=torch.float64):
+    """Paired relative-position gaps ``|(i+1)/T_x − (j+1)/T_y|``, shape ``(B, tx, ty)``."""
+    px = relative_positions(len_x, tx, dtype)
+    py = relative_positions(len_y, ty, dtype)
+    return (px[:, :, None] - py[:, None, :]).abs()
+
+
+def pairwise_position_gap(len_x, len_y, tx, ty, dtype=torch.float64):
+    """All-pairs relative-position gaps, shape ``(n_x, n_y, tx, ty)``."""
+    px = relative_positions(len_x, tx, dtype)
+    py = relative_positions(len_y, ty, dtype)
+    return (px[:, None, :, None] - py[None, :, None, :]).abs()

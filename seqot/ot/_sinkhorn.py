@@ -1,0 +1,384 @@
+r"""Batched, masked, log-domain Sinkhorn for balanced, semi-relaxed and unbalanced OT.
+
+The problem solved for every ``b`` of a batch (POT's ``ot.solve`` convention, reference measure
+:math:`\mathbf a \mathbf b^\top` for the entropy):
+
+.. math::
+
+    \min_{P \ge 0}\ \langle P, C\rangle + \varepsilon\,\mathrm{KL}(P \,\|\, \mathbf a\mathbf b^\top)
+    + \tau_a\,\mathrm{KL}(P\mathbf 1 \,\|\, \mathbf a) + \tau_b\,\mathrm{KL}(P^\top\mathbf 1 \,\|\, \mathbf b)
+
+with :math:`\mathrm{KL}(x\|y) = \sum x\log(x/y) - x + y`; :math:`\tau = \infty` turns a marginal
+into a hard constraint (balanced: both; semi-relaxed: one). In the dual potentials
+:math:`P_{ij} = a_i b_j \exp((f_i + g_j - C_{ij})/\varepsilon)` and the updates are
+
+.. math::
+
+    f_i = -\kappa_a\,\varepsilon \log \sum_j b_j e^{(g_j - C_{ij})/\varepsilon},\qquad
+    g_j = -\kappa_b\,\varepsilon \log \sum_i a_i e^{(f_i - C_{ij})/\varepsilon},\qquad
+    \kappa = \frac{\tau}{\tau + \varepsilon}\ (\kappa = 1 \text{ if } \tau = \infty)
+
+(Chizat et al. 2018; Séjourné et al. 2019), evaluated with log-sum-exp so that tiny ``reg``
+stays finite. Entries with zero weight are padding: they get zero mass and never produce NaN,
+so problems of different sizes share one batch.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..utils._validation import check_positive
+
+__all__ = ["OTResult", "sinkhorn"]
+
+_GRAD_MODES = ("autodiff", "envelope", "detach")
+
+
+@dataclass
+class OTResult:
+    """Result of a batched OT solve (numpy for numpy input, torch for torch input).
+
+    Attributes
+    ----------
+    plan : (B, n, m) or (n, m)
+        The transport plans; zero on padded rows/columns.
+    value : (B,) or scalar
+        The full objective: transport cost plus the regularisation and marginal terms.
+    value_linear : (B,) or scalar
+        The transport cost :math:`\\langle P, C\\rangle` alone (what ``ot.sinkhorn2`` returns).
+    potentials : tuple (f, g)
+        Dual potentials, ``(B, n)`` and ``(B, m)``, zero on padding, with
+        :math:`P_{ij} = a_i b_j \\exp((f_i + g_j - C_{ij})/\\varepsilon)`.
+    n_iter : int
+        Iterations run (the most any problem of the batch needed).
+    converged : (B,) bool or bool
+        Whether each problem met ``tol``.
+    """
+
+    plan: Any
+    value: Any
+    value_linear: Any
+    potentials: tuple
+    n_iter: int
+    converged: Any
+
+
+# ---------------------------------------------------------------------------
+# input handling shared by the public solvers
+# ---------------------------------------------------------------------------
+def _prepare(C, a, b):
+    """Tensors (B, n, m), (B, n), (B, m) + how to shape the outputs back."""
+    numpy_in = not isinstance(C, torch.Tensor)
+    if numpy_in:
+        C = torch.as_tensor(np.asarray(C))
+        if not C.is_floating_point():
+            C = C.to(torch.float64)
+    if C.ndim not in (2, 3):
+        raise ValueError(f"C must be a (n, m) or (B, n, m) cost; got shape {tuple(C.shape)}.")
+    single = C.ndim == 2
+    if single:
+        C = C[None]
+    B, n, m = C.shape
+    if n == 0 or m == 0:
+        raise ValueError(f"C has an empty side: shape {tuple(C.shape)}.")
+
+    def weights(w, size, name):
+        if w is None:
+            return torch.full((B, size), 1.0 / size, dtype=C.dtype, device=C.device)
+        w = torch.as_tensor(w if isinstance(w, torch.Tensor) else np.asarray(w),
+                            device=C.device).to(C.dtype)
+        if w.ndim == 1:
+            w = w[None].expand(B, -1)
+        if w.shape != (B, size):
+            raise ValueError(f"{name} must have shape ({size},) or ({B}, {size}); "
+                             f"got {tuple(w.shape)}.")
+        wd = w.detach()
+        if not bool(torch.isfinite(wd).all()) or bool((wd < 0).any()):
+            raise ValueError(f"{name} must be finite and non-negative.")
+        if bool((wd.sum(-1) <= 0).any()):
+            i = int(torch.nonzero(wd.sum(-1) <= 0)[0, 0])
+            raise ValueError(f"{name}[{i}] has no mass: every problem needs a positive weight.")
+        return w
+
+    a = weights(a, n, "a")
+    b = weights(b, m, "b")
+    mask_a, mask_b = a.detach() > 0, b.detach() > 0
+    valid = mask_a[:, :, None] & mask_b[:, None, :]
+    Cd = C.detach()
+    if not bool(torch.isfinite(Cd[valid]).all()):
+        raise ValueError("C contains NaN or infinity on entries that carry mass.")
+    return C, a, b, mask_a, mask_b, numpy_in, single
+
+
+def _unbalanced_pair(unbalanced):
+    if unbalanced is None:
+        return math.inf, math.inf
+    if isinstance(unbalanced, (tuple, list)):
+        if len(unbalanced) != 2:
+            raise ValueError("unbalanced must be a number or a pair (tau_a, tau_b).")
+        pair = unbalanced
+    else:
+        pair = (unbalanced, unbalanced)
+    out = []
+    for tau in pair:
+        if tau is None or tau == math.inf:
+            out.append(math.inf)
+        else:
+            out.append(float(check_positive(tau, "unbalanced")))
+    return tuple(out)
+
+
+def _output(res: OTResult, numpy_in, single):
+    def conv(x):
+        if x is None:
+            return None
+        if single:
+            x = x[0]
+        if numpy_in:
+            x = x.detach().cpu().numpy()
+            return x[()] if x.ndim == 0 else x
+        return x
+
+    conv_bool = (lambda c: bool(c[0]) if single else c.cpu().numpy()) if numpy_in else (
+        lambda c: c[0] if single else c)
+    return OTResult(
+        plan=conv(res.plan),
+        value=conv(res.value),
+        value_linear=conv(res.value_linear),
+        potentials=tuple(conv(p) for p in res.potentials),
+        n_iter=res.n_iter,
+        converged=conv_bool(res.converged),
+    )
+
+
+# ---------------------------------------------------------------------------
+# the solver
+# ---------------------------------------------------------------------------
+def _kl_terms(log_ratio, x, y):
+    """Σ x·log(x/y) − x + y per problem, given log(x/y) on the support (x > 0)."""
+    return (torch.where(x > 0, x * log_ratio, torch.zeros_like(x)) - x + y).sum(-1)
+
+
+def _iterate(logK, la, lb, mask_a, mask_b, eps, kappa_a, kappa_b, n_iter, tol, check_every,
+             fs, gs):
+    """Scaled potentials fs = f/eps, gs = g/eps after the Sinkhorn iterations."""
+    zero = torch.zeros((), dtype=logK.dtype, device=logK.device)
+    active = torch.ones(logK.shape[0], dtype=torch.bool, device=logK.device)
+    done_iter = n_iter
+    for it in range(1, n_iter + 1):
+        f_new = -kappa_a * torch.logsumexp(logK + (gs + lb)[:, None, :], dim=2)
+        f_new = torch.where(mask_a & active[:, None], f_new, fs)
+        g_new = -kappa_b * torch.logsumexp(logK + (f_new + la)[:, :, None], dim=1)
+        g_new = torch.where(mask_b & active[:, None], g_new, gs)
+        if tol > 0 and it % check_every == 0:
+            # change of the potentials over this iteration, in cost units; one host sync
+            # per check, none per iteration
+            with torch.no_grad():
+                change = torch.maximum(
+                    torch.where(mask_a, (f_new - fs).abs(), zero).amax(1),
+                    torch.where(mask_b, (g_new - gs).abs(), zero).amax(1),
+                ) * eps
+                active = active & (change > tol)
+            fs, gs = f_new, g_new
+            if not bool(active.any()):
+                done_iter = it
+                break
+        else:
+            fs, gs = f_new, g_new
+    return fs, gs, done_iter, ~active
+
+
+def sinkhorn(
+    C,
+    a=None,
+    b=None,
+    *,
+    reg,
+    n_iter=1000,
+    tol=1e-9,
+    unbalanced=None,
+    grad="autodiff",
+    check_every=10,
+    warm_start=None,
+):
+    r"""Entropic optimal transport, batched over problems of different sizes.
+
+    Parameters
+    ----------
+    C : array or Tensor of shape (B, n, m) or (n, m)
+        Costs. Entries whose row or column has zero weight are padding and may hold anything
+        finite.
+    a, b : array or Tensor of shape (B, n)/(n,) and (B, m)/(m,), optional
+        Non-negative weights; zero = padding. ``None`` is uniform over all ``n`` (``m``) entries.
+        For balanced OT each problem's ``a`` and ``b`` should have the same total mass.
+    reg : float
+        Entropic regularisation :math:`\varepsilon > 0` (POT's ``reg``).
+    n_iter : int, default=1000
+        Maximum number of iterations (one ``f`` and one ``g`` update each).
+    tol : float, default=1e-9
+        Stop a problem once its potentials move less than ``tol`` (cost units) in one
+        iteration; checked every ``check_every`` iterations, with one host synchronisation per
+        check. Converged problems are frozen, so a problem's result does not depend on the rest
+        of its batch. ``tol=0`` runs exactly ``n_iter`` iterations with no synchronisation.
+    unbalanced : None, float or (float or None, float or None), default=None
+        KL marginal relaxation :math:`\tau` (POT's ``reg_m``). ``None`` = balanced; a number
+        relaxes both marginals; a pair relaxes each side, ``None``/``inf`` keeping it hard
+        (``(None, tau)`` is semi-relaxed on the columns).
+    grad : {"autodiff", "envelope", "detach"}, default="autodiff"
+        ``"autodiff"`` back-propagates through the iterations (plan and values are
+        differentiable). ``"envelope"`` runs the iterations without a graph and attaches the
+        envelope-theorem gradients of ``value`` (w.r.t. ``C``: the plan; w.r.t. ``a``, ``b``:
+        from the dual, centred per problem for balanced OT, whose value is only defined for
+        equal masses), which is exact at convergence and uses no memory per iteration;
+        ``value_linear`` then carries the plan as its gradient w.r.t. ``C`` (first-order) and
+        ``plan`` carries none. ``"detach"`` returns constants.
+    check_every : int, default=10
+    warm_start : tuple (f, g), optional
+        Initial dual potentials in the convention of ``OTResult.potentials``.
+
+    Returns
+    -------
+    OTResult
+        ``plan``, ``value`` (full objective), ``value_linear`` (:math:`\langle P, C\rangle`),
+        ``potentials``, ``n_iter``, ``converged``. numpy in → numpy out; torch in → torch out
+        on the same device.
+
+    Notes
+    -----
+    ``value_linear`` of the balanced problem equals
+    ``ot.sinkhorn2(a, b, C, reg, method="sinkhorn_log")``; the plan of the unbalanced problem
+    equals ``ot.unbalanced.sinkhorn_unbalanced(a, b, C, reg, reg_m)`` (``reg_type="kl"``).
+
+    References
+    ----------
+    .. [1] M. Cuturi. Sinkhorn distances: lightspeed computation of optimal transport. NeurIPS 2013.
+    .. [2] L. Chizat, G. Peyré, B. Schmitzer and F.-X. Vialard. Scaling algorithms for unbalanced
+       optimal transport problems. Mathematics of Computation 87, 2018.
+    .. [3] G. Peyré and M. Cuturi. Computational Optimal Transport. 2019, §4.4 (log domain).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from seqot.ot import sinkhorn
+    >>> C = np.array([[0.0, 1.0], [1.0, 0.0]])
+    >>> res = sinkhorn(C, reg=0.1)
+    >>> np.round(res.plan, 4)
+    array([[0.5, 0. ],
+           [0. , 0.5]])
+    >>> float(np.round(res.value_linear, 6))
+    0.0
+    """
+    if grad not in _GRAD_MODES:
+        raise ValueError(f"grad must be one of {_GRAD_MODES}; got {grad!r}.")
+    eps = float(check_positive(reg, "reg"))
+    if isinstance(n_iter, bool) or not isinstance(n_iter, (int, np.integer)) or n_iter < 1:
+        raise ValueError(f"n_iter must be a positive integer; got {n_iter!r}.")
+    check_positive(tol, "tol", strict=False)
+    if isinstance(check_every, bool) or not isinstance(check_every, (int, np.integer)) \
+            or check_every < 1:
+        raise ValueError(f"check_every must be a positive integer; got {check_every!r}.")
+    tau_a, tau_b = _unbalanced_pair(unbalanced)
+    C, a, b, mask_a, mask_b, numpy_in, single = _prepare(C, a, b)
+    res = _solve(C, a, b, mask_a, mask_b, eps, tau_a, tau_b, int(n_iter), float(tol),
+                 int(check_every), grad, warm_start)
+    return _output(res, numpy_in, single)
+
+
+def _solve(C, a, b, mask_a, mask_b, eps, tau_a, tau_b, n_iter, tol, check_every, grad,
+           warm_start):
+    dtype = C.dtype
+    valid = mask_a[:, :, None] & mask_b[:, None, :]
+    neg = torch.finfo(dtype).min / 4  # finite "-inf": keeps padded rows NaN-free in backward
+    zero = torch.zeros((), dtype=dtype, device=C.device)
+    Cz = torch.where(valid, C, zero)
+    kappa_a = 1.0 if math.isinf(tau_a) else tau_a / (tau_a + eps)
+    kappa_b = 1.0 if math.isinf(tau_b) else tau_b / (tau_b + eps)
+
+    def log_weights(w, mask):
+        return torch.where(mask, torch.log(torch.where(mask, w, torch.ones_like(w))), zero)
+
+    def init():
+        if warm_start is None:
+            return (torch.zeros(mask_a.shape, dtype=dtype, device=C.device),
+                    torch.zeros(mask_b.shape, dtype=dtype, device=C.device))
+        f0, g0 = (torch.as_tensor(np.asarray(p) if not isinstance(p, torch.Tensor) else p,
+                                  device=C.device).to(dtype) for p in warm_start)
+        f0, g0 = f0.reshape(mask_a.shape), g0.reshape(mask_b.shape)
+        return (torch.where(mask_a, f0, zero) / eps, torch.where(mask_b, g0, zero) / eps)
+
+    def run(Cz, a, b):
+        la, lb = log_weights(a, mask_a), log_weights(b, mask_b)
+        logK = torch.where(valid, -Cz / eps, torch.full((), neg, dtype=dtype, device=C.device))
+        fs, gs = init()
+        fs, gs, it, conv = _iterate(logK, la, lb, mask_a, mask_b, eps, kappa_a, kappa_b,
+                                    n_iter, tol, check_every, fs, gs)
+        return la, lb, logK, fs, gs, it, conv
+
+    if grad == "autodiff":
+        la, lb, logK, fs, gs, it, conv = run(Cz, a, b)
+    else:
+        with torch.no_grad():
+            la, lb, logK, fs, gs, it, conv = run(Cz.detach(), a.detach(), b.detach())
+
+    def primal(logK, la, lb, fs, gs, Cz, a, b):
+        log_plan = torch.where(valid, logK + fs[:, :, None] + gs[:, None, :]
+                               + la[:, :, None] + lb[:, None, :], torch.full((), neg,
+                                                                             dtype=dtype,
+                                                                             device=C.device))
+        plan = torch.where(valid, torch.exp(log_plan), zero)
+        value_linear = (plan * Cz).sum((1, 2))
+        mass = plan.sum((1, 2))
+        # KL(P || a b^T): log(P / ab) = logK + fs + gs on the support
+        kl_plan = (torch.where(plan > 0, plan * (logK + fs[:, :, None] + gs[:, None, :]), zero)
+                   .sum((1, 2)) - mass + a.sum(1) * b.sum(1))
+        value = value_linear + eps * kl_plan
+        for tau, mask, w, lw, dim in ((tau_a, mask_a, a, la, 2), (tau_b, mask_b, b, lb, 1)):
+            if math.isinf(tau):
+                continue
+            marg = plan.sum(dim)
+            log_marg = torch.logsumexp(log_plan, dim=dim)
+            log_ratio = torch.where(mask, log_marg - lw, zero)
+            value = value + tau * _kl_terms(log_ratio, marg, w)
+        return plan, value, value_linear
+
+    if grad == "autodiff":
+        plan, value, value_linear = primal(logK, la, lb, fs, gs, Cz, a, b)
+    else:
+        with torch.no_grad():
+            plan, value, value_linear = primal(logK, la, lb, fs, gs, Cz, a, b)
+        if grad == "envelope" and (C.requires_grad or a.requires_grad or b.requires_grad):
+            dual = _dual(Cz, a, b, fs * eps, gs * eps, valid, eps, tau_a, tau_b, mask_a, mask_b)
+            value = value + (dual - dual.detach())
+            value_linear = value_linear + ((plan * Cz).sum((1, 2))
+                                           - (plan * Cz.detach()).sum((1, 2)))
+    f = torch.where(mask_a, fs * eps, zero)
+    g = torch.where(mask_b, gs * eps, zero)
+    if grad != "autodiff":
+        f, g, plan = f.detach(), g.detach(), plan.detach()
+    return OTResult(plan=plan, value=value, value_linear=value_linear, potentials=(f, g),
+                    n_iter=it, converged=conv)
+
+
+def _dual(Cz, a, b, f, g, valid, eps, tau_a, tau_b, mask_a, mask_b):
+    """The dual objective at fixed potentials, differentiable in C, a and b (envelope)."""
+    zero = torch.zeros((), dtype=Cz.dtype, device=Cz.device)
+    expo = torch.where(valid, (f[:, :, None] + g[:, None, :] - Cz) / eps, zero)
+    ab = a[:, :, None] * b[:, None, :]
+    out = -eps * torch.where(valid, ab * (torch.exp(expo) - 1.0), zero).sum((1, 2))
+    balanced = math.isinf(tau_a) and math.isinf(tau_b)
+    for tau, w, pot, mask in ((tau_a, a, f, mask_a), (tau_b, b, g, mask_b)):
+        if math.isinf(tau):
+            if balanced:
+                # only mass-preserving changes of a, b are meaningful: centre the gradient
+                # (as POT does for emd2) so it has no component along the all-ones direction
+                pot = torch.where(mask, pot - (pot * mask).sum(1, keepdim=True)
+                                  / mask.sum(1, keepdim=True), zero)
+            out = out + (w * pot).sum(1)
+        else:
+            out = out - tau * torch.where(mask, w * (torch.exp(-pot / tau) - 1.0), zero).sum(1)
+    return out

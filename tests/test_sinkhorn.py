@@ -1,0 +1,218 @@
+"""seqot.ot.sinkhorn against POT, per problem of a mixed-size batch, and its gradients."""
+
+import numpy as np
+import ot
+import pytest
+import torch
+
+from seqot.ot import sinkhorn
+
+
+def mixed_batch(seed, sizes=((5, 7), (8, 10), (10, 4), (1, 3), (6, 6)), garbage=True):
+    rng = np.random.default_rng(seed)
+    B, n, m = len(sizes), max(s[0] for s in sizes), max(s[1] for s in sizes)
+    C, A, Bw = np.zeros((B, n, m)), np.zeros((B, n)), np.zeros((B, m))
+    for k, (p, q) in enumerate(sizes):
+        C[k, :p, :q] = rng.uniform(0, 2, (p, q))
+        A[k, :p] = rng.dirichlet(np.ones(p))
+        Bw[k, :q] = rng.dirichlet(np.ones(q))
+        if garbage:  # anything finite on padding must not matter
+            C[k, p:, :] = 1e6
+            C[k, :, q:] = -1e6
+    return C, A, Bw, sizes
+
+
+def gen_kl(p, q):
+    return np.sum(p * np.log(p / q) - p + q)
+
+
+@pytest.mark.parametrize("reg", [0.03, 0.2, 1.0])
+def test_balanced_matches_pot_per_problem(reg):
+    C, A, Bw, sizes = mixed_batch(0)
+    res = sinkhorn(C, A, Bw, reg=reg, n_iter=50000, tol=1e-14)
+    assert res.converged.all()
+    for k, (p, q) in enumerate(sizes):
+        a, b, c = A[k, :p], Bw[k, :q], C[k, :p, :q]
+        ref = ot.sinkhorn2(a, b, c, reg, method="sinkhorn_log", numItermax=50000, stopThr=1e-15)
+        plan = ot.sinkhorn(a, b, c, reg, method="sinkhorn_log", numItermax=50000,
+                           stopThr=1e-15)
+        assert abs(res.value_linear[k] - ref) <= 1e-8 * abs(ref)
+        np.testing.assert_allclose(res.plan[k, :p, :q], plan, rtol=1e-8, atol=1e-13)
+        assert res.plan[k, p:].sum() == 0 and res.plan[k, :, q:].sum() == 0
+        # full objective: <P,C> + reg KL(P || ab)
+        expected = ref + reg * gen_kl(plan, np.outer(a, b))
+        assert abs(res.value[k] - expected) <= 1e-8 * abs(expected)
+
+
+@pytest.mark.parametrize("reg, tau", [(0.05, 0.3), (0.05, 5.0), (0.5, 1.0)])
+def test_unbalanced_matches_pot_per_problem(reg, tau):
+    C, A, Bw, sizes = mixed_batch(1)
+    res = sinkhorn(C, A, Bw, reg=reg, unbalanced=tau, n_iter=50000, tol=1e-15)
+    for k, (p, q) in enumerate(sizes):
+        a, b, c = A[k, :p], Bw[k, :q], C[k, :p, :q]
+        plan = ot.unbalanced.sinkhorn_unbalanced(a, b, c, reg, tau, numItermax=200000,
+                                                 stopThr=1e-15)
+        np.testing.assert_allclose(res.plan[k, :p, :q], plan, rtol=1e-8, atol=1e-14)
+        lin = np.sum(plan * c)
+        assert abs(res.value_linear[k] - lin) <= 1e-8 * abs(lin)
+        # POT's own "total_cost" omits the mass terms of the generalised KL (it is ~0 at the
+        # optimum); compare with the true objective evaluated on POT's plan.
+        total = (lin + reg * gen_kl(plan, np.outer(a, b)) + tau * gen_kl(plan.sum(1), a)
+                 + tau * gen_kl(plan.sum(0), b))
+        assert abs(res.value[k] - total) <= 1e-8 * abs(total)
+
+
+def test_semi_relaxed_matches_pot_and_keeps_the_hard_marginal():
+    C, A, Bw, sizes = mixed_batch(2)
+    reg, tau = 0.1, 0.5
+    res = sinkhorn(C, A, Bw, reg=reg, unbalanced=(None, tau), n_iter=50000, tol=1e-15)
+    for k, (p, q) in enumerate(sizes):
+        a, b, c = A[k, :p], Bw[k, :q], C[k, :p, :q]
+        plan = ot.unbalanced.sinkhorn_unbalanced(a, b, c, reg, (np.inf, tau),
+                                                 numItermax=200000, stopThr=1e-15)
+        np.testing.assert_allclose(res.plan[k, :p, :q], plan, rtol=1e-8, atol=1e-14)
+        np.testing.assert_allclose(res.plan[k, :p, :q].sum(1), a, rtol=1e-10)
+
+
+def test_batched_equals_single_problem_solves():
+    C, A, Bw, sizes = mixed_batch(3, garbage=False)
+    res = sinkhorn(C, A, Bw, reg=0.1, tol=1e-12, n_iter=5000)
+    for k, (p, q) in enumerate(sizes):
+        one = sinkhorn(C[k, :p, :q], A[k, :p], Bw[k, :q], reg=0.1, tol=1e-12, n_iter=5000)
+        # converged problems are frozen, so the batch never changes a problem's answer
+        np.testing.assert_allclose(res.plan[k, :p, :q], one.plan, rtol=1e-12, atol=1e-15)
+        assert res.value[k] == pytest.approx(one.value, rel=1e-12)
+
+
+def test_fixed_iterations_and_potentials():
+    C, A, Bw, sizes = mixed_batch(4)
+    res = sinkhorn(C, A, Bw, reg=0.2, n_iter=7, tol=0)
+    assert res.n_iter == 7 and not res.converged.any()
+    f, g = res.potentials
+    eps = 0.2
+    for k, (p, q) in enumerate(sizes):
+        rebuilt = (np.outer(A[k, :p], Bw[k, :q])
+                   * np.exp((f[k, :p, None] + g[k, None, :q] - C[k, :p, :q]) / eps))
+        np.testing.assert_allclose(res.plan[k, :p, :q], rebuilt, rtol=1e-12)
+        assert np.all(f[k, p:] == 0) and np.all(g[k, q:] == 0)
+    # warm start from converged potentials needs one check period
+    done = sinkhorn(C, A, Bw, reg=0.2, tol=1e-10)
+    again = sinkhorn(C, A, Bw, reg=0.2, tol=1e-10, warm_start=done.potentials)
+    assert again.n_iter <= 10
+    np.testing.assert_allclose(again.plan, done.plan, atol=1e-9)
+
+
+def test_numpy_and_torch_io_and_dtypes():
+    C, A, Bw, _ = mixed_batch(5)
+    r_np = sinkhorn(C, A, Bw, reg=0.1)
+    assert isinstance(r_np.plan, np.ndarray) and r_np.plan.dtype == np.float64
+    r_t = sinkhorn(torch.tensor(C), torch.tensor(A), torch.tensor(Bw), reg=0.1)
+    assert isinstance(r_t.plan, torch.Tensor)
+    np.testing.assert_allclose(r_t.plan.numpy(), r_np.plan)
+    r32 = sinkhorn(torch.tensor(C, dtype=torch.float32), torch.tensor(A, dtype=torch.float32),
+                   torch.tensor(Bw, dtype=torch.float32), reg=0.1, tol=1e-6)
+    assert r32.plan.dtype == torch.float32
+    np.testing.assert_allclose(r32.value_linear.numpy(), r_np.value_linear, rtol=1e-4)
+    single = sinkhorn(C[0], reg=0.1)
+    assert single.plan.shape == C[0].shape and np.ndim(single.value) == 0
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("unbalanced", [None, 1.0, (None, 0.5)])
+def test_tiny_reg_large_costs_stay_finite(dtype, unbalanced):
+    rng = np.random.default_rng(6)
+    C = torch.tensor(rng.uniform(0, 100, (3, 9, 6)), dtype=dtype, requires_grad=True)
+    a = torch.tensor(np.r_[np.full(7, 1 / 7), 0, 0], dtype=dtype)
+    res = sinkhorn(C, a, None, reg=1e-4, n_iter=300, unbalanced=unbalanced)
+    assert torch.isfinite(res.plan).all() and torch.isfinite(res.value).all()
+    res.value.sum().backward()
+    assert torch.isfinite(C.grad).all()
+
+
+def test_gradcheck_autodiff():
+    rng = np.random.default_rng(7)
+    C = torch.tensor(rng.uniform(0, 1, (2, 4, 3)), requires_grad=True)
+    a = torch.tensor(rng.dirichlet(np.ones(4), size=2), requires_grad=True)
+    b = torch.tensor(rng.dirichlet(np.ones(3), size=2), requires_grad=True)
+    a_pad = torch.tensor([[0.2, 0.3, 0.5, 0.0], [0.25, 0.25, 0.25, 0.25]], dtype=torch.float64)
+    for unb in (None, 0.7, (None, 0.7)):
+        def fn(C, a, b):
+            r = sinkhorn(C, a, b, reg=0.3, n_iter=30, tol=0, unbalanced=unb)
+            return r.value, r.value_linear, r.plan
+
+        assert torch.autograd.gradcheck(fn, (C, a, b), atol=1e-7)
+
+        def fn_padded(C):  # padding rows: gradients through C stay exact and finite
+            r = sinkhorn(C, a_pad, None, reg=0.3, n_iter=30, tol=0, unbalanced=unb)
+            return r.value, r.plan
+
+        assert torch.autograd.gradcheck(fn_padded, (C,), atol=1e-7)
+
+
+@pytest.mark.parametrize("unbalanced", [None, 0.8, (None, 0.8)])
+def test_envelope_gradients_equal_autodiff_at_convergence(unbalanced):
+    rng = np.random.default_rng(8)
+    C0 = rng.uniform(0, 1, (3, 5, 4))
+    a0 = rng.dirichlet(np.ones(5), size=3)
+    b0 = rng.dirichlet(np.ones(4), size=3)
+    grads = {}
+    for mode in ("autodiff", "envelope"):
+        C = torch.tensor(C0, requires_grad=True)
+        a = torch.tensor(a0, requires_grad=True)
+        b = torch.tensor(b0, requires_grad=True)
+        r = sinkhorn(C, a, b, reg=0.2, n_iter=5000, tol=1e-13, unbalanced=unbalanced, grad=mode)
+        r.value.sum().backward()
+        grads[mode] = (C.grad, a.grad, b.grad, r.plan.detach())
+    ad, env = grads["autodiff"], grads["envelope"]
+    np.testing.assert_allclose(env[0], ad[3], atol=1e-10)  # dvalue/dC = plan
+    np.testing.assert_allclose(env[0].numpy(), ad[0].numpy(), atol=1e-8)
+    for x, y in zip(env[1:3], ad[1:3]):
+        x, y = x.numpy(), y.numpy()
+        if unbalanced is None:
+            # balanced OT is defined on equal masses only: compare mass-preserving parts
+            assert np.abs(x.sum(1)).max() < 1e-12  # envelope gradients are centred
+            y = y - y.mean(1, keepdims=True)
+        np.testing.assert_allclose(x, y, atol=1e-8)
+
+
+def test_detach_and_envelope_keep_no_graph():
+    C = torch.rand(2, 3, 3, requires_grad=True)
+    r = sinkhorn(C, reg=0.1, grad="detach")
+    assert not r.value.requires_grad and not r.plan.requires_grad
+    r = sinkhorn(C, reg=0.1, grad="envelope")
+    assert r.value.requires_grad and not r.plan.requires_grad
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"reg": 0}, "reg must be a finite number > 0"),
+        ({"reg": -1.0}, "reg must be"),
+        ({"reg": 0.1, "n_iter": 0}, "n_iter must be a positive integer"),
+        ({"reg": 0.1, "grad": "magic"}, "grad must be one of"),
+        ({"reg": 0.1, "unbalanced": -1.0}, "unbalanced must be"),
+        ({"reg": 0.1, "tol": -1.0}, "tol must be"),
+    ],
+)
+def test_parameter_errors(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        sinkhorn(np.ones((2, 2)), **kwargs)
+
+
+def test_input_errors():
+    with pytest.raises(ValueError, match="C must be a"):
+        sinkhorn(np.ones(3), reg=0.1)
+    with pytest.raises(ValueError, match="a must have shape"):
+        sinkhorn(np.ones((2, 2)), np.ones(3) / 3, reg=0.1)
+    with pytest.raises(ValueError, match="a must be finite and non-negative"):
+        sinkhorn(np.ones((2, 2)), np.array([1.5, -0.5]), reg=0.1)
+    with pytest.raises(ValueError, match=r"b\[0\] has no mass"):
+        sinkhorn(np.ones((2, 2)), None, np.zeros(2), reg=0.1)
+    C = np.ones((2, 2))
+    C[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinity on entries that carry mass"):
+        sinkhorn(C, reg=0.1)
+    C[0, 0] = 1.0
+    C[1, 1] = np.inf  # but on padding it is fine
+    res = sinkhorn(C, None, np.array([1.0, 0.0]), reg=0.1)
+    assert np.isfinite(res.plan).all()
