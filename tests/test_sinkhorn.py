@@ -216,3 +216,19 @@ def test_input_errors():
     C[1, 1] = np.inf  # but on padding it is fine
     res = sinkhorn(C, None, np.array([1.0, 0.0]), reg=0.1)
     assert np.isfinite(res.plan).all()
+
+
+def test_per_problem_reg_equals_separate_solves():
+    C, A, Bw, sizes = mixed_batch(9, garbage=False)
+    regs = np.array([0.05, 0.1, 0.5, 1.0, 2.0])
+    for unb in (None, 0.5):
+        res = sinkhorn(C, A, Bw, reg=regs, tol=1e-12, n_iter=20000, unbalanced=unb)
+        for k, (p, q) in enumerate(sizes):
+            one = sinkhorn(C[k, :p, :q], A[k, :p], Bw[k, :q], reg=regs[k], tol=1e-12,
+                           n_iter=20000, unbalanced=unb)
+            np.testing.assert_allclose(res.plan[k, :p, :q], one.plan, rtol=1e-10, atol=1e-14)
+            assert res.value[k] == pytest.approx(one.value, rel=1e-10)
+    with pytest.raises(ValueError, match="one value per problem"):
+        sinkhorn(C, A, Bw, reg=np.ones(3))
+    with pytest.raises(ValueError, match="finite number > 0 for every problem"):
+        sinkhorn(C, A, Bw, reg=np.array([0.1, 0.1, 0.0, 0.1, 0.1]))

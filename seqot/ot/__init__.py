@@ -10,10 +10,12 @@ from ._costs import (
     position_gap,
     relative_positions,
 )
+from ._emd import emd
 from ._sinkhorn import OTResult, sinkhorn
 
 __all__ = [
     "OTResult",
+    "emd",
     "frame_cost",
     "pairwise_frame_cost",
     "pairwise_position_gap",

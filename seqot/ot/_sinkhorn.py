@@ -115,6 +115,23 @@ def _prepare(C, a, b):
     return C, a, b, mask_a, mask_b, numpy_in, single
 
 
+def _check_reg(reg, C):
+    """reg as a (B,) tensor of positive finite values (no gradient)."""
+    B = C.shape[0]
+    if isinstance(reg, torch.Tensor) or (np.ndim(reg) > 0 and not isinstance(reg, str)):
+        r = torch.as_tensor(reg.detach() if isinstance(reg, torch.Tensor) else np.asarray(reg),
+                            device=C.device).to(C.dtype).reshape(-1)
+        if r.numel() == 1:
+            r = r.expand(B)
+        if r.shape != (B,):
+            raise ValueError(f"reg must be a number or have one value per problem ({B}); "
+                             f"got shape {tuple(r.shape)}.")
+        if not bool(torch.isfinite(r).all()) or bool((r <= 0).any()):
+            raise ValueError("reg must be a finite number > 0 for every problem.")
+        return r
+    return torch.full((B,), float(check_positive(reg, "reg")), dtype=C.dtype, device=C.device)
+
+
 def _unbalanced_pair(unbalanced):
     if unbalanced is None:
         return math.inf, math.inf
@@ -216,8 +233,9 @@ def sinkhorn(
     a, b : array or Tensor of shape (B, n)/(n,) and (B, m)/(m,), optional
         Non-negative weights; zero = padding. ``None`` is uniform over all ``n`` (``m``) entries.
         For balanced OT each problem's ``a`` and ``b`` should have the same total mass.
-    reg : float
-        Entropic regularisation :math:`\varepsilon > 0` (POT's ``reg``).
+    reg : float or array of shape (B,)
+        Entropic regularisation :math:`\varepsilon > 0` (POT's ``reg``), one for all problems
+        or one per problem (e.g. relative to each problem's median cost).
     n_iter : int, default=1000
         Maximum number of iterations (one ``f`` and one ``g`` update each).
     tol : float, default=1e-9
@@ -275,7 +293,6 @@ def sinkhorn(
     """
     if grad not in _GRAD_MODES:
         raise ValueError(f"grad must be one of {_GRAD_MODES}; got {grad!r}.")
-    eps = float(check_positive(reg, "reg"))
     if isinstance(n_iter, bool) or not isinstance(n_iter, (int, np.integer)) or n_iter < 1:
         raise ValueError(f"n_iter must be a positive integer; got {n_iter!r}.")
     check_positive(tol, "tol", strict=False)
@@ -284,6 +301,7 @@ def sinkhorn(
         raise ValueError(f"check_every must be a positive integer; got {check_every!r}.")
     tau_a, tau_b = _unbalanced_pair(unbalanced)
     C, a, b, mask_a, mask_b, numpy_in, single = _prepare(C, a, b)
+    eps = _check_reg(reg, C)
     res = _solve(C, a, b, mask_a, mask_b, eps, tau_a, tau_b, int(n_iter), float(tol),
                  int(check_every), grad, warm_start)
     return _output(res, numpy_in, single)
@@ -296,8 +314,9 @@ def _solve(C, a, b, mask_a, mask_b, eps, tau_a, tau_b, n_iter, tol, check_every,
     neg = torch.finfo(dtype).min / 4  # finite "-inf": keeps padded rows NaN-free in backward
     zero = torch.zeros((), dtype=dtype, device=C.device)
     Cz = torch.where(valid, C, zero)
-    kappa_a = 1.0 if math.isinf(tau_a) else tau_a / (tau_a + eps)
-    kappa_b = 1.0 if math.isinf(tau_b) else tau_b / (tau_b + eps)
+    one = torch.ones_like(eps)
+    kappa_a = (one if math.isinf(tau_a) else tau_a / (tau_a + eps))[:, None]
+    kappa_b = (one if math.isinf(tau_b) else tau_b / (tau_b + eps))[:, None]
 
     def log_weights(w, mask):
         return torch.where(mask, torch.log(torch.where(mask, w, torch.ones_like(w))), zero)
@@ -309,11 +328,13 @@ def _solve(C, a, b, mask_a, mask_b, eps, tau_a, tau_b, n_iter, tol, check_every,
         f0, g0 = (torch.as_tensor(np.asarray(p) if not isinstance(p, torch.Tensor) else p,
                                   device=C.device).to(dtype) for p in warm_start)
         f0, g0 = f0.reshape(mask_a.shape), g0.reshape(mask_b.shape)
-        return (torch.where(mask_a, f0, zero) / eps, torch.where(mask_b, g0, zero) / eps)
+        return (torch.where(mask_a, f0, zero) / eps[:, None],
+                torch.where(mask_b, g0, zero) / eps[:, None])
 
     def run(Cz, a, b):
         la, lb = log_weights(a, mask_a), log_weights(b, mask_b)
-        logK = torch.where(valid, -Cz / eps, torch.full((), neg, dtype=dtype, device=C.device))
+        logK = torch.where(valid, -Cz / eps[:, None, None],
+                           torch.full((), neg, dtype=dtype, device=C.device))
         fs, gs = init()
         fs, gs, it, conv = _iterate(logK, la, lb, mask_a, mask_b, eps, kappa_a, kappa_b,
                                     n_iter, tol, check_every, fs, gs)
@@ -352,12 +373,13 @@ def _solve(C, a, b, mask_a, mask_b, eps, tau_a, tau_b, n_iter, tol, check_every,
         with torch.no_grad():
             plan, value, value_linear = primal(logK, la, lb, fs, gs, Cz, a, b)
         if grad == "envelope" and (C.requires_grad or a.requires_grad or b.requires_grad):
-            dual = _dual(Cz, a, b, fs * eps, gs * eps, valid, eps, tau_a, tau_b, mask_a, mask_b)
+            dual = _dual(Cz, a, b, fs * eps[:, None], gs * eps[:, None], valid, eps, tau_a,
+                         tau_b, mask_a, mask_b)
             value = value + (dual - dual.detach())
             value_linear = value_linear + ((plan * Cz).sum((1, 2))
                                            - (plan * Cz.detach()).sum((1, 2)))
-    f = torch.where(mask_a, fs * eps, zero)
-    g = torch.where(mask_b, gs * eps, zero)
+    f = torch.where(mask_a, fs * eps[:, None], zero)
+    g = torch.where(mask_b, gs * eps[:, None], zero)
     if grad != "autodiff":
         f, g, plan = f.detach(), g.detach(), plan.detach()
     return OTResult(plan=plan, value=value, value_linear=value_linear, potentials=(f, g),
@@ -367,7 +389,7 @@ def _solve(C, a, b, mask_a, mask_b, eps, tau_a, tau_b, n_iter, tol, check_every,
 def _dual(Cz, a, b, f, g, valid, eps, tau_a, tau_b, mask_a, mask_b):
     """The dual objective at fixed potentials, differentiable in C, a and b (envelope)."""
     zero = torch.zeros((), dtype=Cz.dtype, device=Cz.device)
-    expo = torch.where(valid, (f[:, :, None] + g[:, None, :] - Cz) / eps, zero)
+    expo = torch.where(valid, (f[:, :, None] + g[:, None, :] - Cz) / eps[:, None, None], zero)
     ab = a[:, :, None] * b[:, None, :]
     out = -eps * torch.where(valid, ab * (torch.exp(expo) - 1.0), zero).sum((1, 2))
     balanced = math.isinf(tau_a) and math.isinf(tau_b)
