@@ -1,4 +1,9 @@
-"""Sequence distances built on the solver core, and the chunked pairwise driver."""
+"""Sequence distances built on the solver core, and the chunked pairwise driver.
+
+Per-pair functions (``dtw(x, y)``, ``sinkhorn(x, y, reg=...)``, ...) return a float for numpy
+input and a differentiable 0-dim tensor for torch input. For collections use
+:func:`pairwise_sequence_distances` with ``metric=`` one of :func:`available_metrics`.
+"""
 
 from ._pairwise import (
     available_metrics,
@@ -6,10 +11,18 @@ from ._pairwise import (
     pairwise_sequence_distances,
     register_metric,
 )
+from ._ot_distances import emd, mean_euclidean, opw, sinkhorn, tcot
+from ._transformer import SequenceDistanceTransformer
 
 __all__ = [
+    "SequenceDistanceTransformer",
     "available_metrics",
+    "emd",
     "masked_mean",
+    "mean_euclidean",
+    "opw",
     "pairwise_sequence_distances",
     "register_metric",
+    "sinkhorn",
+    "tcot",
 ]
