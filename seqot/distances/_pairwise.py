@@ -57,13 +57,49 @@ def _get_metric(metric):
     return _METRICS[metric]
 
 
-def _auto_block(n_x, n_y, t_x, t_y, working_set):
-    """Rows and columns per block so that a block's working set stays near _BLOCK_ELEMENTS."""
-    per_pair = t_x * t_y if working_set == "frames" else 1
-    pairs = max(1, _BLOCK_ELEMENTS // max(per_pair, 1))
-    rows = min(n_x, max(1, int(math.sqrt(pairs))))
-    cols = min(n_y, max(1, pairs // rows))
-    return rows, cols
+# A block's fixed cost (launches, bookkeeping), in padded cells of work: grouping sequences by
+# length pays only when it saves more cells than this per extra block.
+_BLOCK_OVERHEAD = 2**16
+
+
+def _length_groups(lx, ly, working, same, max_groups=4):
+    """Split each side, sorted by length, into contiguous groups that limit padding.
+
+    Every block pairs a group of X with a group of Y, so the padded work is
+    (Σ_g n_g·T_g of X) · (Σ_g n_g·T_g of Y) plus a per-block overhead; each side picks its
+    number of equal-count groups (1..max_groups) to minimise that model.
+    """
+
+    def candidates(lengths):
+        order = np.argsort(lengths, kind="stable")
+        n = len(order)
+        out = []
+        for g in range(1, min(max_groups, n) + 1):
+            groups = [grp for grp in np.array_split(order, g) if len(grp)]
+            out.append((groups, sum(len(grp) * int(lengths[grp].max()) for grp in groups)))
+        return out
+
+    if working != "frames":
+        return [np.arange(len(lx))], [np.arange(len(ly))]
+    cx = candidates(lx)
+    cy = cx if same else candidates(ly)
+    best = min(((gx, gy) for gx in cx for gy in cy),
+               key=lambda p: p[0][1] * p[1][1] + _BLOCK_OVERHEAD * len(p[0][0]) * len(p[1][0]))
+    return best[0][0], best[1][0]
+
+
+def _chunks(groups, lengths, other_max, working, size):
+    """Cut each length group into chunks whose blocks stay within _BLOCK_ELEMENTS."""
+    out = []
+    for grp in groups:
+        if size is None:
+            t = int(lengths[grp].max())
+            per_pair = t * other_max if working == "frames" else 1
+            size_g = max(1, int(math.sqrt(_BLOCK_ELEMENTS / max(per_pair, 1))))
+        else:
+            size_g = size
+        out.extend(grp[i:i + size_g] for i in range(0, len(grp), size_g))
+    return out
 
 
 def _to_device_batch(X, device, dtype, input_name, n_features=None):
@@ -96,7 +132,8 @@ def pairwise_sequence_distances(
     batch_size : int or (int, int), optional
         Sequences of ``X`` (and of ``Y``) per block. By default blocks are sized so that the
         per-block working set holds about 16M elements (a few hundred MB at most), whatever
-        the number of sequences.
+        the number of sequences. Sequences are grouped by length first, so that a block of
+        short sequences is not padded to the longest one.
     n_jobs : int, optional
         Blocks are computed in parallel by joblib threads (torch releases the GIL).
     device : None, "auto", str or torch.device
@@ -129,36 +166,43 @@ def pairwise_sequence_distances(
 
     n_x, n_y = xb.n_sequences, yb.n_sequences
     working = getattr(fn, "_seqot_working_set", "frames")
-    if batch_size is None:
-        rows, cols = _auto_block(n_x, n_y, xb.max_length, yb.max_length, working)
-    else:
+    symmetric = Y is None and getattr(fn, "_seqot_symmetric", False)
+    if batch_size is not None:
         rows, cols = (batch_size, batch_size) if np.isscalar(batch_size) else batch_size
         if int(rows) < 1 or int(cols) < 1:
             raise ValueError(f"batch_size must be positive; got {batch_size!r}.")
-        rows, cols = min(int(rows), n_x), min(int(cols), n_y)
+        sizes = (int(rows), int(cols))
+    else:
+        sizes = None
+    lx = xb.lengths.detach().cpu().numpy()
+    ly = lx if Y is None else yb.lengths.detach().cpu().numpy()
+    x_groups, y_groups = _length_groups(lx, ly, working, same=Y is None)
+    x_chunks = _chunks(x_groups, lx, int(ly.max()), working, None if sizes is None else sizes[0])
+    if Y is None and (symmetric or sizes is None or sizes[0] == sizes[1]):
+        y_chunks = x_chunks
+    else:
+        y_chunks = _chunks(y_groups, ly, int(lx.max()), working,
+                           None if sizes is None else sizes[1])
+    if symmetric and y_chunks is not x_chunks:
+        y_chunks = x_chunks = _chunks(x_groups, lx, int(lx.max()), working, min(sizes))
+    blocks = [(r, c) for r in range(len(x_chunks)) for c in range(len(y_chunks))
+              if not symmetric or c >= r]
 
-    symmetric = Y is None and getattr(fn, "_seqot_symmetric", False)
-    if symmetric:
-        rows = cols = min(rows, cols)  # square blocks: block (j, i) is block (i, j) transposed
-    blocks = [
-        (i, min(i + rows, n_x), j, min(j + cols, n_y))
-        for i in range(0, n_x, rows)
-        for j in range(0, n_y, cols)
-        if not symmetric or j >= i
-    ]
-
-    def run(i0, i1, j0, j1):
-        return fn(xb.take(np.arange(i0, i1)), yb.take(np.arange(j0, j1)), **metric_params)
+    def run(r, c):
+        return fn(xb.take(x_chunks[r]), yb.take(y_chunks[c]), **metric_params)
 
     if len(blocks) == 1:
-        D = run(*blocks[0])
+        parts = [run(*blocks[0])]
     else:
         parts = Parallel(n_jobs=n_jobs, prefer="threads")(delayed(run)(*b) for b in blocks)
-        D = torch.empty((n_x, n_y), dtype=parts[0].dtype, device=parts[0].device)
-        for (i0, i1, j0, j1), part in zip(blocks, parts):
-            D[i0:i1, j0:j1] = part
-            if symmetric and j0 != i0:
-                D[j0:j1, i0:i1] = part.T
+    dev_out = parts[0].device
+    D = torch.empty((n_x, n_y), dtype=parts[0].dtype, device=dev_out)
+    for (r, c), part in zip(blocks, parts):
+        ri = torch.as_tensor(x_chunks[r], device=dev_out)
+        ci = torch.as_tensor(y_chunks[c], device=dev_out)
+        D[ri[:, None], ci[None, :]] = part
+        if symmetric and r != c:
+            D[ci[:, None], ri[None, :]] = part.T
     if torch_in:
         return D
     return D.detach().cpu().numpy()

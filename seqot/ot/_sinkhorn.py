@@ -181,33 +181,83 @@ def _kl_terms(log_ratio, x, y):
     return (torch.where(x > 0, x * log_ratio, torch.zeros_like(x)) - x + y).sum(-1)
 
 
+def _lse(x, dim):
+    """log-sum-exp; the shift is detached, so the gradient is exactly the softmax."""
+    m = x.detach().amax(dim, keepdim=True)
+    return (x - m).exp().sum(dim).log() + m.squeeze(dim)
+
+
+def _log_steps(logK, la, lb, fs, gs, upd_a, upd_b, kappa_a, kappa_b, k):
+    """k iterations in the log domain (always finite). Returns the last two iterates."""
+    pf, pg = fs, gs
+    for _ in range(k):
+        pf, pg = fs, gs
+        fs = torch.where(upd_a, -kappa_a * _lse(logK + (gs + lb)[:, None, :], 2), fs)
+        gs = torch.where(upd_b, -kappa_b * _lse(logK + (fs + la)[:, :, None], 1), gs)
+    return fs, gs, pf, pg
+
+
+def _kernel_steps(logK, la, lb, fs, gs, upd_a, upd_b, kappa_a, kappa_b, k):
+    """k iterations as matrix scalings of the absorbed kernel A (Schmitzer 2019).
+
+    A is the current plan, exp(logK + f + g + log a + log b) (entries <= 1), so the scalings
+    u = exp(f - f0), v = exp(g - g0) stay near 1 and the updates are two passes over A
+    instead of the five of a log-sum-exp. With f = f0 + log u (scaled potentials) the update
+    f = -kappa * LSE_j(logK + g + log b) reads log u = -kappa log(A v) + (kappa-1) f0 +
+    kappa log a. Non-finite results mean A under/overflowed: the caller redoes the chunk in
+    the log domain.
+    """
+    A = torch.exp(logK + (fs + la)[:, :, None] + (gs + lb)[:, None, :])
+    one = torch.ones((), dtype=A.dtype, device=A.device)
+    zero = torch.zeros((), dtype=A.dtype, device=A.device)
+    ca = (kappa_a - 1.0) * fs + kappa_a * la
+    cb = (kappa_b - 1.0) * gs + kappa_b * lb
+    lu = torch.zeros_like(fs)
+    lv = torch.zeros_like(gs)
+    plu, plv = lu, lv
+    v = torch.ones_like(gs)
+    for _ in range(k):
+        plu, plv = lu, lv
+        Av = torch.bmm(A, v[:, :, None]).squeeze(2)
+        lu = torch.where(upd_a, -kappa_a * torch.where(upd_a, Av, one).log() + ca, lu)
+        u = torch.where(upd_a, lu.exp(), zero)
+        Atu = torch.bmm(u[:, None, :], A).squeeze(1)
+        lv = torch.where(upd_b, -kappa_b * torch.where(upd_b, Atu, one).log() + cb, lv)
+        v = torch.where(upd_b, lv.exp(), zero)
+    return fs + lu, gs + lv, fs + plu, gs + plv
+
+
 def _iterate(logK, la, lb, mask_a, mask_b, eps, kappa_a, kappa_b, n_iter, tol, check_every,
              fs, gs):
-    """Scaled potentials fs = f/eps, gs = g/eps after the Sinkhorn iterations."""
+    """Scaled potentials fs = f/eps, gs = g/eps after the Sinkhorn iterations.
+
+    Iterations run in chunks of ``check_every``: matrix scalings of an absorbed kernel, with
+    a log-domain redo of any chunk that under/overflows. Each chunk costs one host sync (the
+    finiteness test, and the convergence test when ``tol > 0``); iterations cost none.
+    """
     zero = torch.zeros((), dtype=logK.dtype, device=logK.device)
     active = torch.ones(logK.shape[0], dtype=torch.bool, device=logK.device)
-    done_iter = n_iter
-    for it in range(1, n_iter + 1):
-        f_new = -kappa_a * torch.logsumexp(logK + (gs + lb)[:, None, :], dim=2)
-        f_new = torch.where(mask_a & active[:, None], f_new, fs)
-        g_new = -kappa_b * torch.logsumexp(logK + (f_new + la)[:, :, None], dim=1)
-        g_new = torch.where(mask_b & active[:, None], g_new, gs)
-        if tol > 0 and it % check_every == 0:
-            # change of the potentials over this iteration, in cost units; one host sync
-            # per check, none per iteration
+    it = 0
+    while it < n_iter:
+        k = min(check_every, n_iter - it)
+        upd_a, upd_b = mask_a & active[:, None], mask_b & active[:, None]
+        args = (logK, la, lb, fs, gs, upd_a, upd_b, kappa_a, kappa_b, k)
+        f_new, g_new, pf, pg = _kernel_steps(*args)
+        if not bool(torch.isfinite(f_new).all() & torch.isfinite(g_new).all()):
+            f_new, g_new, pf, pg = _log_steps(*args)
+        it += k
+        fs, gs = f_new, g_new
+        if tol > 0:
+            # change of the potentials over the chunk's last iteration, in cost units
             with torch.no_grad():
                 change = torch.maximum(
-                    torch.where(mask_a, (f_new - fs).abs(), zero).amax(1),
-                    torch.where(mask_b, (g_new - gs).abs(), zero).amax(1),
+                    torch.where(mask_a, (f_new - pf).abs(), zero).amax(1),
+                    torch.where(mask_b, (g_new - pg).abs(), zero).amax(1),
                 ) * eps
                 active = active & (change > tol)
-            fs, gs = f_new, g_new
             if not bool(active.any()):
-                done_iter = it
                 break
-        else:
-            fs, gs = f_new, g_new
-    return fs, gs, done_iter, ~active
+    return fs, gs, it, ~active
 
 
 def sinkhorn(
