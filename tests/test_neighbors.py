@@ -103,3 +103,22 @@ def test_symmetric_metric_fills_lower_blocks_from_upper():
     full = brute_mean_euclidean(X, X)
     for bs in (1, 2, 4, (3, 5)):
         np.testing.assert_allclose(pairwise_sequence_distances(X, batch_size=bs), full, atol=1e-12)
+
+
+def test_length_groups_limit_padding_and_keep_every_sequence():
+    from seqot.distances._pairwise import _chunks, _length_groups
+
+    rng = np.random.default_rng(8)
+    lx = np.r_[rng.integers(4, 8, 50), rng.integers(60, 64, 50)]
+    rng.shuffle(lx)
+    gx, gy = _length_groups(lx, lx, "frames", same=True)
+    assert len(gx) >= 2  # short and long sequences are not padded together
+    for grp in gx:
+        assert lx[grp].max() <= 2 * lx[grp].min() + 4
+    np.testing.assert_array_equal(np.sort(np.concatenate(gx)), np.arange(100))
+    # equal lengths: one group; pooled metrics: one group
+    assert len(_length_groups(np.full(30, 9), np.full(30, 9), "frames", same=True)[0]) == 1
+    assert len(_length_groups(lx, lx, "pooled", same=True)[0]) == 1
+    chunks = _chunks(gx, lx, 64, "frames", 7)
+    assert all(len(c) <= 7 for c in chunks)
+    np.testing.assert_array_equal(np.sort(np.concatenate(chunks)), np.arange(100))

@@ -1,0 +1,47 @@
+"""Shared torch building blocks."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["FrameMLP"]
+
+
+class FrameMLP(nn.Module):
+    """An MLP applied to every frame of a padded batch ``(n, T, d) -> (n, T, d_out)``.
+
+    Parameters
+    ----------
+    in_features : int
+    hidden : sequence of int
+        Widths of the hidden layers (may be empty: a linear map).
+    out_features : int
+    activation : type of nn.Module, default=nn.ReLU
+    residual : bool, default=False
+        Add the input to the output (needs ``in_features == out_features``); with zero-initialised
+        last layer the module starts as the identity, so training can only improve on the raw
+        features it starts from.
+    """
+
+    def __init__(self, in_features, hidden=(), out_features=None, activation=nn.ReLU,
+                 residual=False):
+        super().__init__()
+        out_features = in_features if out_features is None else out_features
+        if residual and out_features != in_features:
+            raise ValueError("residual=True needs out_features == in_features.")
+        dims = [in_features, *hidden, out_features]
+        layers = []
+        for k in range(len(dims) - 1):
+            layers.append(nn.Linear(dims[k], dims[k + 1]))
+            if k < len(dims) - 2:
+                layers.append(activation())
+        self.net = nn.Sequential(*layers)
+        self.residual = residual
+        if residual:
+            nn.init.zeros_(layers[-1].weight)
+            nn.init.zeros_(layers[-1].bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.net(x)
+        return out + x if self.residual else out
