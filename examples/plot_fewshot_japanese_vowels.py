@@ -18,5 +18,6 @@ y = list(jv.y_train) + list(jv.y_test)
 
 for n_shot in (1, 5):
     sampler = EpisodeSampler(n_way=5, n_shot=n_shot, n_query=5, n_episodes=300, random_state=0)
-    scores = evaluate_episodes(KNeighborsSequenceClassifier(device="cpu"), X, y, sampler)
+    scores = evaluate_episodes(
+        KNeighborsSequenceClassifier(metric="mean_euclidean", device="cpu"), X, y, sampler)
     print(f"5-way {n_shot}-shot, mean-pooled 1-NN: {scores}")

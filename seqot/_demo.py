@@ -24,7 +24,7 @@ def demo(fn):
 def japanese_vowels_1nn(quick=False, verbose=False):
     jv = load_japanese_vowels()
     rows = []
-    for metric in ("mean_euclidean",):
+    for metric in ("mean_euclidean", "dtw", "emd"):
         clf = KNeighborsSequenceClassifier(metric=metric, device="auto")
         acc = clf.fit(jv.X_train, jv.y_train).score(jv.X_test, jv.y_test)
         rows.append(("JapaneseVowels speaker id (370 test)", f"1-NN {metric}",
@@ -38,8 +38,8 @@ def japanese_vowels_fewshot(quick=False, verbose=False):
     X, y = jv.X_train + jv.X_test, list(jv.y_train) + list(jv.y_test)
     sampler = EpisodeSampler(n_way=5, n_shot=1, n_query=5,
                              n_episodes=100 if quick else 600, random_state=0)
-    res = evaluate_episodes(KNeighborsSequenceClassifier(device="auto"), X, y, sampler,
-                            verbose=verbose)
+    res = evaluate_episodes(KNeighborsSequenceClassifier(metric="mean_euclidean", device="auto"),
+                            X, y, sampler, verbose=verbose)
     return [("JapaneseVowels 5-way 1-shot episodes", "nearest mean-pooled prototype",
              "episode accuracy ± 95% CI", str(res))]
 

@@ -57,7 +57,7 @@ def test_pairwise_errors():
 def test_knn_matches_brute_force_vote():
     X, Xq = ragged(3, 30), ragged(4, 10)
     y = np.arange(30) % 3
-    clf = KNeighborsSequenceClassifier(n_neighbors=5, device="cpu").fit(X, y)
+    clf = KNeighborsSequenceClassifier(n_neighbors=5, metric="mean_euclidean", device="cpu").fit(X, y)
     D = brute_mean_euclidean(Xq, X)
     nn = np.argsort(D, axis=1, kind="stable")[:, :5]
     expected = np.array([np.bincount(y[r], minlength=3) / 5 for r in nn])
@@ -69,7 +69,8 @@ def test_knn_matches_brute_force_vote():
 
 def test_knn_distance_weights_exact_match_wins():
     X = [np.zeros((3, 2)), np.ones((3, 2)), np.ones((4, 2)) * 1.1]
-    clf = KNeighborsSequenceClassifier(3, weights="distance", device="cpu").fit(X, [0, 1, 1])
+    clf = KNeighborsSequenceClassifier(3, weights="distance", metric="mean_euclidean",
+                                       device="cpu").fit(X, [0, 1, 1])
     np.testing.assert_allclose(clf.predict_proba([np.zeros((2, 2))]), [[1.0, 0.0]])
 
 
@@ -93,7 +94,8 @@ def test_knn_gridsearch_with_ragged_lists():
 def test_knn_real_data_mean_pooling_baseline():
     """1-NN on mean-pooled JapaneseVowels frames: an order-blind baseline well above chance."""
     jv = load_japanese_vowels()
-    acc = KNeighborsSequenceClassifier(device="cpu").fit(jv.X_train, jv.y_train).score(
+    acc = KNeighborsSequenceClassifier(metric="mean_euclidean", device="cpu").fit(
+        jv.X_train, jv.y_train).score(
         jv.X_test, jv.y_test)
     assert acc > 0.85  # chance is 1/9; DTW reaches about 0.95
 

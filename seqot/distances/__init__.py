@@ -5,6 +5,8 @@ input and a differentiable 0-dim tensor for torch input. For collections use
 :func:`pairwise_sequence_distances` with ``metric=`` one of :func:`available_metrics`.
 """
 
+from . import _dtw  # noqa: F401  (registers "dtw", "soft_dtw", "otam")
+from ._dtw import dtw, otam, soft_dtw
 from ._pairwise import (
     available_metrics,
     masked_mean,
@@ -17,12 +19,15 @@ from ._transformer import SequenceDistanceTransformer
 __all__ = [
     "SequenceDistanceTransformer",
     "available_metrics",
+    "dtw",
     "emd",
     "masked_mean",
     "mean_euclidean",
     "opw",
+    "otam",
     "pairwise_sequence_distances",
     "register_metric",
+    "soft_dtw",
     "sinkhorn",
     "tcot",
 ]

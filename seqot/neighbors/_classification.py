@@ -21,7 +21,7 @@ class KNeighborsSequenceClassifier(ClassifierMixin, BaseEstimator):
     ----------
     n_neighbors : int, default=1
         Number of neighbours that vote.
-    metric : str or callable, default="mean_euclidean"
+    metric : str or callable, default="dtw"
         Any name of :func:`seqot.distances.available_metrics`, or a callable accepted by
         :func:`seqot.distances.pairwise_sequence_distances`.
     metric_params : dict, optional
@@ -61,7 +61,7 @@ class KNeighborsSequenceClassifier(ClassifierMixin, BaseEstimator):
         self,
         n_neighbors=1,
         *,
-        metric="mean_euclidean",
+        metric="dtw",
         metric_params=None,
         weights="uniform",
         batch_size=None,

@@ -134,8 +134,12 @@ def emd(C, a=None, b=None, *, max_iter=100000, n_jobs=None):
     >>> import numpy as np
     >>> from seqot.ot import emd
     >>> C = np.array([[0.0, 2.0], [1.0, 0.0]])
-    >>> float(emd(C, [0.5, 0.5], [0.25, 0.75]).value)
-    0.25
+    >>> res = emd(C, [0.5, 0.5], [0.25, 0.75])
+    >>> float(res.value)   # row 0 must send 0.25 to column 1, at cost 2
+    0.5
+    >>> res.plan
+    array([[0.25, 0.25],
+           [0.  , 0.5 ]])
     """
     if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
         raise ValueError(f"max_iter must be a positive integer; got {max_iter!r}.")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 TEST_PARAMS: dict[str, dict] = {
     "KNeighborsSequenceClassifier": {"device": "cpu"},
+    "SequenceDistanceTransformer": {"device": "cpu"},
 }
 
 EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {}
