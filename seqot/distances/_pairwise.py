@@ -59,7 +59,7 @@ def _get_metric(metric):
 
 # A block's fixed cost (launches, bookkeeping), in padded cells of work: grouping sequences by
 # length pays only when it saves more cells than this per extra block.
-_BLOCK_OVERHEAD = 2**16
+_BLOCK_OVERHEAD = 2**18
 
 
 def _length_groups(lx, ly, working, same, max_groups=4):

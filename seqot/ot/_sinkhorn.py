@@ -197,38 +197,43 @@ def _log_steps(logK, la, lb, fs, gs, upd_a, upd_b, kappa_a, kappa_b, k):
     return fs, gs, pf, pg
 
 
-def _kernel_steps(logK, la, lb, fs, gs, upd_a, upd_b, kappa_a, kappa_b, k):
+def _kernel_steps(logK, la, lb, fs, gs, active, mask_a, mask_b, kappa_a, kappa_b, k,
+                  hard_a, hard_b):
     """k iterations as matrix scalings of the absorbed kernel A (Schmitzer 2019).
 
     A is the current plan, exp(logK + f + g + log a + log b) (entries <= 1), so the scalings
-    u = exp(f - f0), v = exp(g - g0) stay near 1 and the updates are two passes over A
-    instead of the five of a log-sum-exp. With f = f0 + log u (scaled potentials) the update
-    f = -kappa * LSE_j(logK + g + log b) reads log u = -kappa log(A v) + (kappa-1) f0 +
-    kappa log a. Non-finite results mean A under/overflowed: the caller redoes the chunk in
-    the log domain.
+    u = exp(f - f0), v = exp(g - g0) stay near 1. With scaled potentials, the update
+    f = -kappa * LSE_j(logK + g + log b) reads u = e^{(kappa-1) f0 + kappa log a} (A v)^{-kappa},
+    i.e. u = a / (A v) for a hard marginal: one batched mat-vec and one division instead of
+    the five passes of a log-sum-exp. Padded rows of A are zero; adding 1 there keeps their
+    scaling at exactly 1 without masking. Non-finite results mean A under/overflowed: the
+    caller redoes the chunk in the log domain.
     """
     A = torch.exp(logK + (fs + la)[:, :, None] + (gs + lb)[:, None, :])
-    one = torch.ones((), dtype=A.dtype, device=A.device)
-    zero = torch.zeros((), dtype=A.dtype, device=A.device)
-    ca = (kappa_a - 1.0) * fs + kappa_a * la
-    cb = (kappa_b - 1.0) * gs + kappa_b * lb
-    lu = torch.zeros_like(fs)
-    lv = torch.zeros_like(gs)
-    plu, plv = lu, lv
+    dt = A.dtype
+    pad_a, pad_b = (~mask_a).to(dt), (~mask_b).to(dt)
+    # e^{(kappa-1) f0 + kappa log a}: a itself for a hard marginal, 1 on padding
+    ea = torch.exp((kappa_a - 1.0) * fs + kappa_a * la)
+    eb = torch.exp((kappa_b - 1.0) * gs + kappa_b * lb)
+    frozen = None if active is None else ~active[:, None]
+    u = torch.ones_like(fs)
     v = torch.ones_like(gs)
+    pu, pv = u, v
     for _ in range(k):
-        plu, plv = lu, lv
-        Av = torch.bmm(A, v[:, :, None]).squeeze(2)
-        lu = torch.where(upd_a, -kappa_a * torch.where(upd_a, Av, one).log() + ca, lu)
-        u = torch.where(upd_a, lu.exp(), zero)
-        Atu = torch.bmm(u[:, None, :], A).squeeze(1)
-        lv = torch.where(upd_b, -kappa_b * torch.where(upd_b, Atu, one).log() + cb, lv)
-        v = torch.where(upd_b, lv.exp(), zero)
-    return fs + lu, gs + lv, fs + plu, gs + plv
+        pu, pv = u, v
+        Av = torch.bmm(A, v[:, :, None]).squeeze(2) + pad_a
+        u = ea / Av if hard_a else ea * Av.pow(-kappa_a)
+        if frozen is not None:
+            u = u.masked_fill(frozen, 1.0)
+        Atu = torch.bmm(u[:, None, :], A).squeeze(1) + pad_b
+        v = eb / Atu if hard_b else eb * Atu.pow(-kappa_b)
+        if frozen is not None:
+            v = v.masked_fill(frozen, 1.0)
+    return fs + u.log(), gs + v.log(), fs + pu.log(), gs + pv.log()
 
 
 def _iterate(logK, la, lb, mask_a, mask_b, eps, kappa_a, kappa_b, n_iter, tol, check_every,
-             fs, gs):
+             fs, gs, hard_a=True, hard_b=True):
     """Scaled potentials fs = f/eps, gs = g/eps after the Sinkhorn iterations.
 
     Iterations run in chunks of ``check_every``: matrix scalings of an absorbed kernel, with
@@ -240,11 +245,14 @@ def _iterate(logK, la, lb, mask_a, mask_b, eps, kappa_a, kappa_b, n_iter, tol, c
     it = 0
     while it < n_iter:
         k = min(check_every, n_iter - it)
-        upd_a, upd_b = mask_a & active[:, None], mask_b & active[:, None]
-        args = (logK, la, lb, fs, gs, upd_a, upd_b, kappa_a, kappa_b, k)
-        f_new, g_new, pf, pg = _kernel_steps(*args)
+        all_active = tol == 0 or it == 0 or bool(active.all())
+        f_new, g_new, pf, pg = _kernel_steps(
+            logK, la, lb, fs, gs, None if all_active else active, mask_a, mask_b,
+            kappa_a, kappa_b, k, hard_a, hard_b)
         if not bool(torch.isfinite(f_new).all() & torch.isfinite(g_new).all()):
-            f_new, g_new, pf, pg = _log_steps(*args)
+            upd_a, upd_b = mask_a & active[:, None], mask_b & active[:, None]
+            f_new, g_new, pf, pg = _log_steps(logK, la, lb, fs, gs, upd_a, upd_b, kappa_a,
+                                              kappa_b, k)
         it += k
         fs, gs = f_new, g_new
         if tol > 0:
@@ -387,7 +395,8 @@ def _solve(C, a, b, mask_a, mask_b, eps, tau_a, tau_b, n_iter, tol, check_every,
                            torch.full((), neg, dtype=dtype, device=C.device))
         fs, gs = init()
         fs, gs, it, conv = _iterate(logK, la, lb, mask_a, mask_b, eps, kappa_a, kappa_b,
-                                    n_iter, tol, check_every, fs, gs)
+                                    n_iter, tol, check_every, fs, gs,
+                                    math.isinf(tau_a), math.isinf(tau_b))
         return la, lb, logK, fs, gs, it, conv
 
     if grad == "autodiff":
