@@ -181,10 +181,16 @@ def _kl_terms(log_ratio, x, y):
     return (torch.where(x > 0, x * log_ratio, torch.zeros_like(x)) - x + y).sum(-1)
 
 
+def _exp_floor(dtype):
+    """log of the smallest normal number: exp below it underflows, and CPUs take a slow path
+    (about 7x) on such inputs; flooring changes results by less than that number."""
+    return math.log(torch.finfo(dtype).tiny) + 1.0
+
+
 def _lse(x, dim):
     """log-sum-exp; the shift is detached, so the gradient is exactly the softmax."""
     m = x.detach().amax(dim, keepdim=True)
-    return (x - m).exp().sum(dim).log() + m.squeeze(dim)
+    return (x - m).clamp_min(_exp_floor(x.dtype)).exp().sum(dim).log() + m.squeeze(dim)
 
 
 def _log_steps(logK, la, lb, fs, gs, upd_a, upd_b, kappa_a, kappa_b, k):
@@ -197,7 +203,7 @@ def _log_steps(logK, la, lb, fs, gs, upd_a, upd_b, kappa_a, kappa_b, k):
     return fs, gs, pf, pg
 
 
-def _kernel_steps(logK, la, lb, fs, gs, active, mask_a, mask_b, kappa_a, kappa_b, k,
+def _kernel_steps(logK, la, lb, fs, gs, active, mask_a, mask_b, valid, kappa_a, kappa_b, k,
                   hard_a, hard_b):
     """k iterations as matrix scalings of the absorbed kernel A (Schmitzer 2019).
 
@@ -209,7 +215,11 @@ def _kernel_steps(logK, la, lb, fs, gs, active, mask_a, mask_b, kappa_a, kappa_b
     scaling at exactly 1 without masking. Non-finite results mean A under/overflowed: the
     caller redoes the chunk in the log domain.
     """
-    A = torch.exp(logK + (fs + la)[:, :, None] + (gs + lb)[:, None, :])
+    # Padded entries become exp(floor) ~ 1e-38 instead of 0 (harmless: the final plan is
+    # masked) so that exp takes no slow underflow path on them. Valid entries are left alone:
+    # a row whose entries all underflow gives A v = 0, hence inf, hence the log-domain redo.
+    floor = torch.full((), _exp_floor(logK.dtype), dtype=logK.dtype, device=logK.device)
+    A = torch.where(valid, logK + (fs + la)[:, :, None] + (gs + lb)[:, None, :], floor).exp()
     dt = A.dtype
     pad_a, pad_b = (~mask_a).to(dt), (~mask_b).to(dt)
     # e^{(kappa-1) f0 + kappa log a}: a itself for a hard marginal, 1 on padding
@@ -237,19 +247,27 @@ def _iterate(logK, la, lb, mask_a, mask_b, eps, kappa_a, kappa_b, n_iter, tol, c
     """Scaled potentials fs = f/eps, gs = g/eps after the Sinkhorn iterations.
 
     Iterations run in chunks of ``check_every``: matrix scalings of an absorbed kernel, with
-    a log-domain redo of any chunk that under/overflows. Each chunk costs one host sync (the
+    a log-domain redo of any chunk that under/overflows (log domain throughout when autograd
+    records the iterations). Each chunk costs one host sync (the
     finiteness test, and the convergence test when ``tol > 0``); iterations cost none.
     """
     zero = torch.zeros((), dtype=logK.dtype, device=logK.device)
     active = torch.ones(logK.shape[0], dtype=torch.bool, device=logK.device)
+    valid = mask_a[:, :, None] & mask_b[:, None, :]
+    # Back-propagating through scalings overflows where a (relaxed) marginal entry is tiny
+    # (d/dx x^-k ~ x^-(k+1)), while the log-domain gradient is a softmax, always bounded: unroll
+    # in the log domain when autograd records, use the fast scalings otherwise.
+    recording = torch.is_grad_enabled() and (logK.requires_grad or la.requires_grad
+                                             or lb.requires_grad)
     it = 0
     while it < n_iter:
         k = min(check_every, n_iter - it)
         all_active = tol == 0 or it == 0 or bool(active.all())
-        f_new, g_new, pf, pg = _kernel_steps(
-            logK, la, lb, fs, gs, None if all_active else active, mask_a, mask_b,
-            kappa_a, kappa_b, k, hard_a, hard_b)
-        if not bool(torch.isfinite(f_new).all() & torch.isfinite(g_new).all()):
+        if not recording:
+            f_new, g_new, pf, pg = _kernel_steps(
+                logK, la, lb, fs, gs, None if all_active else active, mask_a, mask_b, valid,
+                kappa_a, kappa_b, k, hard_a, hard_b)
+        if recording or not bool(torch.isfinite(f_new).all() & torch.isfinite(g_new).all()):
             upd_a, upd_b = mask_a & active[:, None], mask_b & active[:, None]
             f_new, g_new, pf, pg = _log_steps(logK, la, lb, fs, gs, upd_a, upd_b, kappa_a,
                                               kappa_b, k)
@@ -410,7 +428,7 @@ def _solve(C, a, b, mask_a, mask_b, eps, tau_a, tau_b, n_iter, tol, check_every,
                                + la[:, :, None] + lb[:, None, :], torch.full((), neg,
                                                                              dtype=dtype,
                                                                              device=C.device))
-        plan = torch.where(valid, torch.exp(log_plan), zero)
+        plan = torch.where(valid, torch.exp(log_plan.clamp_min(_exp_floor(dtype))), zero)
         value_linear = (plan * Cz).sum((1, 2))
         mass = plan.sum((1, 2))
         # KL(P || a b^T): log(P / ab) = logK + fs + gs on the support
