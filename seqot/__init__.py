@@ -7,4 +7,6 @@ distances are :mod:`seqot.distances`.
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["__version__"]
+from .fewshot import CMOTNearestCentroid  # noqa: E402
+
+__all__ = ["CMOTNearestCentroid", "__version__"]

@@ -6,6 +6,7 @@ input and a differentiable 0-dim tensor for torch input. For collections use
 """
 
 from . import _dtw  # noqa: F401  (registers "dtw", "soft_dtw", "otam")
+from ._cmot import cmot, positional_cost, segment_pool
 from ._dtw import dtw, otam, soft_dtw
 from ._pairwise import (
     available_metrics,
@@ -19,6 +20,7 @@ from ._transformer import SequenceDistanceTransformer
 __all__ = [
     "SequenceDistanceTransformer",
     "available_metrics",
+    "cmot",
     "dtw",
     "emd",
     "masked_mean",
@@ -26,7 +28,9 @@ __all__ = [
     "opw",
     "otam",
     "pairwise_sequence_distances",
+    "positional_cost",
     "register_metric",
+    "segment_pool",
     "soft_dtw",
     "sinkhorn",
     "tcot",

@@ -1,5 +1,12 @@
 """Few-shot classification: episodes, accuracy ± 95% CI, and (later) CMOT and DeepEMD."""
 
+from ._centroid import CMOTNearestCentroid, SequenceNearestCentroid
 from ._episodes import EpisodeSampler, EpisodeScores, evaluate_episodes
 
-__all__ = ["EpisodeSampler", "EpisodeScores", "evaluate_episodes"]
+__all__ = [
+    "CMOTNearestCentroid",
+    "EpisodeSampler",
+    "EpisodeScores",
+    "SequenceNearestCentroid",
+    "evaluate_episodes",
+]

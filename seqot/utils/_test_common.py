@@ -10,6 +10,8 @@ from __future__ import annotations
 TEST_PARAMS: dict[str, dict] = {
     "KNeighborsSequenceClassifier": {"device": "cpu"},
     "SequenceDistanceTransformer": {"device": "cpu"},
+    "SequenceNearestCentroid": {"device": "cpu"},
+    "CMOTNearestCentroid": {"device": "cpu"},
 }
 
 EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {}
