@@ -34,7 +34,22 @@ class _NearestClassBase(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.three_d_array = True
         tags.input_tags.allow_nan = False
+        tags.input_tags.pairwise = self._metric() == "precomputed"
         return tags
+
+    def _fit_precomputed(self, X, y):
+        from sklearn.utils.validation import check_array, column_or_1d
+
+        D = check_array(X, ensure_all_finite=True)
+        if D.shape[0] != D.shape[1]:
+            raise ValueError(f"metric='precomputed' needs the (n_support, n_support) distance "
+                             f"matrix at fit; got shape {D.shape}.")
+        if self.class_distance != "mean":
+            raise ValueError("metric='precomputed' supports class_distance='mean' only.")
+        _, y = validate_sequences_targets(self, D, y)
+        self.n_features_in_ = D.shape[1]
+        self.y_fit_ = np.searchsorted(self.classes_, column_or_1d(y))
+        return self
 
     # subclasses provide these
     def _metric(self):  # pragma: no cover - abstract
@@ -69,6 +84,8 @@ class _NearestClassBase(ClassifierMixin, BaseEstimator):
         y : array-like of shape (n,)
         """
         self._check_common()
+        if self._metric() == "precomputed":
+            return self._fit_precomputed(X, y)
         _get_metric(self._metric())
         batch, y = validate_sequences_targets(self, X, y)
         batch = self._prepare(batch)
@@ -98,12 +115,24 @@ class _NearestClassBase(ClassifierMixin, BaseEstimator):
     def class_distances(self, X):
         """:math:`\\mathrm{DIS}(x; n)` for every sequence of X and class, ``(n, n_classes)``."""
         check_is_fitted(self)
+        if self._metric() == "precomputed":
+            from sklearn.utils.validation import check_array
+
+            D = check_array(X, ensure_all_finite=True)
+            if D.shape[1] != len(self.y_fit_):
+                raise ValueError(f"X has {D.shape[1]} columns, but {type(self).__name__} is "
+                                 f"expecting {len(self.y_fit_)} features as input (one "
+                                 "distance per support sequence).")
+            return self._mean_over_classes(D)
         batch = self._prepare(validate_sequences(self, X, reset=False))
         params = dict(metric=self._metric(), batch_size=self.batch_size, n_jobs=self.n_jobs,
                       device=self.device, **self._metric_params())
         if self.class_distance == "prototype":
             return pairwise_sequence_distances(batch, self.prototypes_, **params)
-        D = pairwise_sequence_distances(batch, self.X_fit_, **params)
+        return self._mean_over_classes(pairwise_sequence_distances(batch, self.X_fit_,
+                                                                   **params))
+
+    def _mean_over_classes(self, D):
         n_classes = len(self.classes_)
         sums = np.zeros((D.shape[0], n_classes), dtype=np.float64)
         np.add.at(sums.T, self.y_fit_, D.T.astype(np.float64))
@@ -138,7 +167,10 @@ class SequenceNearestCentroid(_NearestClassBase):
     Parameters
     ----------
     metric : str or callable, default="mean_euclidean"
-        A name of :func:`seqot.distances.available_metrics` or a block metric.
+        A name of :func:`seqot.distances.available_metrics`, a block metric, or
+        ``"precomputed"``: ``X`` is then the ``(n_support, n_support)`` distance matrix at fit
+        and ``(n_query, n_support)`` at predict, so that :func:`evaluate_episodes` computes
+        expensive distances once for all episodes.
     metric_params : dict, optional
         Keyword arguments of the metric.
     class_distance : {"mean", "prototype"}, default="mean"
