@@ -5,13 +5,13 @@ from __future__ import annotations
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ..utils._validation import validate_sequences
+from ..utils._validation import SequenceInputMixin, validate_sequences
 from ._pairwise import _get_metric, pairwise_sequence_distances
 
 __all__ = ["SequenceDistanceTransformer"]
 
 
-class SequenceDistanceTransformer(TransformerMixin, BaseEstimator):
+class SequenceDistanceTransformer(SequenceInputMixin, TransformerMixin, BaseEstimator):
     """Sequences → their distances to the sequences seen in ``fit``.
 
     ``transform(X)`` returns the ``(len(X), n_fit)`` matrix of
@@ -59,8 +59,6 @@ class SequenceDistanceTransformer(TransformerMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.three_d_array = True
-        tags.input_tags.allow_nan = False
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
 

@@ -17,6 +17,7 @@ from ..distances._cmot import segment_pool
 from ..distances._pairwise import _get_metric, pairwise_sequence_distances
 from ..utils._validation import (
     SequenceBatch,
+    SequenceInputMixin,
     check_positive,
     validate_sequences,
     validate_sequences_targets,
@@ -27,13 +28,11 @@ __all__ = ["SequenceNearestCentroid", "CMOTNearestCentroid"]
 _CLASS_DISTANCES = ("mean", "prototype")
 
 
-class _NearestClassBase(ClassifierMixin, BaseEstimator):
+class _NearestClassBase(SequenceInputMixin, ClassifierMixin, BaseEstimator):
     """Shared fit/predict logic; subclasses say which metric and parameters to use."""
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.three_d_array = True
-        tags.input_tags.allow_nan = False
         tags.input_tags.pairwise = self._metric() == "precomputed"
         return tags
 

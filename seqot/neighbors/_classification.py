@@ -9,12 +9,16 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ..distances._pairwise import _get_metric, pairwise_sequence_distances
-from ..utils._validation import validate_sequences, validate_sequences_targets
+from ..utils._validation import (
+    SequenceInputMixin,
+    validate_sequences,
+    validate_sequences_targets,
+)
 
 __all__ = ["KNeighborsSequenceClassifier"]
 
 
-class KNeighborsSequenceClassifier(ClassifierMixin, BaseEstimator):
+class KNeighborsSequenceClassifier(SequenceInputMixin, ClassifierMixin, BaseEstimator):
     """k-NN classifier for variable-length sequences under a seqot sequence distance.
 
     Parameters
@@ -75,12 +79,6 @@ class KNeighborsSequenceClassifier(ClassifierMixin, BaseEstimator):
         self.batch_size = batch_size
         self.n_jobs = n_jobs
         self.device = device
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.three_d_array = True
-        tags.input_tags.allow_nan = False
-        return tags
 
     def _check_params(self, n_train):
         k = self.n_neighbors

@@ -3,6 +3,7 @@
 from ._torch import resolve_device, seed_from_random_state, to_numpy, torch_generator
 from ._validation import (
     SequenceBatch,
+    SequenceInputMixin,
     check_frame_weights,
     check_positive,
     check_sequences,
@@ -13,6 +14,7 @@ from .discovery import all_estimators
 
 __all__ = [
     "SequenceBatch",
+    "SequenceInputMixin",
     "all_estimators",
     "check_frame_weights",
     "check_positive",

@@ -38,7 +38,23 @@ __all__ = [
     "validate_sequences",
     "validate_sequences_targets",
     "check_positive",
+    "SequenceInputMixin",
 ]
+
+
+class SequenceInputMixin:
+    """scikit-learn tags of an estimator that reads sequences through :func:`check_sequences`.
+
+    3-D (NaN-padded) input is accepted; NaN is padding, never a missing value, so
+    ``allow_nan`` stays False (scikit-learn's checks would otherwise inject NaN into 2-D data).
+    Put it first in the bases: ``class Est(SequenceInputMixin, ClassifierMixin, BaseEstimator)``.
+    """
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.input_tags.allow_nan = False
+        return tags
 
 
 @dataclass(eq=False)

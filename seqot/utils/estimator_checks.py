@@ -75,9 +75,15 @@ def _outputs(est, X):
 
 
 def _as_list(value):
+    """Outputs as a list of arrays; a 3-D float output is a NaN-padded batch of sequences
+    (a transformer returning sequences in the input's form), compared sequence by sequence."""
     if isinstance(value, (list, tuple)):
         return [np.asarray(v) for v in value]
-    return [np.asarray(value)]
+    value = np.asarray(value)
+    if value.ndim == 3 and value.dtype.kind == "f":
+        real = ~np.all(np.isnan(value), axis=2)
+        return [v[: (np.flatnonzero(r)[-1] + 1 if r.any() else 0)] for v, r in zip(value, real)]
+    return [value]
 
 
 def _assert_same(a, b, *, exact, what):
