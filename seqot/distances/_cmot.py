@@ -104,8 +104,9 @@ def segment_pool(batch: SequenceBatch, n_segments: int) -> SequenceBatch:
     return SequenceBatch(pooled, torch.full_like(lengths, n_segments))
 
 
-def _masked_median(C, lx, ly):
-    """numpy's median (mean of the two middle values) over each problem's valid entries."""
+def _median_and_max(C, lx, ly):
+    """numpy's median (mean of the two middle values) and the largest |entry| over each
+    problem's valid entries."""
     B, tx, ty = C.shape
     valid = ((torch.arange(tx, device=C.device)[None, :, None] < lx[:, None, None])
              & (torch.arange(ty, device=C.device)[None, None, :] < ly[:, None, None]))
@@ -114,7 +115,9 @@ def _masked_median(C, lx, ly):
     count = (lx * ly).to(torch.long)
     lo = torch.gather(srt, 1, ((count - 1) // 2)[:, None])[:, 0]
     hi = torch.gather(srt, 1, (count // 2)[:, None])[:, 0]
-    return 0.5 * (lo + hi)
+    biggest = torch.where(valid, C.abs(), torch.zeros((), dtype=C.dtype,
+                                                      device=C.device)).amax((1, 2))
+    return 0.5 * (lo + hi), biggest
 
 
 def cmot_block(xb, yb, *, alpha=0.4, sigma=1.2, reg=None, lambda_scale=7.0, cost="euclidean",
@@ -142,9 +145,10 @@ def cmot_block(xb, yb, *, alpha=0.4, sigma=1.2, reg=None, lambda_scale=7.0, cost
     a = a[:, None, :].expand(nx_, ny_, tx).reshape(-1, tx)
     b = b[None, :, :].expand(nx_, ny_, ty).reshape(-1, ty)
     if reg is None:
-        med = _masked_median(C.detach(), lx, ly)
-        # a floor keeps eps > 0 when most entries coincide (alpha = 0, identical segments)
-        eps = (med / lambda_scale).clamp_min(1e-9 * (1.0 + float(C.detach().abs().max())))
+        med, biggest = _median_and_max(C.detach(), lx, ly)
+        # a per-pair floor keeps eps > 0 when most entries coincide (alpha = 0, identical
+        # segments) and keeps each distance a function of its own pair only
+        eps = torch.maximum(med / lambda_scale, 1e-9 * (1.0 + biggest))
     else:
         eps = reg
     needs_grad = xb.data.requires_grad or yb.data.requires_grad
