@@ -2,11 +2,13 @@
 
 from ._centroid import CMOTNearestCentroid, SequenceNearestCentroid
 from ._episodes import EpisodeSampler, EpisodeScores, evaluate_episodes
+from ._meta import EpisodicEncoder
 
 __all__ = [
     "CMOTNearestCentroid",
     "EpisodeSampler",
     "EpisodeScores",
+    "EpisodicEncoder",
     "SequenceNearestCentroid",
     "evaluate_episodes",
 ]

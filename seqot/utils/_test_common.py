@@ -12,6 +12,8 @@ TEST_PARAMS: dict[str, dict] = {
     "SequenceDistanceTransformer": {"device": "cpu"},
     "SequenceNearestCentroid": {"device": "cpu"},
     "CMOTNearestCentroid": {"device": "cpu"},
+    "EpisodicEncoder": {"device": "cpu", "hidden": (8,), "n_episodes": 4,
+                        "metric_params": {"n_iter": 20}, "random_state": 0},
 }
 
 EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {}

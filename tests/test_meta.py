@@ -1,0 +1,202 @@
+"""EpisodicEncoder: episodic meta-training of a frame encoder through CMOT."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from sklearn.pipeline import Pipeline
+
+from seqot.fewshot import (
+    CMOTNearestCentroid,
+    EpisodeSampler,
+    EpisodicEncoder,
+    evaluate_episodes,
+)
+from seqot.utils.estimator_checks import make_check_data
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Episodes are many tiny tensor ops: intra-op threads only add synchronisation, which on a
+    busy 2-core machine made this module ~10x slower. Restored afterwards."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+FAST = dict(hidden=(8,), n_episodes=5, metric_params={"n_iter": 20}, device="cpu")
+
+
+def noisy_task(n_classes, n_per_class, seed, d=16, noise=3.0):
+    """Classes differ only in 2 of d dimensions; the other d - 2 are large-variance noise.
+
+    Raw CMOT distances are dominated by the noise dimensions, while a linear map that
+    suppresses them separates the classes; novel classes drawn from the same generator need
+    the same map.
+    """
+    rng = np.random.default_rng(seed)
+    X, y = [], []
+    for c in range(n_classes):
+        angle = rng.uniform(0, 2 * np.pi)
+        mean = np.array([np.cos(angle), np.sin(angle)])
+        for _ in range(n_per_class):
+            T = int(rng.integers(4, 7))
+            x = np.empty((T, d))
+            x[:, :2] = mean + 0.2 * rng.normal(size=(T, 2))
+            x[:, 2:] = noise * rng.normal(size=(T, d - 2))
+            X.append(x)
+            y.append(c)
+    return X, np.asarray(y)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_check_data(n_classes=4, n_per_class=8, random_state=0)
+
+
+def test_training_decreases_loss_and_transfers_to_novel_classes():
+    X_base, y_base = noisy_task(10, 10, seed=0)
+    X_novel, y_novel = noisy_task(10, 10, seed=1)
+    enc = EpisodicEncoder(hidden=(), n_way=5, n_query=3, n_episodes=60, lr=0.1,
+                          metric_params={"n_iter": 30}, validation_fraction=None,
+                          device="cpu", random_state=0).fit(X_base, y_base)
+    loss = np.asarray(enc.history_.loss)
+    assert len(loss) == 60 and enc.history_.n_steps == 60
+    assert loss[-10:].mean() < 0.8 * loss[:10].mean()
+
+    sampler = EpisodeSampler(n_way=5, n_shot=1, n_query=3, n_episodes=100, random_state=0)
+    clf = CMOTNearestCentroid(device="cpu")
+    raw, _ = evaluate_episodes(clf, X_novel, y_novel, sampler)
+    learned, _ = evaluate_episodes(clf, enc.transform(X_novel), y_novel, sampler)
+    assert raw < 0.4  # the noise dimensions make raw features close to chance (0.2)
+    assert learned > raw + 0.2
+
+
+def test_pipeline_with_cmot_nearest_centroid(data):
+    X, y = data
+    model = Pipeline([("enc", EpisodicEncoder(n_way=4, random_state=0, **FAST)),
+                      ("clf", CMOTNearestCentroid(device="cpu"))])
+    pred = model.fit(X, y).predict(X)
+    assert pred.shape == (len(X),) and set(pred) <= set(y)
+    assert model.score(X, y) > 0.5
+
+
+def test_same_random_state_is_bit_identical_and_global_rng_untouched(data):
+    X, y = data
+    torch_state, np_state = torch.get_rng_state(), np.random.get_state()
+    a = EpisodicEncoder(random_state=3, **FAST).fit(X, y)
+    b = EpisodicEncoder(random_state=3, **FAST).fit(X, y)
+    c = EpisodicEncoder(random_state=4, **FAST).fit(X, y)
+    assert torch.equal(torch_state, torch.get_rng_state())
+    after = np.random.get_state()
+    assert np_state[0] == after[0] and np.array_equal(np_state[1], after[1])
+    assert np_state[2:] == after[2:]
+    za, zb, zc = (np.concatenate(e.transform(X)) for e in (a, b, c))
+    assert np.array_equal(za, zb)
+    assert a.history_.loss == b.history_.loss
+    assert not np.array_equal(za, zc)
+
+
+def test_output_forms_dtypes_and_pickle(data):
+    X, y = data
+    enc = EpisodicEncoder(n_components=5, random_state=0, **FAST).fit(X, y)
+    assert enc.n_features_in_ == 3 and enc.n_components_ == 5
+    assert np.array_equal(enc.classes_, np.unique(y))
+
+    Z = enc.transform(X)  # list in -> list out
+    assert isinstance(Z, list) and len(Z) == len(X)
+    assert all(z.shape == (len(x), 5) and z.dtype == np.float64 for z, x in zip(Z, X))
+
+    Z32 = enc.transform([x.astype(np.float32) for x in X])
+    assert all(z.dtype == np.float32 for z in Z32)
+    np.testing.assert_allclose(np.concatenate(Z32), np.concatenate(Z), rtol=1e-4, atol=1e-5)
+
+    X2 = np.stack([x[0] for x in X])  # 2-D: length-1 sequences
+    Z2 = enc.transform(X2)
+    assert Z2.shape == (len(X), 5)
+    np.testing.assert_allclose(Z2, np.stack([z[0] for z in Z]), rtol=1e-12)
+
+    Zt = enc.transform([torch.as_tensor(x) for x in X])  # torch in -> torch out
+    assert isinstance(Zt, list) and isinstance(Zt[0], torch.Tensor)
+    np.testing.assert_allclose(Zt[0].numpy(), Z[0])
+
+    loaded = pickle.loads(pickle.dumps(enc))
+    assert all(np.array_equal(a, b) for a, b in zip(loaded.transform(X), Z))
+    assert all(isinstance(v, np.ndarray) for v in enc.encoder_state_.values())
+
+
+def _nan_padded(X, extra=0):
+    T = max(len(x) for x in X) + extra
+    out = np.full((len(X), T, X[0].shape[1]), np.nan)
+    for i, x in enumerate(X):
+        out[i, : len(x)] = x
+    return out
+
+
+def test_padding_invariance_of_transform(data):
+    X, y = data
+    enc = EpisodicEncoder(random_state=0, **FAST).fit(X, y)
+    Z = enc.transform(X)
+    for extra in (0, 4):
+        Zp = enc.transform(_nan_padded(X, extra))  # 3-D in -> 3-D NaN-padded out
+        assert Zp.shape == (len(X), max(len(x) for x in X), 3)
+        for z, zp in zip(Z, Zp):
+            np.testing.assert_allclose(zp[: len(z)], z, rtol=1e-12, atol=1e-12)
+            assert np.isnan(zp[len(z):]).all()
+    # training on padded data gives the same encoder
+    enc_p = EpisodicEncoder(random_state=0, **FAST).fit(_nan_padded(X, 3), y)
+    for a, b in zip(enc_p.transform(X), Z):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_validation_early_stopping_and_temperature():
+    X, y = make_check_data(n_classes=3, n_per_class=15, random_state=1)
+    enc = EpisodicEncoder(n_episodes=30, validate_every=3, patience=2, lr=0.05,
+                          random_state=0, **{k: v for k, v in FAST.items()
+                                             if k != "n_episodes"}).fit(X, y)
+    h = enc.history_
+    assert len(h.validation) >= 1 and h.best_step is not None
+    assert all(np.isfinite(v) for _, v in h.validation)
+    assert enc.temperature_ > 0 and enc.n_way_ == 3  # n_way=5 > 3 classes: all are used
+
+    no_val = EpisodicEncoder(validation_fraction=None, learn_temperature=False,
+                             random_state=0, **FAST).fit(X, y)
+    assert no_val.history_.validation == [] and no_val.temperature_ == 1.0
+
+
+def test_residual_encoder_starts_at_identity(data):
+    X, y = data
+    enc = EpisodicEncoder(lr=1e-12, n_episodes=1, device="cpu", random_state=0).fit(X, y)
+    for z, x in zip(enc.transform(X), X):
+        np.testing.assert_allclose(z, x, atol=1e-9)
+
+
+def test_too_few_examples_per_class():
+    X, y = make_check_data(n_classes=3, n_per_class=2, random_state=0)
+    with pytest.raises(ValueError, match="n_shot"):
+        EpisodicEncoder(n_shot=2, **FAST).fit(X, y)
+
+
+@pytest.mark.parametrize("param, value", [
+    ("metric", "nope"), ("metric_params", [1]), ("hidden", (0,)), ("hidden", 3),
+    ("n_components", 0), ("n_way", 1), ("n_shot", 0), ("n_query", 1.5), ("n_episodes", 0),
+    ("lr", -1.0), ("optimizer", "adagrad"), ("lr_step_size", 0), ("lr_gamma", 0.0),
+    ("learn_temperature", "yes"), ("validation_fraction", 1.0), ("patience", 0),
+    ("validate_every", -2), ("device", "tpu:x"),
+])
+def test_bad_parameters_raise_naming_them(data, param, value):
+    X, y = data
+    enc = EpisodicEncoder(**FAST).set_params(**{param: value})
+    name = "metric" if param == "metric" else param
+    with pytest.raises(ValueError, match=name):
+        enc.fit(X, y)
+
+
+def test_transform_checks_input(data):
+    X, y = data
+    enc = EpisodicEncoder(random_state=0, **FAST).fit(X, y)
+    with pytest.raises(ValueError, match="features"):
+        enc.transform([x[:, :2] for x in X])
+    with pytest.raises(ValueError, match="sequence 1"):
+        enc.transform([X[0], np.full((3, 3), np.nan)])
