@@ -298,3 +298,17 @@ def test_devices_and_generators():
     seed_from_random_state(None)
     assert torch.equal(state, torch.get_rng_state())
     assert np.array_equal(np_state, np.random.get_state()[1])
+
+
+def test_check_sequence_takes_exactly_one_sequence():
+    from seqot.utils import check_sequence
+
+    b = check_sequence(np.arange(5.0))
+    assert b.data.shape == (1, 5, 1)
+    assert check_sequence(np.ones((4, 3))).data.shape == (1, 4, 3)
+    with pytest.raises(ValueError, match="y must be one sequence of shape"):
+        check_sequence(np.ones((2, 3, 4)), name="y")
+    with pytest.raises(ValueError, match="y has 2 features, but the estimator is expecting 3"):
+        check_sequence(np.ones((4, 2)), name="y", n_features=3)
+    with pytest.raises(ValueError, match="sequence 0 of x contains NaN"):
+        check_sequence(np.array([[1.0, np.nan]]))

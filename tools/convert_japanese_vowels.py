@@ -3,8 +3,8 @@
 Developer tool, run once; seqot never imports sktime/aeon. The ``.ts`` files ship inside
 the sktime and aeon wheels (``<pkg>/datasets/data/JapaneseVowels/JapaneseVowels_{TRAIN,TEST}.ts``)::
 
-    pip download --no-deps aeon -d /tmp/w && unzip -o /tmp/w/aeon-*.whl 'aeon/datasets/data/JapaneseVowels/*' -d /tmp/w
-    python tools/convert_japanese_vowels.py /tmp/w/aeon/datasets/data/JapaneseVowels
+    pip download --no-deps aeon -d wheels && unzip -o wheels/aeon-*.whl 'aeon/datasets/data/JapaneseVowels/*' -d wheels
+    python tools/convert_japanese_vowels.py wheels/aeon/datasets/data/JapaneseVowels
 
 Trailing all-zero frames (the padding of the equal-length copies) are stripped, which
 recovers the true utterance lengths 7..29.

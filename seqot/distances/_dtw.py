@@ -65,7 +65,7 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from ..ot._costs import COST_METRICS, frame_cost
-from ..utils._validation import check_positive, check_sequences
+from ..utils._validation import check_positive, check_sequence
 from ._pairwise import register_metric
 
 __all__ = ["dtw", "soft_dtw", "otam", "batched_alignment_dp"]
@@ -495,28 +495,11 @@ def _check_bool(value, name):
     return bool(value)
 
 
-def _as_2d(x, name):
-    if isinstance(x, torch.Tensor):
-        arr = x
-    else:
-        arr = np.asarray(x)
-        if arr.dtype == object:
-            raise ValueError(f"{name} could not be read as a (T, d) array.")
-    if arr.ndim == 1:
-        arr = arr[:, None]
-    if arr.ndim != 2:
-        raise ValueError(
-            f"{name} must be one sequence of shape (T, d) or (T,); got shape {tuple(arr.shape)}."
-        )
-    return arr
-
-
 def _pair(x, y):
     """Validate one pair -> (x (T_x, d) tensor, y (T_y, d) tensor, torch_in)."""
     torch_in = isinstance(x, torch.Tensor) or isinstance(y, torch.Tensor)
-    xb = check_sequences([_as_2d(x, "x")], input_name="x")
-    yb = check_sequences([_as_2d(y, "y")], input_name="y", n_features=xb.n_features,
-                         estimator_name="x")
+    xb = check_sequence(x, name="x")
+    yb = check_sequence(y, name="y", n_features=xb.n_features)
     dev = None
     for b in (xb, yb):
         if b.is_torch:

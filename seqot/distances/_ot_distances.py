@@ -22,7 +22,7 @@ import torch
 from ..ot._costs import pairwise_frame_cost, pairwise_position_gap
 from ..ot._emd import emd as _emd
 from ..ot._sinkhorn import sinkhorn as _sinkhorn
-from ..utils._validation import SequenceBatch, check_positive, check_sequences
+from ..utils._validation import SequenceBatch, check_positive, check_sequence
 from ._pairwise import register_metric
 
 __all__ = ["sinkhorn", "emd", "opw", "tcot", "mean_euclidean", "pair_distance"]
@@ -75,8 +75,8 @@ def pair_distance(distance, x, y, /, **params):
     torch_in = isinstance(x, torch.Tensor) or isinstance(y, torch.Tensor)
     device = x.device if isinstance(x, torch.Tensor) else (
         y.device if isinstance(y, torch.Tensor) else "cpu")
-    xb = check_sequences([x], device=device, input_name="x")
-    yb = check_sequences([y], device=device, input_name="y", n_features=xb.n_features)
+    xb = check_sequence(x, name="x", device=device)
+    yb = check_sequence(y, name="y", n_features=xb.n_features, device=device)
     if yb.data.dtype != xb.data.dtype:
         common = torch.promote_types(xb.data.dtype, yb.data.dtype)
         xb, yb = xb.to_torch(dtype=common), yb.to_torch(dtype=common)

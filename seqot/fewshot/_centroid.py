@@ -50,13 +50,7 @@ class _NearestClassBase(SequenceInputMixin, ClassifierMixin, BaseEstimator):
         self.y_fit_ = np.searchsorted(self.classes_, column_or_1d(y))
         return self
 
-    # subclasses provide these
-    def _metric(self):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def _metric_params(self):  # pragma: no cover - abstract
-        raise NotImplementedError
-
+    # subclasses provide _metric() (a metric name) and _metric_params() (its keyword arguments)
     def _n_segments(self):
         return None
 

@@ -34,6 +34,7 @@ from ._torch import resolve_device
 __all__ = [
     "SequenceBatch",
     "check_sequences",
+    "check_sequence",
     "check_frame_weights",
     "validate_sequences",
     "validate_sequences_targets",
@@ -398,9 +399,7 @@ def check_sequences(
         kind = None
     else:
         kind, payload = _split_collection(X, input_name)
-    if kind is None:
-        pass
-    elif kind == "rows":
+    if kind == "rows":
         n, d = payload.shape
         if n == 0:
             raise ValueError(
@@ -429,7 +428,7 @@ def check_sequences(
             lengths = np.ones(n, dtype=np.int64)
     elif kind == "padded":
         data, lengths = _parse_padded(payload, input_name)
-    else:
+    elif kind == "list":
         data, lengths = _pad_list(payload, input_name)
     if kind is not None:
         batch = _finish(data, lengths, dtype, device)
@@ -448,6 +447,19 @@ def check_sequences(
                 f"at least {min_length} are needed."
             )
     return batch
+
+
+def check_sequence(x, *, name="x", n_features=None, device=None) -> SequenceBatch:
+    """Validate ONE sequence ``(T, d)`` (or ``(T,)``) and return it as a batch of one.
+
+    The per-pair distance functions use it, so that a 3-D array passed where one sequence is
+    expected is an error rather than a collection.
+    """
+    arr = x if isinstance(x, torch.Tensor) else _numeric_array(x, name)
+    if arr.ndim not in (1, 2) or arr.dtype == object:
+        raise ValueError(f"{name} must be one sequence of shape (T, d) or (T,); got shape "
+                         f"{tuple(arr.shape)}.")
+    return check_sequences([arr], input_name=name, n_features=n_features, device=device)
 
 
 def _pad_list(items, input_name):
