@@ -13,24 +13,17 @@ Run: ``python benchmarks/bench_cmot.py``.
 """
 
 import argparse
-import time
 
 import numpy as np
 import ot
 import torch
 
+from _timing import median_time
+
 from seqot.distances import pairwise_sequence_distances, positional_cost
 from seqot.ot import pairwise_frame_cost
 
 
-def median_time(fn, repeat):
-    fn()
-    ts = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return float(np.median(ts))
 
 
 def main():

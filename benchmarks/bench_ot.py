@@ -22,18 +22,12 @@ import numpy as np
 import ot
 import torch
 
+from _timing import median_time
+
 from seqot.distances import pairwise_sequence_distances
 from seqot.ot import emd, pairwise_frame_cost
 
 
-def median_time(fn, repeat):
-    fn()  # warm-up
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
 
 
 def main():
