@@ -185,3 +185,21 @@ def test_japanese_vowels_1nn(metric, floor):
     clf = KNeighborsSequenceClassifier(metric=metric, device="cpu", n_jobs=2)
     acc = clf.fit(jv.X_train, jv.y_train).score(jv.X_test, jv.y_test)
     assert acc >= floor  # published reference about 0.951 for an order-blind EMD
+
+
+@pytest.mark.parametrize("cost", ["sqeuclidean", "euclidean", "cosine"])
+def test_pairwise_frame_cost_layouts_agree(cost):
+    from seqot.ot import pairwise_frame_cost
+
+    rng = np.random.default_rng(13)
+    X = torch.tensor(rng.normal(size=(4, 5, 3)))
+    Y = torch.tensor(rng.normal(size=(3, 6, 3)))
+    X[0, 4] = 0.0  # a zero (padding) frame
+    first = pairwise_frame_cost(X, Y, cost)
+    last = pairwise_frame_cost(X, Y, cost, problems_last=True)
+    assert last.shape == (5, 6, 4, 3) and last.is_contiguous()
+    np.testing.assert_allclose(last.permute(2, 3, 0, 1).numpy(), first.numpy(), atol=1e-12)
+    brute = {"sqeuclidean": ot.dist(X[1].numpy(), Y[2].numpy()),
+             "euclidean": ot.dist(X[1].numpy(), Y[2].numpy(), metric="euclidean"),
+             "cosine": ot.dist(X[1].numpy(), Y[2].numpy(), metric="cosine")}[cost]
+    np.testing.assert_allclose(first[1, 2].numpy(), brute, atol=1e-10)

@@ -64,7 +64,7 @@ import numpy as np
 import torch
 from torch.autograd.function import once_differentiable
 
-from ..ot._costs import COST_METRICS, frame_cost
+from ..ot._costs import COST_METRICS, frame_cost, pairwise_frame_cost
 from ..utils._validation import check_positive, check_sequence
 from ._pairwise import register_metric
 
@@ -709,45 +709,8 @@ def otam(x, y, *, lbda=0.1, cost="cosine", bidirectional=False):
 # pairwise metrics
 # ---------------------------------------------------------------------------
 def _block_costs(X, Y, metric):
-    """All-pairs frame costs in the engine's layout: ``(T_x, T_y, n_x, n_y)``, contiguous.
-
-    Same values as :func:`seqot.ot.pairwise_frame_cost` (up to rounding), but written
-    problems-last: one GEMM of the frame-major stacks ``(T_x n_x, d) x (d, T_y n_y)`` gives
-    ``(T_x, n_x, T_y, n_y)``, and one pass that swaps the two middle axes (moving contiguous
-    runs of ``n_y`` numbers) finishes the cost, so the engine reads it without another copy.
-    """
-    nx, tx, d = X.shape
-    ny, ty, _ = Y.shape
-    Xf = X.transpose(0, 1).reshape(tx * nx, d)
-    Yf = Y.transpose(0, 1).reshape(ty * ny, d)
-    grad = torch.is_grad_enabled() and (X.requires_grad or Y.requires_grad)
-    out = None if grad else torch.empty((tx, ty, nx, ny), dtype=X.dtype, device=X.device)
-
-    def to_layout(G):
-        return G.view(tx, nx, ty, ny).permute(0, 2, 1, 3)
-
-    if metric == "cosine":
-        tiny = torch.finfo(X.dtype).tiny
-        Xn = Xf / Xf.norm(dim=1, keepdim=True).clamp_min(tiny)
-        Yn = Yf / Yf.norm(dim=1, keepdim=True).clamp_min(tiny)
-        # 1 - cos; zero (padding) frames have cosine 0 with everything, so cost 1
-        G = torch.addmm(torch.ones((), dtype=X.dtype, device=X.device), Xn, Yn.T, alpha=-1.0)
-        if grad:
-            return to_layout(G).contiguous().clamp_min(0.0)
-        return out.copy_(to_layout(G)).clamp_min_(0.0)
-    x_sq = (Xf * Xf).sum(1)
-    y_sq = (Yf * Yf).sum(1)
-    G = torch.addmm(y_sq[None, :], Xf, Yf.T, alpha=-2.0)  # |y|^2 - 2 <x, y>
-    x_term = x_sq.view(tx, 1, nx, 1)
-    if grad:
-        sq = (to_layout(G) + x_term).contiguous().clamp_min(0.0)
-    else:
-        sq = torch.add(to_layout(G), x_term, out=out).clamp_min_(0.0)
-    if metric == "euclidean":
-        # sqrt has an infinite derivative at 0: keep gradients finite on exact matches
-        pos = sq > 0
-        sq = torch.where(pos, sq, torch.ones_like(sq)).sqrt() * pos
-    return sq
+    """All-pairs frame costs in the engine's layout ``(T_x, T_y, n_x, n_y)``, contiguous."""
+    return pairwise_frame_cost(X, Y, metric, problems_last=True)
 
 
 def _pairwise_blocks(xb, yb, metric, gamma=None, otam=None):

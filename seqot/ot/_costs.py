@@ -70,7 +70,7 @@ def frame_cost(X, Y, metric="sqeuclidean"):
     return out[0] if squeeze else out
 
 
-def pairwise_frame_cost(X, Y, metric="sqeuclidean"):
+def pairwise_frame_cost(X, Y, metric="sqeuclidean", *, problems_last=False):
     """Frame costs between every sequence of X and every sequence of Y, from one GEMM.
 
     Parameters
@@ -78,12 +78,17 @@ def pairwise_frame_cost(X, Y, metric="sqeuclidean"):
     X : Tensor of shape (n_x, T_x, d)
     Y : Tensor of shape (n_y, T_y, d)
     metric : {"sqeuclidean", "euclidean", "cosine"}
+    problems_last : bool, default=False
+        Return the contiguous ``(T_x, T_y, n_x, n_y)`` layout that anti-diagonal dynamic
+        programs read (built directly from frame-major stacks, with no extra copy).
 
     Returns
     -------
-    Tensor of shape (n_x, n_y, T_x, T_y)
+    Tensor of shape (n_x, n_y, T_x, T_y), or (T_x, T_y, n_x, n_y) with ``problems_last``
     """
     _check_metric(metric)
+    if problems_last:
+        return _pairwise_cost_problems_last(X, Y, metric)
     nx, tx, d = X.shape
     ny, ty, _ = Y.shape
     dot = (X.reshape(nx * tx, d) @ Y.reshape(ny * ty, d).T).view(nx, tx, ny, ty)
@@ -95,6 +100,43 @@ def pairwise_frame_cost(X, Y, metric="sqeuclidean"):
     x_sq = (X * X).sum(-1)[:, None, :, None]
     y_sq = (Y * Y).sum(-1)[None, :, None, :]
     return _finish(dot, x_sq, y_sq, metric)
+
+
+def _pairwise_cost_problems_last(X, Y, metric):
+    """One GEMM of the frame-major stacks ``(T_x n_x, d) x (d, T_y n_y)`` gives
+    ``(T_x, n_x, T_y, n_y)``; one pass that swaps the middle axes finishes the cost."""
+    nx, tx, d = X.shape
+    ny, ty, _ = Y.shape
+    Xf = X.transpose(0, 1).reshape(tx * nx, d)
+    Yf = Y.transpose(0, 1).reshape(ty * ny, d)
+    grad = torch.is_grad_enabled() and (X.requires_grad or Y.requires_grad)
+    out = None if grad else torch.empty((tx, ty, nx, ny), dtype=X.dtype, device=X.device)
+
+    def to_layout(G):
+        return G.view(tx, nx, ty, ny).permute(0, 2, 1, 3)
+
+    if metric == "cosine":
+        tiny = torch.finfo(X.dtype).tiny
+        Xn = Xf / Xf.norm(dim=1, keepdim=True).clamp_min(tiny)
+        Yn = Yf / Yf.norm(dim=1, keepdim=True).clamp_min(tiny)
+        # 1 - cos; zero (padding) frames have cosine 0 with everything, so cost 1
+        G = torch.addmm(torch.ones((), dtype=X.dtype, device=X.device), Xn, Yn.T, alpha=-1.0)
+        if grad:
+            return to_layout(G).contiguous().clamp_min(0.0)
+        return out.copy_(to_layout(G)).clamp_min_(0.0)
+    x_sq = (Xf * Xf).sum(1)
+    y_sq = (Yf * Yf).sum(1)
+    G = torch.addmm(y_sq[None, :], Xf, Yf.T, alpha=-2.0)  # |y|^2 - 2 <x, y>
+    x_term = x_sq.view(tx, 1, nx, 1)
+    if grad:
+        sq = (to_layout(G) + x_term).contiguous().clamp_min(0.0)
+    else:
+        sq = torch.add(to_layout(G), x_term, out=out).clamp_min_(0.0)
+    if metric == "euclidean":
+        # sqrt has an infinite derivative at 0: keep gradients finite on exact matches
+        pos = sq > 0
+        sq = torch.where(pos, sq, torch.ones_like(sq)).sqrt() * pos
+    return sq
 
 
 def relative_positions(lengths, max_length, dtype=torch.float64):
