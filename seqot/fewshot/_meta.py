@@ -149,6 +149,20 @@ class EpisodicEncoder(SequenceInputMixin, TransformerMixin, BaseEstimator):
         :math:`\phi(x) = x + g(x)` whose last layer starts at zero, so training starts from
         the raw features and the untrained encoder is the identity; another value gives a
         plain, randomly initialised MLP.
+    init : {"identity", "whiten"}, default="identity"
+        Starting point of the learned map. ``"whiten"`` first applies the fixed linear map
+        :math:`W = (\bar\Sigma_w + \epsilon I)^{-1/2}` computed from the training frames of
+        the base classes, :math:`\bar\Sigma_w` being the mean over classes of each class's
+        frame covariance (so directions along which a class's own frames vary are shrunk and
+        directions that separate classes are stretched) and :math:`\epsilon` the
+        ``whiten_shrinkage`` share of its mean eigenvalue; the MLP is then trained on
+        :math:`xW`. Frames are not centred, so the map is linear and
+        :math:`\phi(x) = g(xW)`. On JapaneseVowels (base speakers 1-4, novel 5-9) whitening
+        alone moved 5-way 1-shot CMOT accuracy from 84.1 to 86.8%, and episodic training on
+        top to 87.3%.
+    whiten_shrinkage : float, default=1e-3
+        Ridge :math:`\epsilon` of ``init="whiten"`` relative to the mean eigenvalue of
+        :math:`\bar\Sigma_w`; keeps :math:`W` finite when frames are fewer than dimensions.
     n_way : int, default=5
         Classes per training episode. When fewer base classes have enough training sequences
         (``n_shot + 1``), every such class is used (a ``(n_eligible)``-way episode); at least
@@ -211,6 +225,8 @@ class EpisodicEncoder(SequenceInputMixin, TransformerMixin, BaseEstimator):
     temperature_ : float
         :math:`1/s` at the end of training (so that ``CMOTNearestCentroid(temperature=
         temperature_)`` gives the trained probabilities).
+    whitening_ : ndarray of shape (n_features_in_, n_features_in_) or None
+        The fixed input map :math:`W` of ``init="whiten"`` (``None`` for ``"identity"``).
     encoder_state_ : dict of str to ndarray
         The encoder's ``state_dict`` as CPU numpy arrays (the module is rebuilt on the
         estimator's device when used, so a model fitted on a GPU unpickles on a CPU-only
@@ -225,11 +241,12 @@ class EpisodicEncoder(SequenceInputMixin, TransformerMixin, BaseEstimator):
     are not encoded into the output.
 
     With few base classes the encoder can overfit them: on JapaneseVowels meta-trained on 4
-    speakers and tested 5-way 1-shot on the other 5, an affine encoder (``hidden=()``,
-    ``n_shot=5``, 100 episodes) gained under one point over the raw features (paired over
-    the same episodes, +0.7 to +0.9 ± 0.3 for three seeds), while the default MLP trained
-    to early stopping lost about ten. Prefer small encoders, few episodes and several shots
-    when base classes are few.
+    speakers and tested 5-way 1-shot on the other 5 (600 episodes, CMOT defaults), the raw
+    features give 84.1 ± 0.7%; an affine encoder (``hidden=()``, ``n_shot=5``, 100 episodes)
+    from the identity 85.0 ± 0.7%, while the default MLP trained to early stopping lost about
+    ten points; ``init="whiten"`` alone 86.8 ± 0.6% and with 150 episodes of affine training
+    on top 87.3 ± 0.7%. Prefer ``init="whiten"``, small encoders, few episodes and several
+    shots when base classes are few.
 
     Few-shot evaluation on novel classes encodes them once and then runs
     :func:`~seqot.fewshot.evaluate_episodes` on the encoded sequences; inside a
@@ -258,7 +275,7 @@ class EpisodicEncoder(SequenceInputMixin, TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, metric="cmot", *, metric_params=None, hidden=(128,), n_components=None,
-                 n_way=5, n_shot=1, n_query=5, n_episodes=500, lr=1e-3, optimizer="adam",
+                 init="identity", whiten_shrinkage=1e-3, n_way=5, n_shot=1, n_query=5, n_episodes=500, lr=1e-3, optimizer="adam",
                  lr_step_size=None, lr_gamma=0.2, learn_temperature=True,
                  validation_fraction=0.2, patience=5, validate_every=None, device="auto",
                  random_state=None, verbose=False):
@@ -266,6 +283,8 @@ class EpisodicEncoder(SequenceInputMixin, TransformerMixin, BaseEstimator):
         self.metric_params = metric_params
         self.hidden = hidden
         self.n_components = n_components
+        self.init = init
+        self.whiten_shrinkage = whiten_shrinkage
         self.n_way = n_way
         self.n_shot = n_shot
         self.n_query = n_query
@@ -303,6 +322,13 @@ class EpisodicEncoder(SequenceInputMixin, TransformerMixin, BaseEstimator):
             raise ValueError(f"hidden must be a sequence of positive integers; got "
                              f"{self.hidden!r}.")
         _check_int(self.n_components, "n_components", 1, allow_none=True)
+        if not isinstance(self.init, str) or self.init not in ("identity", "whiten"):
+            raise ValueError(f'init must be "identity" or "whiten"; got {self.init!r}.')
+        if (isinstance(self.whiten_shrinkage, bool)
+                or not isinstance(self.whiten_shrinkage, numbers.Real)
+                or not np.isfinite(self.whiten_shrinkage) or self.whiten_shrinkage < 0):
+            raise ValueError(f"whiten_shrinkage must be a finite number >= 0; got "
+                             f"{self.whiten_shrinkage!r}.")
         _check_int(self.n_way, "n_way", 2)
         _check_int(self.n_shot, "n_shot", 1)
         _check_int(self.n_query, "n_query", 1)
@@ -393,7 +419,11 @@ class EpisodicEncoder(SequenceInputMixin, TransformerMixin, BaseEstimator):
                 f"{n_classes} classes have that many.")
         n_way = min(int(self.n_way), len(eligible))
 
-        tb = batch.to_torch(device=dev)
+        self.whitening_ = None
+        if self.init == "whiten":
+            self.whitening_ = _within_class_whitening(
+                batch, [train_m[c] for c in eligible], float(self.whiten_shrinkage))
+        tb = _apply_whitening(batch.to_torch(device=dev), self.whitening_)
         dtype = tb.data.dtype
         encoder = _build_encoder(d_in, hidden, d_out, residual, dtype=dtype, device=dev,
                                  generator=gen)
@@ -515,7 +545,7 @@ class EpisodicEncoder(SequenceInputMixin, TransformerMixin, BaseEstimator):
                 kind == "list" and any(isinstance(x, torch.Tensor) for x in payload))
         out_device = batch.data.device if batch.is_torch else None
         dev = resolve_device(self.device)
-        tb = batch.to_torch(device=dev)
+        tb = _apply_whitening(batch.to_torch(device=dev), getattr(self, "whitening_", None))
         dtype = tb.data.dtype
         encoder = self._encoder(dtype, dev)
         with torch.no_grad():
@@ -546,6 +576,36 @@ def _restore_form(out: SequenceBatch, kind):
         nan = torch.full((), float("nan"), dtype=out.data.dtype, device=out.data.device)
         return torch.where(out.mask[:, :, None], out.data, nan)
     return out.to_nan_padded()
+
+
+def _within_class_whitening(batch: SequenceBatch, class_members, shrinkage):
+    r""":math:`(\bar\Sigma_w + \epsilon I)^{-1/2}` from the frames of each class's sequences.
+
+    :math:`\bar\Sigma_w` is the unweighted mean over classes of the covariance of a class's
+    frames (each class centred on its own frame mean), :math:`\epsilon` = ``shrinkage`` times
+    its mean eigenvalue (at least a tiny multiple, so a rank-deficient estimate stays
+    invertible). Computed in float64 on the CPU.
+    """
+    nb = batch.to_numpy()
+    d = nb.n_features
+    sigma = np.zeros((d, d))
+    for members in class_members:
+        frames = np.concatenate([nb.data[i, :nb.lengths[i]] for i in members]).astype(np.float64)
+        centred = frames - frames.mean(axis=0)
+        sigma += centred.T @ centred / max(len(frames) - 1, 1)
+    sigma /= len(class_members)
+    evals, evecs = np.linalg.eigh(sigma)
+    scale = max(float(evals.mean()), np.finfo(np.float64).tiny)
+    evals = np.maximum(evals, 0.0) + max(shrinkage, 1e-10) * scale
+    return (evecs / np.sqrt(evals)) @ evecs.T
+
+
+def _apply_whitening(tb: SequenceBatch, whitening):
+    """``tb`` with every frame mapped by ``whitening`` (``None``: unchanged); padding stays 0."""
+    if whitening is None:
+        return tb
+    W = torch.as_tensor(whitening, dtype=tb.data.dtype, device=tb.data.device)
+    return SequenceBatch(tb.data @ W, tb.lengths)
 
 
 def _calibrate_log_scale(dis, labels):
