@@ -3,6 +3,7 @@
 numpy in → numpy out; torch in → torch out on the input's device.
 """
 
+from ._asot import ASOTResult, asot, asot_structure_product
 from ._costs import (
     frame_cost,
     pairwise_frame_cost,
@@ -14,6 +15,9 @@ from ._emd import emd
 from ._sinkhorn import OTResult, sinkhorn
 
 __all__ = [
+    "ASOTResult",
+    "asot",
+    "asot_structure_product",
     "OTResult",
     "emd",
     "frame_cost",

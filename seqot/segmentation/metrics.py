@@ -40,7 +40,7 @@ References
 from __future__ import annotations
 
 import numbers
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,16 +67,19 @@ def _parse_background(background):
     """The background labels as a sorted int64 array (empty for ``None``)."""
     if background is None:
         return np.empty(0, dtype=np.int64)
-    values = [background] if np.ndim(background) == 0 else list(np.asarray(background).ravel())
-    out = []
+    if isinstance(background, np.ndarray):
+        values = list(background.ravel()) if background.ndim <= 1 else [background]
+    elif isinstance(background, (str, bytes)) or not isinstance(background, Iterable):
+        values = [background]
+    else:  # a list, tuple, set, ...
+        values = list(background)
     for v in values:
         if isinstance(v, (bool, np.bool_)) or not isinstance(v, (numbers.Integral, np.integer)):
             raise ValueError(
                 f"background must be None, an integer label or a collection of integer labels; "
                 f"got {background!r}."
             )
-        out.append(int(v))
-    return np.unique(np.asarray(out, dtype=np.int64))
+    return np.unique(np.asarray([int(v) for v in values], dtype=np.int64))
 
 
 def _as_videos(y, name):
@@ -137,16 +140,12 @@ def _check_labels(y_true, y_pred, background):
     trues, _ = _as_videos(y_true, "y_true")
     preds, single = _as_videos(y_pred, "y_pred")
     if len(trues) != len(preds):
-        raise ValueError(
-            f"y_true has {len(trues)} videos but y_pred has {len(preds)}."
-        )
+        raise ValueError(f"y_true has {len(trues)} videos but y_pred has {len(preds)}.")
     trues = [_as_labels(t, "y_true", i, bg) for i, t in enumerate(trues)]
     preds = [_as_labels(p, "y_pred", i, bg) for i, p in enumerate(preds)]
     for i, (t, p) in enumerate(zip(trues, preds)):
         if t.shape != p.shape:
-            raise ValueError(
-                f"video {i}: y_true has {t.size} frames but y_pred has {p.size}."
-            )
+            raise ValueError(f"video {i}: y_true has {t.size} frames but y_pred has {p.size}.")
     return trues, preds, single, bg
 
 
@@ -457,7 +456,7 @@ def _f1_sampled(trues, preds, rng, n_experiments, n_samples):
 
 
 def _check_count(value, name):
-    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name} must be an integer >= 1; got {value!r}.")
     return int(value)
 
@@ -735,7 +734,8 @@ def segmentation_scores(y_true, y_pred, matching="global", background=None, *,
     >>> y_pred = np.array([4, 4, 4, 6, 6, 6, 6, 5, 5, 5])
     >>> scores = segmentation_scores(y_true, y_pred)
     >>> {k: round(v, 3) for k, v in scores.items()}
-    {'mof': 0.9, 'miou': 0.833, 'f1': 1.0, 'f1@10': 1.0, 'f1@25': 1.0, 'f1@50': 1.0, 'edit': 1.0, 'n_frames': 10, 'n_videos': 1}
+    {'mof': 0.9, 'miou': 0.833, 'f1': 1.0, 'f1@10': 1.0, 'f1@25': 1.0, 'f1@50': 1.0,
+     'edit': 1.0, 'n_frames': 10, 'n_videos': 1}
     """
     prep = _prepare(y_true, y_pred, matching, background)
     scores = {
@@ -799,7 +799,9 @@ def aggregate_over_activities(scores, weighting="default"):
     needs_frames = weighting == "frames" or (weighting == "default" and "mof" in metric_keys)
     if needs_frames:
         if "n_frames" not in keys:
-            raise ValueError("frame weighting needs an 'n_frames' entry in every activity's scores.")
+            raise ValueError(
+                "frame weighting needs an 'n_frames' entry in every activity's scores."
+            )
         frames = np.asarray([item["n_frames"] for item in items], dtype=float)
         if np.any(frames <= 0):
             raise ValueError("every activity's 'n_frames' must be positive.")
