@@ -1,6 +1,6 @@
 """Bundled real data and synthetic generators for the papers' reproductions."""
 
-from ._japanese_vowels import load_japanese_vowels
+from ._japanese_vowels import load_japanese_vowels, make_japanese_vowels_videos
 from ._synthetic import (
     make_reversal_tasks,
     make_segmented_sequences,
@@ -10,6 +10,7 @@ from ._synthetic import (
 
 __all__ = [
     "load_japanese_vowels",
+    "make_japanese_vowels_videos",
     "make_reversal_tasks",
     "make_segmented_sequences",
     "make_warped_sequences",

@@ -83,3 +83,73 @@ def load_japanese_vowels(*, dtype=np.float64):
         feature_names=[f"lpc_{k}" for k in range(1, 13)],
         DESCR=_DESCR,
     )
+
+
+def make_japanese_vowels_videos(n_videos=30, *, n_speakers=(3, 5), n_utterances=(3, 6),
+                                dtype=np.float64, random_state=None):
+    """Untrimmed "videos" made of JapaneseVowels utterances, labelled by speaker per frame.
+
+    A real-data stand-in for action segmentation: each video chains ``n_speakers`` distinct
+    speakers (drawn from the 9, in random order), each speaking ``n_utterances`` utterances of
+    /ae/ back to back (drawn without replacement from the training and test sets pooled), so a
+    video is a sequence of speaker segments of 20 to 170 frames of 12-D LPC cepstra, with no
+    canonical order and with each video using a subset of the speakers.
+
+    Parameters
+    ----------
+    n_videos : int, default=30
+    n_speakers : int or (int, int), default=(3, 5)
+        Speakers (segments) per video, or an inclusive range drawn per video.
+    n_utterances : int or (int, int), default=(3, 6)
+        Utterances per segment, or an inclusive range drawn per segment.
+    dtype : numpy float dtype, default=np.float64
+    random_state : None, int or numpy Generator
+
+    Returns
+    -------
+    X : list of (N_i, 12) arrays
+    y : list of (N_i,) int arrays
+        Speaker index 0..8 of every frame.
+
+    Examples
+    --------
+    >>> from seqot.datasets import make_japanese_vowels_videos
+    >>> X, y = make_japanese_vowels_videos(n_videos=2, random_state=0)
+    >>> len(X), X[0].shape[1], len(X[0]) == len(y[0])
+    (2, 12, True)
+    """
+    def _range(value, name):
+        lo, hi = (value, value) if np.isscalar(value) else tuple(value)
+        if not (float(lo).is_integer() and float(hi).is_integer() and 1 <= lo <= hi):
+            raise ValueError(f"{name} must be a positive int or an inclusive (low, high) range; "
+                             f"got {value!r}.")
+        return int(lo), int(hi)
+
+    if isinstance(n_videos, bool) or not isinstance(n_videos, (int, np.integer)) or n_videos < 1:
+        raise ValueError(f"n_videos must be a positive integer; got {n_videos!r}.")
+    s_lo, s_hi = _range(n_speakers, "n_speakers")
+    u_lo, u_hi = _range(n_utterances, "n_utterances")
+    if s_hi > 9:
+        raise ValueError(f"n_speakers must be at most 9 (the data has 9 speakers); got "
+                         f"{n_speakers!r}.")
+    data = load_japanese_vowels(dtype=dtype)
+    X = data.X_train + data.X_test
+    y = np.concatenate([data.y_train, data.y_test])
+    speakers = np.unique(y)
+    members = {s: np.flatnonzero(y == s) for s in speakers}
+    if u_hi > min(len(m) for m in members.values()):
+        raise ValueError(f"n_utterances exceeds the utterances of some speaker; got "
+                         f"{n_utterances!r}.")
+    rng = np.random.default_rng(random_state)
+    videos, labels = [], []
+    for _ in range(int(n_videos)):
+        chosen = rng.choice(speakers, size=int(rng.integers(s_lo, s_hi + 1)), replace=False)
+        frames, frame_labels = [], []
+        for s in chosen:
+            for i in rng.choice(members[s], size=int(rng.integers(u_lo, u_hi + 1)),
+                                replace=False):
+                frames.append(X[i])
+                frame_labels.append(np.full(len(X[i]), int(np.searchsorted(speakers, s))))
+        videos.append(np.concatenate(frames))
+        labels.append(np.concatenate(frame_labels))
+    return videos, labels

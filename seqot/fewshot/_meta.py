@@ -17,13 +17,14 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from ..distances._pairwise import _get_metric, pairwise_sequence_distances
-from ..nn import FrameMLP, train
+from ..nn import build_frame_mlp, train
 from ..nn._training import _OPTIMIZERS
 from ..utils._torch import resolve_device, seed_from_random_state
 from ..utils._validation import (
     SequenceBatch,
     SequenceInputMixin,
-    _split_collection,
+    input_form,
+    restore_form,
     check_positive,
     validate_sequences,
     validate_sequences_targets,
@@ -49,31 +50,6 @@ class _LogScale(nn.Module):
 
     def forward(self):
         return self.log_scale.exp()
-
-
-def _build_encoder(in_features, hidden, out_features, residual, *, dtype, device, generator=None):
-    """A FrameMLP built without touching torch's global RNG.
-
-    The module is created on the meta device (so ``nn.Linear``'s default initialisation draws
-    nothing) and then, with ``generator``, initialised as ``nn.Linear`` does (uniform in
-    :math:`\\pm 1/\\sqrt{\\text{fan-in}}`), keeping the zero last layer of a residual encoder.
-    """
-    with torch.device("meta"):
-        module = FrameMLP(in_features, tuple(hidden), out_features, residual=residual)
-    module = module.to_empty(device=device).to(dtype)
-    if generator is not None:
-        linears = [m for m in module.net if isinstance(m, nn.Linear)]
-        with torch.no_grad():
-            for k, lin in enumerate(linears):
-                if residual and k == len(linears) - 1:
-                    lin.weight.zero_()
-                    lin.bias.zero_()
-                    continue
-                bound = 1.0 / np.sqrt(lin.in_features)
-                for p in (lin.weight, lin.bias):
-                    u = torch.rand(p.shape, generator=generator, dtype=torch.float64)
-                    p.copy_(((2.0 * u - 1.0) * bound).to(dtype))
-    return module
 
 
 def _check_int(value, name, low, *, allow_none=False):
@@ -425,7 +401,7 @@ class EpisodicEncoder(SequenceInputMixin, TransformerMixin, BaseEstimator):
                 batch, [train_m[c] for c in eligible], float(self.whiten_shrinkage))
         tb = _apply_whitening(batch.to_torch(device=dev), self.whitening_)
         dtype = tb.data.dtype
-        encoder = _build_encoder(d_in, hidden, d_out, residual, dtype=dtype, device=dev,
+        encoder = build_frame_mlp(d_in, hidden, d_out, residual, dtype=dtype, device=dev,
                                  generator=gen)
 
         def encode(idx):
@@ -511,7 +487,7 @@ class EpisodicEncoder(SequenceInputMixin, TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ transform
     def _encoder(self, dtype, device):
-        module = _build_encoder(self.n_features_in_, self._hidden_fit, self.n_components_,
+        module = build_frame_mlp(self.n_features_in_, self._hidden_fit, self.n_components_,
                                 self._residual_fit, dtype=dtype, device=device)
         state = {k: torch.tensor(v) for k, v in self.encoder_state_.items()}
         module.load_state_dict(state)
@@ -537,12 +513,7 @@ class EpisodicEncoder(SequenceInputMixin, TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "encoder_state_")
         batch = validate_sequences(self, X, reset=False)
-        if isinstance(X, SequenceBatch):
-            kind, torch_in = "batch", batch.is_torch
-        else:
-            kind, payload = _split_collection(X, "X")
-            torch_in = isinstance(payload, torch.Tensor) or (
-                kind == "list" and any(isinstance(x, torch.Tensor) for x in payload))
+        kind, torch_in = input_form(X, batch)
         out_device = batch.data.device if batch.is_torch else None
         dev = resolve_device(self.device)
         tb = _apply_whitening(batch.to_torch(device=dev), getattr(self, "whitening_", None))
@@ -560,22 +531,7 @@ class EpisodicEncoder(SequenceInputMixin, TransformerMixin, BaseEstimator):
             out = out.to_torch(device=out_device)
         else:
             out = out.to_numpy()
-        return _restore_form(out, kind)
-
-
-def _restore_form(out: SequenceBatch, kind):
-    """The encoded batch in the form the input came in."""
-    if kind == "batch":
-        return out
-    if kind == "rows":
-        return out.data[:, 0, :]
-    if kind == "list":
-        return out.to_list()
-    # "padded": NaN on padded frames
-    if out.is_torch:
-        nan = torch.full((), float("nan"), dtype=out.data.dtype, device=out.data.device)
-        return torch.where(out.mask[:, :, None], out.data, nan)
-    return out.to_nan_padded()
+        return restore_form(out, kind)
 
 
 def _within_class_whitening(batch: SequenceBatch, class_members, shrinkage):

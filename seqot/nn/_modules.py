@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["FrameMLP"]
+__all__ = ["FrameMLP", "build_frame_mlp"]
 
 
 class FrameMLP(nn.Module):
@@ -45,3 +46,29 @@ class FrameMLP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.net(x)
         return out + x if self.residual else out
+
+
+def build_frame_mlp(in_features, hidden, out_features, residual=False, *, dtype, device,
+                    generator=None):
+    """A :class:`FrameMLP` built without touching torch's global RNG.
+
+    The module is created on the meta device (so ``nn.Linear``'s default initialisation draws
+    nothing) and then, with ``generator``, initialised as ``nn.Linear`` does (uniform in
+    :math:`\\pm 1/\\sqrt{\\text{fan-in}}`), keeping the zero last layer of a residual encoder.
+    """
+    with torch.device("meta"):
+        module = FrameMLP(in_features, tuple(hidden), out_features, residual=residual)
+    module = module.to_empty(device=device).to(dtype)
+    if generator is not None:
+        linears = [m for m in module.net if isinstance(m, nn.Linear)]
+        with torch.no_grad():
+            for k, lin in enumerate(linears):
+                if residual and k == len(linears) - 1:
+                    lin.weight.zero_()
+                    lin.bias.zero_()
+                    continue
+                bound = 1.0 / np.sqrt(lin.in_features)
+                for p in (lin.weight, lin.bias):
+                    u = torch.rand(p.shape, generator=generator, dtype=torch.float64)
+                    p.copy_(((2.0 * u - 1.0) * bound).to(dtype))
+    return module

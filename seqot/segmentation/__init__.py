@@ -1,5 +1,8 @@
-"""Temporal action segmentation: evaluation metrics (and, later, ASOT)."""
+"""Temporal action segmentation: ASOT (solver post-processing and the unsupervised
+:class:`ASOTSegmenter`), baselines and the evaluation metrics of the field."""
 
+from ._decode import asot_segment, viterbi_segment
+from ._segmenter import ASOTSegmenter
 from .metrics import (
     aggregate_over_activities,
     edit_score,
@@ -12,7 +15,9 @@ from .metrics import (
 )
 
 __all__ = [
+    "ASOTSegmenter",
     "aggregate_over_activities",
+    "asot_segment",
     "edit_score",
     "f1_unsup_score",
     "hungarian_match",
@@ -20,4 +25,5 @@ __all__ = [
     "mof_score",
     "segmental_f1_score",
     "segmentation_scores",
+    "viterbi_segment",
 ]

@@ -40,6 +40,8 @@ __all__ = [
     "validate_sequences_targets",
     "check_positive",
     "SequenceInputMixin",
+    "input_form",
+    "restore_form",
 ]
 
 
@@ -649,3 +651,36 @@ def check_positive(value, name, *, strict=True, allow_none=False):
         bound = "> 0" if strict else ">= 0"
         raise ValueError(f"{name} must be a finite number {bound}; got {value!r}.")
     return value
+
+
+def input_form(X, batch: SequenceBatch):
+    """``(kind, torch_in)`` of a collection already validated into ``batch``.
+
+    ``kind`` is ``"batch"``, ``"list"``, ``"padded"`` or ``"rows"``; per-frame outputs go back
+    to the user in that form through :func:`restore_form`.
+    """
+    if isinstance(X, SequenceBatch):
+        return "batch", batch.is_torch
+    kind, payload = _split_collection(X, "X")
+    torch_in = isinstance(payload, torch.Tensor) or (
+        kind == "list" and any(isinstance(x, torch.Tensor) for x in payload))
+    return kind, torch_in
+
+
+def restore_form(out: SequenceBatch, kind):
+    """Per-frame outputs ``out`` in the form (``kind``) the input came in.
+
+    A list gives a list of ``(T_i, ...)`` arrays, a 3-D padded input a NaN-padded 3-D array,
+    2-D rows (length-1 sequences) a 2-D array, a :class:`SequenceBatch` a batch.
+    """
+    if kind == "batch":
+        return out
+    if kind == "rows":
+        return out.data[:, 0, :]
+    if kind == "list":
+        return out.to_list()
+    # "padded": NaN on padded frames
+    if out.is_torch:
+        nan = torch.full((), float("nan"), dtype=out.data.dtype, device=out.data.device)
+        return torch.where(out.mask[:, :, None], out.data, nan)
+    return out.to_nan_padded()
