@@ -7,7 +7,7 @@ distances are :mod:`seqot.distances`.
 
 __version__ = "0.1.0.dev0"
 
-from .fewshot import CMOTNearestCentroid  # noqa: E402
+from .fewshot import CMOTNearestCentroid, DeepEMDClassifier  # noqa: E402
 from .segmentation import ASOTSegmenter  # noqa: E402
 
-__all__ = ["ASOTSegmenter", "CMOTNearestCentroid", "__version__"]
+__all__ = ["ASOTSegmenter", "CMOTNearestCentroid", "DeepEMDClassifier", "__version__"]

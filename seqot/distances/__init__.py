@@ -7,6 +7,7 @@ input and a differentiable 0-dim tensor for torch input. For collections use
 
 from . import _dtw  # noqa: F401  (registers "dtw", "soft_dtw", "otam")
 from ._cmot import cmot, positional_cost, segment_pool
+from ._deepemd import cross_reference_weights, deepemd, deepemd_problems
 from ._dtw import dtw, otam, soft_dtw
 from ._pairwise import (
     available_metrics,
@@ -21,6 +22,9 @@ __all__ = [
     "SequenceDistanceTransformer",
     "available_metrics",
     "cmot",
+    "cross_reference_weights",
+    "deepemd",
+    "deepemd_problems",
     "dtw",
     "emd",
     "masked_mean",

@@ -32,11 +32,22 @@ def _check_metric(metric):
         raise ValueError(f"cost metric={metric!r} is not known; choose one of {COST_METRICS}.")
 
 
+def _unit_rows(Z):
+    """Rows scaled to unit norm; zero rows stay zero, with zero gradient."""
+    n = Z.norm(dim=1, keepdim=True)
+    positive = n > 0
+    return torch.where(positive, Z / torch.where(positive, n, torch.ones_like(n)),
+                       torch.zeros_like(Z))
+
+
 def _finish(sq_or_dot, x_sq, y_sq, metric, x_norm=None, y_norm=None):
     if metric == "cosine":
-        # a zero vector (padding) has cosine 0 with everything, so cost 1
-        denom = (x_norm * y_norm).clamp_min(torch.finfo(sq_or_dot.dtype).tiny)
-        return 1.0 - sq_or_dot / denom
+        # a zero vector (padding) has cosine 0 with everything, so cost 1, and zero gradient
+        # (dividing by a clamped norm would make it ~1/tiny and the next step overflow)
+        denom = x_norm * y_norm
+        positive = denom > 0
+        safe = torch.where(positive, denom, torch.ones_like(denom))
+        return 1.0 - torch.where(positive, sq_or_dot / safe, torch.zeros_like(safe))
     sq = (x_sq + y_sq - 2.0 * sq_or_dot).clamp_min(0.0)
     if metric == "sqeuclidean":
         return sq
@@ -116,9 +127,7 @@ def _pairwise_cost_problems_last(X, Y, metric):
         return G.view(tx, nx, ty, ny).permute(0, 2, 1, 3)
 
     if metric == "cosine":
-        tiny = torch.finfo(X.dtype).tiny
-        Xn = Xf / Xf.norm(dim=1, keepdim=True).clamp_min(tiny)
-        Yn = Yf / Yf.norm(dim=1, keepdim=True).clamp_min(tiny)
+        Xn, Yn = _unit_rows(Xf), _unit_rows(Yf)
         # 1 - cos; zero (padding) frames have cosine 0 with everything, so cost 1
         G = torch.addmm(torch.ones((), dtype=X.dtype, device=X.device), Xn, Yn.T, alpha=-1.0)
         if grad:

@@ -3,6 +3,7 @@
 
 from ._decode import asot_segment, viterbi_segment
 from ._segmenter import ASOTSegmenter
+from .io import load_mstcn_dataset, write_mstcn_predictions
 from .metrics import (
     aggregate_over_activities,
     edit_score,
@@ -21,9 +22,11 @@ __all__ = [
     "edit_score",
     "f1_unsup_score",
     "hungarian_match",
+    "load_mstcn_dataset",
     "miou_score",
     "mof_score",
     "segmental_f1_score",
     "segmentation_scores",
     "viterbi_segment",
+    "write_mstcn_predictions",
 ]
