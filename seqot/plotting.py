@@ -98,18 +98,21 @@ def plot_segmentation(y_pred, y_true=None, *, ax=None, action_names=None, cmap="
     ax : matplotlib Axes, optional
         Where to draw; a new figure by default.
     action_names : sequence of str or dict of int to str, optional
-        Names of the labels; when given, a legend lists the labels present.
+        Names of the labels; when given, a legend lists the labels present. Negative labels
+        are called "background" unless a dict names them.
     cmap : str or matplotlib Colormap, default="tab20"
         Colours of the labels. The same label has the same colour in every row: the k-th
         smallest label present takes the colormap's k-th colour (cycling through qualitative
-        maps such as "tab20"). Negative labels (background) are light grey.
+        maps such as "tab20", whose 10 darker colours come first). Negative labels
+        (background) are light grey.
     title : str, optional
 
     Returns
     -------
     ax : matplotlib Axes
-        One bar patch per constant segment of each row (``ax.patches``); the rows are the
-        y-ticks, top to bottom, labelled "ground truth", then "prediction" or the dict's keys.
+        One bar patch per constant segment of each row (``ax.patches``, row by row from the
+        top); the rows are the y-ticks, labelled, from the top, "ground truth", then
+        "prediction" or the dict's keys.
 
     Raises
     ------
@@ -152,6 +155,8 @@ def plot_segmentation(y_pred, y_true=None, *, ax=None, action_names=None, cmap="
     def label_name(k):
         if action_names is None:
             return f"label {k}"
+        if k < 0 and not (isinstance(action_names, Mapping) and k in action_names):
+            return "background"  # never a sequence's negative (from-the-end) index
         try:
             return str(action_names[k])
         except (IndexError, KeyError, TypeError):
@@ -168,7 +173,10 @@ def plot_segmentation(y_pred, y_true=None, *, ax=None, action_names=None, cmap="
     actions = present[present >= 0]
     if isinstance(colormap, mpl.colors.ListedColormap) and colormap.N < 64:
         # qualitative ("tab10", "tab20", "Set3", ...): one entry per label, cycling
-        colours = {int(k): colormap(i % colormap.N) for i, k in enumerate(actions)}
+        n = colormap.N
+        # 20-colour maps come in light/dark pairs: take the dark ones first
+        slots = ([*range(0, n, 2), *range(1, n, 2)] if n == 20 else list(range(n)))
+        colours = {int(k): colormap(slots[i % n]) for i, k in enumerate(actions)}
     else:
         denom = max(len(actions) - 1, 1)
         colours = {int(k): colormap(i / denom) for i, k in enumerate(actions)}
@@ -179,7 +187,7 @@ def plot_segmentation(y_pred, y_true=None, *, ax=None, action_names=None, cmap="
         starts, lengths, values = _runs(labels)
         ax.barh(np.full(len(starts), n_rows - 1 - r), lengths, left=starts, height=0.8,
                 color=[colours[int(v)] for v in values], edgecolor="none", align="center")
-    ax.set_yticks(np.arange(n_rows)[::-1], [name for name, _ in rows])
+    ax.set_yticks(np.arange(n_rows), [name for name, _ in rows][::-1])
     ax.set_ylim(-0.5, n_rows - 0.5)
     ax.set_xlim(0, n_frames)
     ax.set_xlabel("frame")

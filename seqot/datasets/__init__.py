@@ -1,5 +1,6 @@
 """Bundled real data and synthetic generators for the papers' reproductions."""
 
+from ._digits import make_digits_local_features
 from ._japanese_vowels import load_japanese_vowels, make_japanese_vowels_videos
 from ._synthetic import (
     make_reversal_tasks,
@@ -10,6 +11,7 @@ from ._synthetic import (
 
 __all__ = [
     "load_japanese_vowels",
+    "make_digits_local_features",
     "make_japanese_vowels_videos",
     "make_reversal_tasks",
     "make_segmented_sequences",

@@ -16,6 +16,7 @@ from ._pairwise import (
     register_metric,
 )
 from ._ot_distances import emd, mean_euclidean, opw, sinkhorn, tcot
+from ._tap import tap
 from ._transformer import SequenceDistanceTransformer
 
 __all__ = [
@@ -37,5 +38,6 @@ __all__ = [
     "segment_pool",
     "soft_dtw",
     "sinkhorn",
+    "tap",
     "tcot",
 ]

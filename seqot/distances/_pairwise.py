@@ -26,11 +26,13 @@ _METRICS: dict[str, Callable] = {}
 _BLOCK_ELEMENTS = 2**24
 
 
-def register_metric(name, *, working_set="frames", symmetric=False):
+def register_metric(name, *, working_set="frames", symmetric=False, width=1):
     """Register ``fn(xb, yb, **params) -> (n_x, n_y) Tensor`` under ``name``.
 
     ``working_set`` tells the driver how memory grows per pair: ``"frames"`` (T_x·T_y, the
-    alignment/OT metrics) or ``"pooled"`` (O(1) per pair, pooled representations).
+    alignment/OT metrics) or ``"pooled"`` (O(1) per pair, pooled representations); ``width``
+    is the number of values held per frame pair (e.g. the channels of a CNN over the cost
+    image), which shrinks the blocks accordingly.
     ``symmetric=True`` declares ``d(x, y) = d(y, x)``, so ``Y=None`` computes only the blocks
     on and above the diagonal.
     """
@@ -38,6 +40,7 @@ def register_metric(name, *, working_set="frames", symmetric=False):
     def deco(fn):
         fn._seqot_working_set = working_set
         fn._seqot_symmetric = symmetric
+        fn._seqot_width = width
         _METRICS[name] = fn
         return fn
 
@@ -88,13 +91,13 @@ def _length_groups(lx, ly, working, same, max_groups=4):
     return best[0][0], best[1][0]
 
 
-def _chunks(groups, lengths, other_max, working, size):
+def _chunks(groups, lengths, other_max, working, size, width=1):
     """Cut each length group into chunks whose blocks stay within _BLOCK_ELEMENTS."""
     out = []
     for grp in groups:
         if size is None:
             t = int(lengths[grp].max())
-            per_pair = t * other_max if working == "frames" else 1
+            per_pair = (t * other_max if working == "frames" else 1) * width
             size_g = max(1, int(math.sqrt(_BLOCK_ELEMENTS / max(per_pair, 1))))
         else:
             size_g = size
@@ -166,6 +169,7 @@ def pairwise_sequence_distances(
 
     n_x, n_y = xb.n_sequences, yb.n_sequences
     working = getattr(fn, "_seqot_working_set", "frames")
+    width = max(1, int(getattr(fn, "_seqot_width", 1)))
     symmetric = Y is None and getattr(fn, "_seqot_symmetric", False)
     if batch_size is not None:
         rows, cols = (batch_size, batch_size) if np.isscalar(batch_size) else batch_size
@@ -177,14 +181,15 @@ def pairwise_sequence_distances(
     lx = xb.lengths.detach().cpu().numpy()
     ly = lx if Y is None else yb.lengths.detach().cpu().numpy()
     x_groups, y_groups = _length_groups(lx, ly, working, same=Y is None)
-    x_chunks = _chunks(x_groups, lx, int(ly.max()), working, None if sizes is None else sizes[0])
+    x_chunks = _chunks(x_groups, lx, int(ly.max()), working, None if sizes is None else sizes[0],
+                       width)
     if Y is None and (symmetric or sizes is None or sizes[0] == sizes[1]):
         y_chunks = x_chunks
     else:
         y_chunks = _chunks(y_groups, ly, int(lx.max()), working,
-                           None if sizes is None else sizes[1])
+                           None if sizes is None else sizes[1], width)
     if symmetric and y_chunks is not x_chunks:
-        y_chunks = x_chunks = _chunks(x_groups, lx, int(lx.max()), working, min(sizes))
+        y_chunks = x_chunks = _chunks(x_groups, lx, int(lx.max()), working, min(sizes), width)
     blocks = [(r, c) for r in range(len(x_chunks)) for c in range(len(y_chunks))
               if not symmetric or c >= r]
 
