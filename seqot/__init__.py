@@ -8,6 +8,7 @@ distances are :mod:`seqot.distances`.
 __version__ = "0.1.0.dev0"
 
 from .fewshot import CMOTNearestCentroid, DeepEMDClassifier  # noqa: E402
+from .metric_learning import TAPMetricLearner  # noqa: E402
 from .segmentation import ASOTSegmenter  # noqa: E402
 
-__all__ = ["ASOTSegmenter", "CMOTNearestCentroid", "DeepEMDClassifier", "__version__"]
+__all__ = ["ASOTSegmenter", "CMOTNearestCentroid", "DeepEMDClassifier", "TAPMetricLearner", "__version__"]

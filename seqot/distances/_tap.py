@@ -12,7 +12,7 @@ from ..ot._costs import pairwise_frame_cost
 from ._ot_distances import block_position_gap, pair_distance
 from ._pairwise import register_metric
 
-__all__ = ["tap", "tap_block_alignments"]
+__all__ = ["tap", "tap_block_alignments", "tap_paired_alignments"]
 
 _DIRECTIONS = ("source", "mean", "sum")
 
@@ -75,3 +75,17 @@ def tap(x, y, *, predictor=None, direction="source"):
     (0.424336, 0.602275)
     """
     return pair_distance("tap", x, y, predictor=predictor, direction=direction)
+
+
+def tap_paired_alignments(xb, yb, predictor=None):
+    """Alignments ``A`` (B, T_x, T_y) and distances ``d`` (B,) of the pairs ``(x_b, y_b)``."""
+    from ..ot._costs import frame_cost, position_gap
+
+    predictor = check_predictor(predictor)
+    if xb.n_sequences != yb.n_sequences:
+        raise ValueError(f"paired TAP needs as many sources as targets; got {xb.n_sequences} "
+                         f"and {yb.n_sequences}.")
+    D = frame_cost(xb.data, yb.data, "euclidean")
+    Dt = position_gap(xb.lengths, yb.lengths, xb.max_length, yb.max_length,
+                      dtype=D.dtype).to(D.device)
+    return tap_alignment(D, Dt, xb.mask, yb.mask, predictor)

@@ -15,6 +15,8 @@ TEST_PARAMS: dict[str, dict] = {
     "EpisodicEncoder": {"device": "cpu", "hidden": (8,), "n_episodes": 4,
                         "metric_params": {"n_iter": 20}, "random_state": 0},
     "DeepEMDClassifier": {"device": "cpu", "sfc_steps": 5, "random_state": 0},
+    "TAPMetricLearner": {"device": "cpu", "hidden": (8,), "channels": (3, 3), "batch_size": 8,
+                         "n_epochs": 2, "validation_fraction": None, "random_state": 0},
     "ASOTSegmenter": {"device": "cpu", "n_actions": 3, "hidden": (8,), "n_components": 4,
                       "n_epochs": 2, "n_frames": 16, "random_state": 0},
 }

@@ -1,0 +1,471 @@
+r"""TAPMetricLearner: a learned, feed-forward sequence distance (Su and Wen, ICLR 2022)."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+from sklearn.metrics import average_precision_score
+from sklearn.utils.validation import check_is_fitted
+from torch import nn
+
+from ..distances._pairwise import pairwise_sequence_distances
+from ..distances._tap import tap_block_alignments, tap_paired_alignments
+from ..nn import AlignmentPredictor, build_frame_mlp, train
+from ..utils._torch import resolve_device, seed_from_random_state
+from ..utils._validation import (
+    SequenceBatch,
+    SequenceInputMixin,
+    check_positive,
+    input_form,
+    restore_form,
+    validate_sequences,
+    validate_sequences_targets,
+)
+from ._augment import augment_sequence
+from ._losses import LOSSES
+
+__all__ = ["TAPMetricLearner"]
+
+_ENCODE_CHUNK = 1 << 15
+
+
+class _Embedding(nn.Module):
+    """TAP's frame network :math:`h`: an MLP, optionally L2-normalised per frame."""
+
+    def __init__(self, mlp, l2_normalize):
+        super().__init__()
+        self.mlp = mlp
+        self.l2_normalize = l2_normalize
+
+    def forward(self, x):
+        z = self.mlp(x)
+        return nn.functional.normalize(z, dim=-1) if self.l2_normalize else z
+
+
+def _pad(seqs, device, dtype):
+    """A SequenceBatch of numpy sequences (zero padding)."""
+    lengths = np.asarray([len(s) for s in seqs], dtype=np.int64)
+    data = np.zeros((len(seqs), int(lengths.max()), seqs[0].shape[1]))
+    for i, s in enumerate(seqs):
+        data[i, : len(s)] = s
+    return SequenceBatch(torch.as_tensor(data, dtype=dtype, device=device),
+                         torch.as_tensor(lengths, device=device))
+
+
+def _pad_matrices(mats, device, dtype):
+    rows = max(m.shape[0] for m in mats)
+    cols = max(m.shape[1] for m in mats)
+    out = np.zeros((len(mats), rows, cols))
+    for i, m in enumerate(mats):
+        out[i, : m.shape[0], : m.shape[1]] = m
+    return torch.as_tensor(out, dtype=dtype, device=device)
+
+
+def _as_numpy(D):
+    return (D.detach().cpu().numpy() if isinstance(D, torch.Tensor) else np.asarray(D)).astype(
+        np.float64)
+
+
+def _masked_mse(A, T, mask_rows, mask_cols):
+    """Per-pair mean squared error over each pair's valid box, summed over pairs."""
+    box = (mask_rows[:, :, None] & mask_cols[:, None, :]).to(A.dtype)
+    return (((A - T) ** 2) * box).sum((1, 2)) / box.sum((1, 2))
+
+
+class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, BaseEstimator):
+    r"""Learn TAP: a frame network and an alignment predictor, trained end to end.
+
+    The distance from :math:`X` to :math:`Y` is :math:`d(h(X), h(Y); g)` of
+    :func:`seqot.distances.tap`: the Euclidean frame distances of the embedded sequences,
+    weighted by the row-softmax alignment :math:`A = \mathrm{softmax}(-(D + g([D, D^t])))`
+    that the CNN :math:`g` predicts. ``fit`` trains the per-frame MLP :math:`h` (output
+    L2-normalised, so :math:`D \in [0, 2]`) and :math:`g` jointly with a metric-learning loss
+    over all ordered pairs of a mini-batch (anchors as sources), plus TAP's self-supervised
+    term: each training sequence is augmented (random merge/blur, :mod:`._augment`) with a
+    known alignment :math:`\tilde T`, and
+
+    .. math::
+
+        \mathcal L = \mathcal L_{\text{metric}} + w \sum_n \Bigl[d(h X_n, h\tilde X_n)
+        + d(h\tilde X_n, hX_n) + \mathrm{MSE}(A_n, \tilde T_n)
+        + \mathrm{MSE}(A^d_n, \tilde T_n^\top)\Bigr],
+
+    the augmentation being anchor :math:`n`'s own positive (its symmetrised distance fills
+    the diagonal of the batch's distance matrix).
+
+    Parameters
+    ----------
+    loss : {"binomial", "hm", "lifted"}, default="binomial"
+        Binomial deviance with hard mining (:math:`\alpha = 40, \beta = 2`, threshold 0.5),
+        triplet with hard mining (margin 0.1) or the lifted-structure log-sum-exp loss.
+    hidden : sequence of int, default=(1024, 1024)
+        Hidden widths of :math:`h` (output dimension = input dimension, as in the paper).
+    l2_normalize : bool, default=True
+        L2-normalise every embedded frame (the authors' code; the loss constants assume it).
+    channels, kernel_sizes : default=(30, 30), (5, 5, 3)
+        The predictor :math:`g` (:class:`seqot.nn.AlignmentPredictor`).
+    augment : bool, default=True
+        Add the self-supervised augmentation term (without it the diagonal of the distance
+        matrix is left out of the loss).
+    ssl_weight : float, optional
+        :math:`w`; ``None`` is :math:`1/B^2` (the authors' code).
+    batch_size : int, default=64
+        Sequences per step (:math:`B(B-1) + 2B` TAP evaluations each); the last incomplete
+        batch of an epoch is dropped unless it is the only one.
+    n_epochs : int, default=100
+    lr : float, default=1e-4
+    weight_decay : float, default=1e-4
+        Adam's (coupled) L2 penalty.
+    validation_fraction : float or None, default=0.1
+        Share of the training sequences held out (stratified); the 1-NN error on them,
+        computed after every epoch, selects the parameters kept (early stopping with
+        ``patience``) — never the test set. ``None`` trains on everything and keeps the
+        final parameters.
+    patience : int, optional
+        Stop after this many epochs without improvement of the validation error.
+    n_neighbors : int, default=1
+        Neighbours of ``predict``/``score`` (k-NN against the fitted sequences, the query
+        being the source).
+    device : {"auto", "cpu", "cuda", ...}, default="auto"
+    random_state : None, int, RandomState or Generator, default=None
+        Seeds the initialisation, the batches, the augmentations and the split (local
+        generators only).
+    verbose : bool, default=False
+        Progress bar.
+
+    Attributes
+    ----------
+    classes_, n_features_in_
+    embedding_state_, predictor_state_ : dict of str to ndarray
+        The trained :math:`h` and :math:`g` (CPU numpy; rebuilt on the estimator's device).
+    history_ : seqot.nn.TrainingHistory
+        Per-step losses and per-epoch validation errors.
+
+    Notes
+    -----
+    Use the learned distance elsewhere through :meth:`block_distance`, e.g.
+    ``KNeighborsSequenceClassifier(metric=learner.block_distance)`` or
+    ``SequenceNearestCentroid(metric=learner.block_distance,
+    metric_params={"direction": "sum"})`` for few-shot episodes (the paper's Eq. 8 sums both
+    directions).
+
+    References
+    ----------
+    .. [1] B. Su and J.-R. Wen. Temporal alignment prediction for supervised representation
+       learning and few-shot sequence classification. ICLR 2022.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from seqot.metric_learning import TAPMetricLearner
+    >>> from seqot.utils.estimator_checks import make_check_data
+    >>> X, y = make_check_data(n_classes=3, n_per_class=6, random_state=0)
+    >>> tap = TAPMetricLearner(hidden=(16,), channels=(4, 4), batch_size=9, n_epochs=2,
+    ...                        validation_fraction=None, device="cpu", random_state=0)
+    >>> tap.fit(X, y).pairwise_distances(X[:2], X[:3]).shape
+    (2, 3)
+    """
+
+    def __init__(self, loss="binomial", *, hidden=(1024, 1024), l2_normalize=True,
+                 channels=(30, 30), kernel_sizes=(5, 5, 3), augment=True, ssl_weight=None,
+                 batch_size=64, n_epochs=100, lr=1e-4, weight_decay=1e-4,
+                 validation_fraction=0.1, patience=None, n_neighbors=1, device="auto",
+                 random_state=None, verbose=False):
+        self.loss = loss
+        self.hidden = hidden
+        self.l2_normalize = l2_normalize
+        self.channels = channels
+        self.kernel_sizes = kernel_sizes
+        self.augment = augment
+        self.ssl_weight = ssl_weight
+        self.batch_size = batch_size
+        self.n_epochs = n_epochs
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.n_neighbors = n_neighbors
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ checks
+    def _check_params(self):
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {sorted(LOSSES)}; got {self.loss!r}.")
+        try:
+            hidden = tuple(self.hidden)
+        except TypeError:
+            raise ValueError(f"hidden must be a sequence of positive integers; got "
+                             f"{self.hidden!r}.") from None
+        if any(isinstance(h, bool) or not isinstance(h, numbers.Integral) or h < 1
+               for h in hidden):
+            raise ValueError(f"hidden must be a sequence of positive integers; got "
+                             f"{self.hidden!r}.")
+        AlignmentPredictor(self.channels, self.kernel_sizes)  # validates both
+        for name in ("l2_normalize", "augment"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ValueError(f"{name} must be True or False; got {getattr(self, name)!r}.")
+        check_positive(self.ssl_weight, "ssl_weight", strict=False, allow_none=True)
+        for name, low in (("batch_size", 2), ("n_epochs", 1), ("n_neighbors", 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}; got {value!r}.")
+        check_positive(self.lr, "lr")
+        check_positive(self.weight_decay, "weight_decay", strict=False)
+        vf = self.validation_fraction
+        if vf is not None and (isinstance(vf, bool) or not isinstance(vf, numbers.Real)
+                               or not 0.0 <= vf < 1.0):
+            raise ValueError(f"validation_fraction must be None or a number in [0, 1); got "
+                             f"{vf!r}.")
+        if self.patience is not None and (isinstance(self.patience, bool) or not isinstance(
+                self.patience, numbers.Integral) or self.patience < 1):
+            raise ValueError(f"patience must be None or an integer >= 1; got {self.patience!r}.")
+        return hidden
+
+    def _modules(self, n_features, hidden, dev, generator=None):
+        mlp = build_frame_mlp(n_features, hidden, n_features, dtype=torch.float32, device=dev,
+                              generator=generator)
+        embedding = _Embedding(mlp, bool(self.l2_normalize))
+        with torch.device("meta"):
+            predictor = AlignmentPredictor(self.channels, self.kernel_sizes)
+        predictor = predictor.to_empty(device=dev).to(torch.float32)
+        if generator is not None:  # PyTorch's default conv init, from the local generator
+            with torch.no_grad():
+                for conv in predictor.convs:
+                    fan_in = conv.in_channels * conv.kernel_size[0] * conv.kernel_size[1]
+                    bound = 1.0 / np.sqrt(fan_in)
+                    for p in (conv.weight, conv.bias):
+                        u = torch.rand(p.shape, generator=generator, dtype=torch.float64)
+                        p.copy_(((2.0 * u - 1.0) * bound).to(p.dtype))
+        return embedding, predictor
+
+    # ------------------------------------------------------------------ fit
+    def _split(self, y_idx, rng):
+        vf = self.validation_fraction or 0.0
+        if vf <= 0:
+            return np.arange(len(y_idx)), np.arange(0)
+        train_idx, val_idx = [], []
+        for c in np.unique(y_idx):
+            members = rng.permutation(np.flatnonzero(y_idx == c))
+            n_val = int(round(vf * len(members)))
+            n_val = min(n_val, len(members) - 1)
+            val_idx.append(members[:n_val])
+            train_idx.append(members[n_val:])
+        val = np.sort(np.concatenate(val_idx))
+        if len(val) == 0:
+            return np.arange(len(y_idx)), np.arange(0)
+        return np.sort(np.concatenate(train_idx)), val
+
+    def fit(self, X, y):
+        """Train :math:`h` and :math:`g` on labelled sequences.
+
+        Parameters
+        ----------
+        X : sequences
+            Ragged list of ``(L_i, d)`` arrays, a 3-D NaN-padded array, or 2-D.
+        y : array-like of shape (n,)
+
+        Returns
+        -------
+        self
+        """
+        hidden = self._check_params()
+        dev = resolve_device(self.device)
+        batch, y = validate_sequences_targets(self, X, y)
+        y_idx = np.searchsorted(self.classes_, y)
+        nb = batch.to_numpy()
+        seqs = [np.asarray(nb.data[i, : nb.lengths[i]], dtype=np.float64)
+                for i in range(nb.n_sequences)]
+
+        seed = seed_from_random_state(self.random_state)
+        ss_split, ss_batches, ss_aug, ss_init = np.random.SeedSequence(seed).spawn(4)
+        train_idx, val_idx = self._split(y_idx, np.random.default_rng(ss_split))
+        rng_batches = np.random.default_rng(ss_batches)
+        rng_aug = np.random.default_rng(ss_aug)
+        gen = torch.Generator(device="cpu")
+        gen.manual_seed(int(ss_init.generate_state(1, np.uint64)[0] >> 1))
+        embedding, predictor = self._modules(batch.n_features, hidden, dev, gen)
+
+        n_train = len(train_idx)
+        bs = min(int(self.batch_size), n_train)
+        n_batches = max(1, n_train // bs)
+        labels_all = torch.as_tensor(y_idx, device=dev)
+        loss_fn = LOSSES[self.loss]
+        order = []
+
+        def embed(b: SequenceBatch):
+            z = embedding(b.data) * b.mask[:, :, None].to(b.data.dtype)
+            return SequenceBatch(z, b.lengths)
+
+        def step(i):
+            nonlocal order
+            if i % n_batches == 0:
+                order = rng_batches.permutation(train_idx)
+            idx = order[(i % n_batches) * bs:(i % n_batches + 1) * bs]
+            xb = _pad([seqs[k] for k in idx], dev, torch.float32)
+            E = embed(xb)
+            _, D = tap_block_alignments(E, E, predictor)
+            labels = labels_all[torch.as_tensor(idx, device=dev)]
+            B = len(idx)
+            eye = torch.eye(B, dtype=torch.bool, device=dev)
+            if not self.augment:
+                # no augmentation: the diagonal (self-distances) is no positive pair
+                big = torch.full_like(D, 1e4)
+                return loss_fn(torch.where(eye, big, D), labels)
+            augmented = [augment_sequence(seqs[k], rng_aug) for k in idx]
+            ab = _pad([a for a, _ in augmented], dev, torch.float32)
+            truth = _pad_matrices([t for _, t in augmented], dev, torch.float32)
+            Ea = embed(ab)
+            A, d_fwd = tap_paired_alignments(E, Ea, predictor)
+            A_back, d_back = tap_paired_alignments(Ea, E, predictor)
+            D = torch.where(eye, torch.diag(0.5 * (d_fwd + d_back)), D)
+            w = 1.0 / B**2 if self.ssl_weight is None else float(self.ssl_weight)
+            mse = (_masked_mse(A, truth, E.mask, Ea.mask)
+                   + _masked_mse(A_back, truth.transpose(1, 2), Ea.mask, E.mask))
+            return loss_fn(D, labels) + w * ((d_fwd + d_back).sum() + mse.sum())
+
+        validate = None
+        if len(val_idx):
+            val_X = [seqs[k] for k in val_idx]
+            tr_X = [seqs[k] for k in train_idx]
+
+            def validate():
+                embedding.eval()
+                Zv = self._embed_list(val_X, embedding, dev)
+                Zt = self._embed_list(tr_X, embedding, dev)
+                D = pairwise_sequence_distances(Zv, Zt, metric="tap", predictor=predictor,
+                                                device=dev)
+                pred = y_idx[train_idx][_as_numpy(D).argmin(1)]
+                embedding.train()
+                return float(np.mean(pred != y_idx[val_idx]))
+
+        self.history_ = train(
+            step, [embedding, predictor], n_steps=int(self.n_epochs) * n_batches,
+            optimizer="adam", lr=float(self.lr),
+            optimizer_params={"weight_decay": float(self.weight_decay)},
+            validate=validate, validate_every=n_batches,
+            patience=self.patience if validate is not None else None,
+            verbose=self.verbose, desc=type(self).__name__)
+        self.embedding_state_ = {k: v.detach().cpu().numpy().copy()
+                                 for k, v in embedding.state_dict().items()}
+        self.predictor_state_ = {k: v.detach().cpu().numpy().copy()
+                                 for k, v in predictor.state_dict().items()}
+        self._hidden_fit = hidden
+        fitted = self._embed_list(seqs, embedding, dev)
+        self.X_fit_embedded_ = [z.detach().cpu().numpy() for z in fitted]
+        self.y_fit_ = y_idx
+        return self
+
+    @staticmethod
+    def _embed_list(seqs, embedding, dev):
+        with torch.no_grad():
+            b = _pad(seqs, dev, torch.float32)
+            z = torch.cat([embedding(b.data[i:i + _ENCODE_CHUNK])
+                           for i in range(0, b.n_sequences, _ENCODE_CHUNK)])
+            return [z[i, :n] for i, n in enumerate(b.lengths.tolist())]
+
+    # ------------------------------------------------------------------ fitted modules
+    def _fitted_modules(self, dev):
+        embedding, predictor = self._modules(self.n_features_in_, self._hidden_fit, dev)
+        embedding.load_state_dict({k: torch.tensor(v)
+                                   for k, v in self.embedding_state_.items()})
+        predictor.load_state_dict({k: torch.tensor(v)
+                                   for k, v in self.predictor_state_.items()})
+        return embedding.eval(), predictor.eval()
+
+    def _embed_batch(self, X, reset=False):
+        batch = validate_sequences(self, X, reset=reset)
+        dev = resolve_device(self.device)
+        embedding, _ = self._fitted_modules(dev)
+        tb = batch.to_torch(device=dev, dtype=torch.float32)
+        with torch.no_grad():
+            z = embedding(tb.data) * tb.mask[:, :, None].to(torch.float32)
+        return batch, SequenceBatch(z, tb.lengths)
+
+    # ------------------------------------------------------------------ public API
+    def transform(self, X):
+        """Embedded sequences :math:`h(X)` (frames L2-normalised), in the input's form."""
+        check_is_fitted(self, "embedding_state_")
+        batch, z = self._embed_batch(X)
+        kind, torch_in = input_form(X, batch)
+        dtype = batch.data.dtype
+        if torch_in:
+            out = SequenceBatch(z.data.to(device=batch.data.device, dtype=dtype),
+                                z.lengths.to(batch.data.device))
+        else:
+            np_dtype = dtype if not batch.is_torch else np.float64
+            out = SequenceBatch(z.data.cpu().numpy().astype(np_dtype, copy=False),
+                                z.lengths.cpu().numpy())
+        return restore_form(out, kind)
+
+    def block_distance(self, xb, yb, *, direction="source"):
+        """The learned distance between two padded batches, ``(n_x, n_y)``: a block metric
+        for ``metric=`` of seqot's estimators (raw features in, embedded inside)."""
+        check_is_fitted(self, "embedding_state_")
+        dev = xb.data.device
+        embedding, predictor = self._fitted_modules(dev)
+        embedding, predictor = embedding.to(xb.data.dtype), predictor.to(xb.data.dtype)
+        with torch.no_grad():
+            ex = SequenceBatch(embedding(xb.data) * xb.mask[:, :, None].to(xb.data.dtype),
+                               xb.lengths)
+            ey = SequenceBatch(embedding(yb.data) * yb.mask[:, :, None].to(yb.data.dtype),
+                               yb.lengths)
+        from ..distances._tap import _tap_metric
+
+        return _tap_metric(ex, ey, predictor=predictor, direction=direction)
+
+    def pairwise_distances(self, X, Y=None, *, direction="source"):
+        """Learned TAP distances from every sequence of ``X`` (sources) to every one of
+        ``Y`` (default ``X``); ``direction="mean"`` symmetrises, ``"sum"`` adds both."""
+        check_is_fitted(self, "embedding_state_")
+        dev = resolve_device(self.device)
+        _, predictor = self._fitted_modules(dev)
+        _, zx = self._embed_batch(X)
+        zy = zx if Y is None else self._embed_batch(Y)[1]
+        D = pairwise_sequence_distances(zx, zy, metric="tap", predictor=predictor,
+                                        direction=direction, device=dev)
+        return _as_numpy(D)
+
+    def predict_alignment(self, x, y, *, normalized=True):
+        """The alignment of ``x`` onto ``y``: :math:`T = A/L_X` (or :math:`A` if not
+        ``normalized``), shape ``(L_x, L_y)``."""
+        check_is_fitted(self, "embedding_state_")
+        dev = resolve_device(self.device)
+        _, predictor = self._fitted_modules(dev)
+        _, zx = self._embed_batch([np.asarray(x)])
+        _, zy = self._embed_batch([np.asarray(y)])
+        with torch.no_grad():
+            A, _ = tap_paired_alignments(zx, zy, predictor)
+        A = A[0, : int(zx.lengths[0]), : int(zy.lengths[0])].cpu().numpy().astype(np.float64)
+        return A / A.shape[0] if normalized else A
+
+    def _neighbour_distances(self, X):
+        check_is_fitted(self, "embedding_state_")
+        dev = resolve_device(self.device)
+        _, predictor = self._fitted_modules(dev)
+        _, zx = self._embed_batch(X)
+        fitted = [torch.as_tensor(z, device=dev) for z in self.X_fit_embedded_]
+        D = pairwise_sequence_distances(zx, fitted, metric="tap", predictor=predictor,
+                                        device=dev)
+        return _as_numpy(D)
+
+    def predict(self, X):
+        """k-NN labels against the fitted sequences (each query the source)."""
+        D = self._neighbour_distances(X)
+        k = min(int(self.n_neighbors), D.shape[1])
+        nearest = np.argsort(D, axis=1, kind="stable")[:, :k]
+        votes = np.zeros((D.shape[0], len(self.classes_)))
+        np.add.at(votes, (np.arange(D.shape[0])[:, None], self.y_fit_[nearest]), 1.0)
+        return self.classes_[votes.argmax(1)]
+
+    def mean_average_precision(self, X, y):
+        """MAP of retrieving the fitted sequences of the same class, ranked by distance."""
+        D = self._neighbour_distances(X)
+        y_idx = np.searchsorted(self.classes_, np.asarray(y))
+        aps = [average_precision_score(self.y_fit_ == c, -d)
+               for d, c in zip(D, y_idx) if np.any(self.y_fit_ == c)]
+        return float(np.mean(aps))
