@@ -82,9 +82,9 @@ class _EMDValue(torch.autograd.Function):
         plan_t = torch.as_tensor(plan, **to)
         u_t, v_t = torch.as_tensor(u, **to), torch.as_tensor(v, **to)
         ctx.save_for_backward(plan_t, u_t, v_t)
-        ctx.mark_non_differentiable(plan_t, u_t, v_t)
         codes_t = torch.as_tensor(codes, device=C.device)
-        ctx.mark_non_differentiable(codes_t)
+        # one call: a second mark_non_differentiable replaces the first
+        ctx.mark_non_differentiable(plan_t, u_t, v_t, codes_t)
         return torch.as_tensor(cost, **to), plan_t, u_t, v_t, codes_t
 
     @staticmethod
