@@ -21,7 +21,7 @@ from ..utils._torch import resolve_device, seed_from_random_state
 
 __all__ = ["make_digits_local_features"]
 
-_BATCH_SIZE = 64
+_BATCH_SIZE = 8
 
 
 class _DigitsFCN(nn.Module):
@@ -73,7 +73,7 @@ def make_digits_local_features(base_classes=(0, 1, 2, 3, 4), n_epochs=30, random
     conv(64->64)-BN-ReLU (3x3 kernels, padding 1), giving a 4x4x64 feature map, i.e. 16 local
     vectors of 64 channels. Global average pooling and a linear head classify the
     ``base_classes``; the network is pre-trained on the base-class images only (SGD, lr 0.05,
-    momentum 0.9, weight decay 5e-4, minibatches of at most 64, ``n_epochs`` epochs) with
+    momentum 0.9, weight decay 5e-4, minibatches of 8, ``n_epochs`` epochs) with
     :func:`seqot.nn.train`. The feature maps of *all* images, base and novel, are then read
     out in evaluation mode, so few-shot episodes on the other classes (5-9 by default) test
     transfer to unseen classes, as in the paper.
@@ -89,7 +89,9 @@ def make_digits_local_features(base_classes=(0, 1, 2, 3, 4), n_epochs=30, random
         Pre-training epochs over the base-class images.
     random_state : None, int, RandomState or Generator, default=0
         Seeds the initialisation and the minibatch order. With an int the features are
-        reproducible on the CPU (for a given torch version and thread count).
+        reproducible on the CPU for a given torch version, whatever torch's thread count: on
+        the CPU the function trains on one intra-op thread (tiny convolutions gain nothing
+        from more) and restores the caller's setting afterwards.
     device : {"cpu", "auto", "cuda", ...}, default="cpu"
         Where the network is trained.
     return_global : bool, default=False
@@ -106,7 +108,7 @@ def make_digits_local_features(base_classes=(0, 1, 2, 3, 4), n_epochs=30, random
 
     Notes
     -----
-    With the defaults, pre-training takes about 10-20 s on one CPU core. On the novel digits
+    With the defaults, pre-training takes about 10 s on one CPU core. On the novel digits
     5-9 (5-way 1-shot, 15 queries per class) the specification measured about 69% for
     DeepEMD on these local features against about 51% for prototypes of the global vectors:
     the local view transfers, the pooled one does not.
@@ -142,21 +144,37 @@ def make_digits_local_features(base_classes=(0, 1, 2, 3, 4), n_epochs=30, random
     images = torch.as_tensor(digits.images / 16.0, dtype=torch.float32)[:, None].to(dev)
     y = digits.target.astype(np.int64)
     idx = np.flatnonzero(np.isin(y, base))
+
+    # One intra-op thread while the CPU trains: the convolutions are tiny (threads only add
+    # synchronisation, up to 25x slower on a busy 2-core machine), and float reductions split
+    # over threads change the outcome of thousands of SGD steps, so the thread count would
+    # change the features. Restored afterwards.
+    n_threads = torch.get_num_threads()
+    if dev.type == "cpu":
+        torch.set_num_threads(1)
+    try:
+        return _pretrain_and_extract(images, y, base, idx, dev, gen, rng, int(n_epochs),
+                                     bool(return_global))
+    finally:
+        torch.set_num_threads(n_threads)
+
+
+def _pretrain_and_extract(images, y, base, idx, dev, gen, rng, n_epochs, return_global):
     X_base = images[torch.as_tensor(idx, device=dev)]
     y_base = torch.as_tensor(np.searchsorted(base, y[idx]), device=dev)
-
     model = _build_fcn(len(base), dev, gen)
     n_batches = -(-len(idx) // _BATCH_SIZE)
-    order = []
+    order = None
 
     def step(i):
         nonlocal order
-        if i % n_batches == 0:  # a new epoch: a fresh permutation of the base images
-            order = np.array_split(rng.permutation(len(idx)), n_batches)
-        b = torch.as_tensor(order[i % n_batches], device=dev)
+        k = i % n_batches
+        if k == 0:  # a new epoch: a fresh permutation of the base images
+            order = rng.permutation(len(idx))
+        b = torch.as_tensor(order[k * _BATCH_SIZE:(k + 1) * _BATCH_SIZE], device=dev)
         return nn.functional.cross_entropy(model(X_base[b]), y_base[b])
 
-    train(step, model, n_steps=int(n_epochs) * n_batches, optimizer="sgd", lr=0.05,
+    train(step, model, n_steps=n_epochs * n_batches, optimizer="sgd", lr=0.05,
           optimizer_params={"momentum": 0.9, "weight_decay": 5e-4},
           desc="digits FCN pre-training")
     model.eval()

@@ -7,6 +7,8 @@ alignment :math:`A` predicted by :class:`seqot.nn.AlignmentPredictor` (see
 
 from __future__ import annotations
 
+import torch
+
 from ..nn._tap import check_predictor, tap_alignment
 from ..ot._costs import pairwise_frame_cost
 from ._ot_distances import block_position_gap, pair_distance
@@ -15,6 +17,26 @@ from ._pairwise import register_metric
 __all__ = ["tap", "tap_block_alignments", "tap_paired_alignments"]
 
 _DIRECTIONS = ("source", "mean", "sum")
+
+
+def _matching(predictor, D):
+    """``predictor`` evaluated in ``D``'s dtype and device, without changing the module.
+
+    Casting the user's module in place (``.to``) would, e.g., turn a predictor under
+    training into float64 behind its optimiser's back; a functional call with cast
+    parameters keeps gradients flowing to the original ones.
+    """
+    if predictor is None:
+        return None
+    p = next(predictor.parameters(), None)
+    if p is None or (p.dtype == D.dtype and p.device == D.device):
+        return predictor
+    params = {k: v.to(dtype=D.dtype, device=D.device) for k, v in predictor.named_parameters()}
+
+    def call(*args):
+        return torch.func.functional_call(predictor, params, args)
+
+    return call
 
 
 def tap_block_alignments(xb, yb, predictor=None):
@@ -27,11 +49,7 @@ def tap_block_alignments(xb, yb, predictor=None):
     Dt = block_position_gap(xb, yb).to(D.dtype)
     mask_x = xb.mask[:, None, :].expand(nx_, ny_, -1).reshape(nx_ * ny_, -1)
     mask_y = yb.mask[None, :, :].expand(nx_, ny_, -1).reshape(nx_ * ny_, -1)
-    if predictor is not None:
-        p = next(predictor.parameters(), None)
-        if p is not None and (p.dtype != D.dtype or p.device != D.device):
-            predictor = predictor.to(device=D.device, dtype=D.dtype)
-    A, d = tap_alignment(D, Dt, mask_x, mask_y, predictor)
+    A, d = tap_alignment(D, Dt, mask_x, mask_y, _matching(predictor, D))
     return A, d.reshape(nx_, ny_)
 
 
@@ -88,4 +106,4 @@ def tap_paired_alignments(xb, yb, predictor=None):
     D = frame_cost(xb.data, yb.data, "euclidean")
     Dt = position_gap(xb.lengths, yb.lengths, xb.max_length, yb.max_length,
                       dtype=D.dtype).to(D.device)
-    return tap_alignment(D, Dt, xb.mask, yb.mask, predictor)
+    return tap_alignment(D, Dt, xb.mask, yb.mask, _matching(predictor, D))

@@ -21,7 +21,7 @@ def _blur_kernel(size, rng):
         c = (1.0 - m) / 2.0
         return np.array([c, m, c])
     m = rng.uniform(0.33, 0.5)
-    c1 = rng.uniform(0.16, (1.0 - m) / 2.0)
+    c1 = rng.uniform(0.16, min(m, (1.0 - m) / 2.0))  # never above the centre tap
     c2 = (1.0 - m) / 2.0 - c1
     return np.array([c2, c1, m, c1, c2])
 

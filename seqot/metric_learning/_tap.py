@@ -107,6 +107,15 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
         L2-normalise every embedded frame (the authors' code; the loss constants assume it).
     channels, kernel_sizes : default=(30, 30), (5, 5, 3)
         The predictor :math:`g` (:class:`seqot.nn.AlignmentPredictor`).
+    init : {"random", "identity"}, default="random"
+        ``"random"``: PyTorch's default initialisation (the paper). ``"identity"``: a residual
+        :math:`h(x) = x + \mathrm{MLP}(x)` whose last layer starts at zero and a predictor
+        whose last convolution starts at zero, so the untrained model is the fixed distance
+        with :math:`A = \mathrm{softmax}(-D)` on the (standardised) input frames and training
+        starts from it; useful when the training set is small.
+    standardize : bool, default=False
+        Z-score every feature with the mean and standard deviation of the training frames
+        before :math:`h` (stored as ``mean_``/``scale_``).
     augment : bool, default=True
         Add the self-supervised augmentation term (without it the diagonal of the distance
         matrix is left out of the loss).
@@ -170,7 +179,8 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
     """
 
     def __init__(self, loss="binomial", *, hidden=(1024, 1024), l2_normalize=True,
-                 channels=(30, 30), kernel_sizes=(5, 5, 3), augment=True, ssl_weight=None,
+                 channels=(30, 30), kernel_sizes=(5, 5, 3), init="random", standardize=False,
+                 augment=True, ssl_weight=None,
                  batch_size=64, n_epochs=100, lr=1e-4, weight_decay=1e-4,
                  validation_fraction=0.1, patience=None, n_neighbors=1, device="auto",
                  random_state=None, verbose=False):
@@ -179,6 +189,8 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
         self.l2_normalize = l2_normalize
         self.channels = channels
         self.kernel_sizes = kernel_sizes
+        self.init = init
+        self.standardize = standardize
         self.augment = augment
         self.ssl_weight = ssl_weight
         self.batch_size = batch_size
@@ -205,8 +217,11 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
                for h in hidden):
             raise ValueError(f"hidden must be a sequence of positive integers; got "
                              f"{self.hidden!r}.")
-        AlignmentPredictor(self.channels, self.kernel_sizes)  # validates both
-        for name in ("l2_normalize", "augment"):
+        with torch.device("meta"):  # validates both without drawing initial weights
+            AlignmentPredictor(self.channels, self.kernel_sizes)
+        if self.init not in ("random", "identity"):
+            raise ValueError(f'init must be "random" or "identity"; got {self.init!r}.')
+        for name in ("l2_normalize", "augment", "standardize"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise ValueError(f"{name} must be True or False; got {getattr(self, name)!r}.")
         check_positive(self.ssl_weight, "ssl_weight", strict=False, allow_none=True)
@@ -227,8 +242,9 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
         return hidden
 
     def _modules(self, n_features, hidden, dev, generator=None):
-        mlp = build_frame_mlp(n_features, hidden, n_features, dtype=torch.float32, device=dev,
-                              generator=generator)
+        identity = self.init == "identity"
+        mlp = build_frame_mlp(n_features, hidden, n_features, residual=identity,
+                              dtype=torch.float32, device=dev, generator=generator)
         embedding = _Embedding(mlp, bool(self.l2_normalize))
         with torch.device("meta"):
             predictor = AlignmentPredictor(self.channels, self.kernel_sizes)
@@ -241,6 +257,9 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
                     for p in (conv.weight, conv.bias):
                         u = torch.rand(p.shape, generator=generator, dtype=torch.float64)
                         p.copy_(((2.0 * u - 1.0) * bound).to(p.dtype))
+                if identity:  # g starts at zero: the untrained model is softmax(-D)
+                    predictor.convs[-1].weight.zero_()
+                    predictor.convs[-1].bias.zero_()
         return embedding, predictor
 
     # ------------------------------------------------------------------ fit
@@ -280,6 +299,11 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
         nb = batch.to_numpy()
         seqs = [np.asarray(nb.data[i, : nb.lengths[i]], dtype=np.float64)
                 for i in range(nb.n_sequences)]
+        frames = np.concatenate(seqs)
+        self.mean_ = frames.mean(0) if self.standardize else np.zeros(frames.shape[1])
+        scale = frames.std(0) if self.standardize else np.ones(frames.shape[1])
+        self.scale_ = np.where(scale > 0, scale, 1.0)
+        seqs = [(s - self.mean_) / self.scale_ for s in seqs]
 
         seed = seed_from_random_state(self.random_state)
         ss_split, ss_batches, ss_aug, ss_init = np.random.SeedSequence(seed).spawn(4)
@@ -377,11 +401,17 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
                                    for k, v in self.predictor_state_.items()})
         return embedding.eval(), predictor.eval()
 
+    def _standardized(self, tb: SequenceBatch):
+        mean = torch.as_tensor(self.mean_, dtype=tb.data.dtype, device=tb.data.device)
+        scale = torch.as_tensor(self.scale_, dtype=tb.data.dtype, device=tb.data.device)
+        return SequenceBatch((tb.data - mean) / scale * tb.mask[:, :, None].to(tb.data.dtype),
+                             tb.lengths)
+
     def _embed_batch(self, X, reset=False):
         batch = validate_sequences(self, X, reset=reset)
         dev = resolve_device(self.device)
         embedding, _ = self._fitted_modules(dev)
-        tb = batch.to_torch(device=dev, dtype=torch.float32)
+        tb = self._standardized(batch.to_torch(device=dev, dtype=torch.float32))
         with torch.no_grad():
             z = embedding(tb.data) * tb.mask[:, :, None].to(torch.float32)
         return batch, SequenceBatch(z, tb.lengths)
@@ -409,6 +439,7 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
         dev = xb.data.device
         embedding, predictor = self._fitted_modules(dev)
         embedding, predictor = embedding.to(xb.data.dtype), predictor.to(xb.data.dtype)
+        xb, yb = self._standardized(xb), self._standardized(yb)
         with torch.no_grad():
             ex = SequenceBatch(embedding(xb.data) * xb.mask[:, :, None].to(xb.data.dtype),
                                xb.lengths)
@@ -465,7 +496,8 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
     def mean_average_precision(self, X, y):
         """MAP of retrieving the fitted sequences of the same class, ranked by distance."""
         D = self._neighbour_distances(X)
-        y_idx = np.searchsorted(self.classes_, np.asarray(y))
-        aps = [average_precision_score(self.y_fit_ == c, -d)
-               for d, c in zip(D, y_idx) if np.any(self.y_fit_ == c)]
+        y_fit = self.classes_[self.y_fit_]
+        # queries of classes absent from the fitted set have nothing to retrieve: skipped
+        aps = [average_precision_score(y_fit == c, -d)
+               for d, c in zip(D, np.asarray(y)) if np.any(y_fit == c)]
         return float(np.mean(aps))
