@@ -12,12 +12,18 @@ import numpy as np
 
 from .datasets import (
     load_japanese_vowels,
+    make_digits_local_features,
     make_japanese_vowels_videos,
     make_reversal_tasks,
     make_segmented_sequences,
 )
 from .distances import pairwise_sequence_distances
-from .fewshot import EpisodeSampler, SequenceNearestCentroid, evaluate_episodes
+from .fewshot import (
+    DeepEMDClassifier,
+    EpisodeSampler,
+    SequenceNearestCentroid,
+    evaluate_episodes,
+)
 from .neighbors import KNeighborsSequenceClassifier
 from .segmentation import ASOTSegmenter, asot_segment, segmentation_scores
 
@@ -102,6 +108,36 @@ def asot_segmentation(quick=False, verbose=False):
         sc = segmentation_scores(y, labels)
         rows.append(("JapaneseVowels speaker videos, unsupervised", name, "MoF / F1@50 / mIoU",
                      f"{sc['mof']:.3f} / {sc['f1@50']:.3f} / {sc['miou']:.3f}"))
+    return rows
+
+
+@demo
+def deepemd_digits(quick=False, verbose=False):
+    """DeepEMD (spec §7.2): local features of a tiny CNN pre-trained on the digits 0-4,
+    5-way episodes on the novel digits 5-9."""
+    X, y = make_digits_local_features(n_epochs=10 if quick else 30, random_state=0)
+    novel = y >= 5
+    X, y = X[novel], y[novel]
+    methods = {
+        1: {"global prototype (Euclidean)": SequenceNearestCentroid(metric="mean_euclidean",
+                                                                    device="auto"),
+            "DeepEMD, cross-reference": DeepEMDClassifier(device="auto"),
+            "local KNN (DN4, k=3)": SequenceNearestCentroid(metric="local_knn", device="auto")},
+        5: {"global ProtoNet": SequenceNearestCentroid(metric="mean_euclidean",
+                                                       class_distance="prototype",
+                                                       device="auto"),
+            "DeepEMD, EMD+NN": DeepEMDClassifier(shot_strategy="nearest", device="auto"),
+            "DeepEMD, SFC": DeepEMDClassifier(random_state=0, device="auto")},
+    }
+    rows = []
+    for n_shot, group in methods.items():
+        n_episodes = (100 if quick else 600) if n_shot == 1 else (20 if quick else 100)
+        sampler = EpisodeSampler(n_way=5, n_shot=n_shot, n_query=15, n_episodes=n_episodes,
+                                 random_state=0)
+        for name, est in group.items():
+            res = evaluate_episodes(est, X, y, sampler, verbose=verbose)
+            rows.append((f"digits 5-9, tiny-CNN local features, 5-way {n_shot}-shot", name,
+                         "episode accuracy ± 95% CI", str(res)))
     return rows
 
 

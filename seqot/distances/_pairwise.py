@@ -47,6 +47,15 @@ def register_metric(name, *, working_set="frames", symmetric=False, width=1):
     return deco
 
 
+def _accepts_n_jobs(fn):
+    import inspect
+
+    try:
+        return "n_jobs" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 def available_metrics():
     """Names accepted by ``metric=``."""
     return sorted(_METRICS)
@@ -197,7 +206,12 @@ def pairwise_sequence_distances(
         return fn(xb.take(x_chunks[r]), yb.take(y_chunks[c]), **metric_params)
 
     if len(blocks) == 1:
-        parts = [run(*blocks[0])]
+        # one block: the threads go to the metric itself when it can use them (exact EMDs)
+        if n_jobs is not None and "n_jobs" not in metric_params and _accepts_n_jobs(fn):
+            parts = [fn(xb.take(x_chunks[0]), yb.take(y_chunks[0]), n_jobs=n_jobs,
+                        **metric_params)]
+        else:
+            parts = [run(*blocks[0])]
     else:
         parts = Parallel(n_jobs=n_jobs, prefer="threads")(delayed(run)(*b) for b in blocks)
     dev_out = parts[0].device
