@@ -129,9 +129,10 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
     weight_decay : float, default=1e-4
         Adam's (coupled) L2 penalty.
     validation_fraction : float or None, default=0.1
-        Share of the training sequences held out (stratified); the 1-NN error on them,
-        computed after every epoch, selects the parameters kept (early stopping with
-        ``patience``) — never the test set. ``None`` trains on everything and keeps the
+        Share of the training sequences held out (stratified); :math:`1 -` the mean average
+        precision of retrieving their classes among the other training sequences, computed
+        after every epoch, selects the parameters kept (early stopping with ``patience``) —
+        never the test set. ``None`` trains on everything and keeps the
         final parameters.
     patience : int, optional
         Stop after this many epochs without improvement of the validation error.
@@ -151,7 +152,7 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
     embedding_state_, predictor_state_ : dict of str to ndarray
         The trained :math:`h` and :math:`g` (CPU numpy; rebuilt on the estimator's device).
     history_ : seqot.nn.TrainingHistory
-        Per-step losses and per-epoch validation errors.
+        Per-step losses and per-epoch validation scores (:math:`1 -` MAP).
 
     Notes
     -----
@@ -363,9 +364,14 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
                 Zt = self._embed_list(tr_X, embedding, dev)
                 D = pairwise_sequence_distances(Zv, Zt, metric="tap", predictor=predictor,
                                                 device=dev)
-                pred = y_idx[train_idx][_as_numpy(D).argmin(1)]
+                D = _as_numpy(D)
+                y_tr, y_val = y_idx[train_idx], y_idx[val_idx]
                 embedding.train()
-                return float(np.mean(pred != y_idx[val_idx]))
+                # 1 - MAP of retrieving same-class training sequences: unlike the 1-NN error
+                # of a few dozen held-out sequences, it still ranks models once both are
+                # perfect at 1-NN
+                aps = [average_precision_score(y_tr == c, -d) for d, c in zip(D, y_val)]
+                return 1.0 - float(np.mean(aps))
 
         self.history_ = train(
             step, [embedding, predictor], n_steps=int(self.n_epochs) * n_batches,
