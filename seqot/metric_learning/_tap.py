@@ -98,9 +98,13 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
 
     Parameters
     ----------
-    loss : {"binomial", "hm", "lifted"}, default="binomial"
+    loss : {"binomial", "hm", "lifted", "alignment"}, default="binomial"
         Binomial deviance with hard mining (:math:`\alpha = 40, \beta = 2`, threshold 0.5),
         triplet with hard mining (margin 0.1) or the lifted-structure log-sum-exp loss.
+        ``"alignment"`` trains only the predictor :math:`g` (no frame network: :math:`h` is
+        the identity on the, optionally standardised, frames) to reproduce the known
+        alignments of augmented training sequences, both directions (the paper's
+        "alignment-only TAP" of Table 4); labels are then optional.
     hidden : sequence of int, default=(1024, 1024)
         Hidden widths of :math:`h` (output dimension = input dimension, as in the paper).
     l2_normalize : bool, default=True
@@ -207,8 +211,9 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
 
     # ------------------------------------------------------------------ checks
     def _check_params(self):
-        if self.loss not in LOSSES:
-            raise ValueError(f"loss must be one of {sorted(LOSSES)}; got {self.loss!r}.")
+        if self.loss not in (*LOSSES, "alignment"):
+            raise ValueError(f"loss must be one of {sorted(LOSSES) + ['alignment']}; got "
+                             f"{self.loss!r}.")
         try:
             hidden = tuple(self.hidden)
         except TypeError:
@@ -280,14 +285,15 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
             return np.arange(len(y_idx)), np.arange(0)
         return np.sort(np.concatenate(train_idx)), val
 
-    def fit(self, X, y):
-        """Train :math:`h` and :math:`g` on labelled sequences.
+    def fit(self, X, y=None):
+        """Train :math:`h` and :math:`g` on labelled sequences (labels optional with
+        ``loss="alignment"``).
 
         Parameters
         ----------
         X : sequences
             Ragged list of ``(L_i, d)`` arrays, a 3-D NaN-padded array, or 2-D.
-        y : array-like of shape (n,)
+        y : array-like of shape (n,), optional
 
         Returns
         -------
@@ -295,7 +301,13 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
         """
         hidden = self._check_params()
         dev = resolve_device(self.device)
-        batch, y = validate_sequences_targets(self, X, y)
+        alignment_only = self.loss == "alignment"
+        if alignment_only and y is None:  # self-supervised: no labels needed
+            batch = validate_sequences(self, X, reset=True)
+            y = np.zeros(batch.n_sequences, dtype=np.int64)
+            self.classes_ = np.zeros(1, dtype=np.int64)
+        else:
+            batch, y = validate_sequences_targets(self, X, y)
         y_idx = np.searchsorted(self.classes_, y)
         nb = batch.to_numpy()
         seqs = [np.asarray(nb.data[i, : nb.lengths[i]], dtype=np.float64)
@@ -319,18 +331,32 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
         bs = min(int(self.batch_size), n_train)
         n_batches = max(1, n_train // bs)
         labels_all = torch.as_tensor(y_idx, device=dev)
-        loss_fn = LOSSES[self.loss]
+        loss_fn = LOSSES.get(self.loss)
         order = []
 
         def embed(b: SequenceBatch):
             z = embedding(b.data) * b.mask[:, :, None].to(b.data.dtype)
             return SequenceBatch(z, b.lengths)
 
+        def alignment_step(idx):
+            """Paper's Table 4 (right): only g, MSE to the augmentations' true alignments."""
+            xb = _pad([seqs[k] for k in idx], dev, torch.float32)
+            augmented = [augment_sequence(seqs[k], rng_aug) for k in idx]
+            ab = _pad([a for a, _ in augmented], dev, torch.float32)
+            truth = _pad_matrices([t for _, t in augmented], dev, torch.float32)
+            A, _ = tap_paired_alignments(xb, ab, predictor)
+            A_back, _ = tap_paired_alignments(ab, xb, predictor)
+            mse = (_masked_mse(A, truth, xb.mask, ab.mask)
+                   + _masked_mse(A_back, truth.transpose(1, 2), ab.mask, xb.mask))
+            return mse.mean()
+
         def step(i):
             nonlocal order
             if i % n_batches == 0:
                 order = rng_batches.permutation(train_idx)
             idx = order[(i % n_batches) * bs:(i % n_batches + 1) * bs]
+            if alignment_only:
+                return alignment_step(idx)
             xb = _pad([seqs[k] for k in idx], dev, torch.float32)
             E = embed(xb)
             _, D = tap_block_alignments(E, E, predictor)
@@ -354,7 +380,7 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
             return loss_fn(D, labels) + w * ((d_fwd + d_back).sum() + mse.sum())
 
         validate = None
-        if len(val_idx):
+        if len(val_idx) and not alignment_only:
             val_X = [seqs[k] for k in val_idx]
             tr_X = [seqs[k] for k in train_idx]
 
@@ -373,8 +399,11 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
                 aps = [average_precision_score(y_tr == c, -d) for d, c in zip(D, y_val)]
                 return 1.0 - float(np.mean(aps))
 
+        if alignment_only:  # h stays the identity map: no MLP at all
+            embedding = _Embedding(nn.Identity(), False)
         self.history_ = train(
-            step, [embedding, predictor], n_steps=int(self.n_epochs) * n_batches,
+            step, [predictor] if alignment_only else [embedding, predictor],
+            n_steps=int(self.n_epochs) * n_batches,
             optimizer="adam", lr=float(self.lr),
             optimizer_params={"weight_decay": float(self.weight_decay)},
             validate=validate, validate_every=n_batches,
@@ -401,6 +430,8 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
     # ------------------------------------------------------------------ fitted modules
     def _fitted_modules(self, dev):
         embedding, predictor = self._modules(self.n_features_in_, self._hidden_fit, dev)
+        if self.loss == "alignment":
+            embedding = _Embedding(nn.Identity(), False)
         embedding.load_state_dict({k: torch.tensor(v)
                                    for k, v in self.embedding_state_.items()})
         predictor.load_state_dict({k: torch.tensor(v)
