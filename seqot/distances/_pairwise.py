@@ -156,12 +156,13 @@ def pairwise_sequence_distances(
     Returns
     -------
     D : ndarray or Tensor of shape (n_x, n_y)
-        numpy when ``X`` is not a tensor; a tensor on ``X``'s device otherwise.
+        numpy when ``X`` is not a tensor (or tensors, or a torch-backed SequenceBatch); a
+        tensor on ``X``'s device otherwise.
     """
     fn = _get_metric(metric)
     torch_in = isinstance(X, torch.Tensor) or (
         isinstance(X, (list, tuple)) and len(X) and isinstance(X[0], torch.Tensor)
-    )
+    ) or (isinstance(X, SequenceBatch) and X.is_torch)
     if device is None:
         if isinstance(X, torch.Tensor):
             device = X.device
