@@ -160,6 +160,13 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
 
     Notes
     -----
+    Small training sets: the paper's defaults learn :math:`h` from a random start, which
+    on JapaneseVowels (270 utterances) gave 1-NN 0.954 after 10 epochs; starting from the fixed
+    distance instead (``init="identity", standardize=True, l2_normalize=False``, channels
+    16/16) gave 0.970 untrained and 0.973 (MAP 0.80 -> 0.83) after 10-30 epochs, against DTW's
+    0.949. On a CPU the CNN over every pair's cost image costs about 24k multiply-adds per cell
+    (30/30 channels), tens to hundreds of times the work of DTW; use channels (16, 16) or a GPU.
+
     Use the learned distance elsewhere through :meth:`block_distance`, e.g.
     ``KNeighborsSequenceClassifier(metric=learner.block_distance)`` or
     ``SequenceNearestCentroid(metric=learner.block_distance,
