@@ -25,6 +25,8 @@ from ..utils._validation import (
     SequenceInputMixin,
     input_form,
     restore_form,
+    check_hidden,
+    check_int,
     check_positive,
     validate_sequences,
     validate_sequences_targets,
@@ -52,12 +54,6 @@ class _LogScale(nn.Module):
         return self.log_scale.exp()
 
 
-def _check_int(value, name, low, *, allow_none=False):
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        extra = " or None" if allow_none else ""
-        raise ValueError(f"{name} must be an integer >= {low}{extra}; got {value!r}.")
 
 
 def _draw_episode(rng, members, eligible, n_way, n_shot, n_query):
@@ -288,16 +284,8 @@ class EpisodicEncoder(SequenceInputMixin, TransformerMixin, BaseEstimator):
         _get_metric(self.metric)
         if self.metric_params is not None and not isinstance(self.metric_params, dict):
             raise ValueError(f"metric_params must be a dict or None; got {self.metric_params!r}.")
-        try:
-            hidden = tuple(self.hidden)
-        except TypeError:
-            raise ValueError(f"hidden must be a sequence of positive integers; got "
-                             f"{self.hidden!r}.") from None
-        if any(isinstance(h, bool) or not isinstance(h, numbers.Integral) or h < 1
-               for h in hidden):
-            raise ValueError(f"hidden must be a sequence of positive integers; got "
-                             f"{self.hidden!r}.")
-        _check_int(self.n_components, "n_components", 1, allow_none=True)
+        hidden = check_hidden(self.hidden)
+        check_int(self.n_components, "n_components", 1, allow_none=True)
         if not isinstance(self.init, str) or self.init not in ("identity", "whiten"):
             raise ValueError(f'init must be "identity" or "whiten"; got {self.init!r}.')
         if (isinstance(self.whiten_shrinkage, bool)
@@ -305,10 +293,10 @@ class EpisodicEncoder(SequenceInputMixin, TransformerMixin, BaseEstimator):
                 or not np.isfinite(self.whiten_shrinkage) or self.whiten_shrinkage < 0):
             raise ValueError(f"whiten_shrinkage must be a finite number >= 0; got "
                              f"{self.whiten_shrinkage!r}.")
-        _check_int(self.n_way, "n_way", 2)
-        _check_int(self.n_shot, "n_shot", 1)
-        _check_int(self.n_query, "n_query", 1)
-        _check_int(self.n_episodes, "n_episodes", 1)
+        check_int(self.n_way, "n_way", 2)
+        check_int(self.n_shot, "n_shot", 1)
+        check_int(self.n_query, "n_query", 1)
+        check_int(self.n_episodes, "n_episodes", 1)
         check_positive(self.lr, "lr")
         if isinstance(self.optimizer, str):
             if self.optimizer not in _OPTIMIZERS:
@@ -318,7 +306,7 @@ class EpisodicEncoder(SequenceInputMixin, TransformerMixin, BaseEstimator):
                   and issubclass(self.optimizer, torch.optim.Optimizer)):
             raise ValueError(f"optimizer must be one of {sorted(_OPTIMIZERS)} or a torch "
                              f"optimizer class; got {self.optimizer!r}.")
-        _check_int(self.lr_step_size, "lr_step_size", 1, allow_none=True)
+        check_int(self.lr_step_size, "lr_step_size", 1, allow_none=True)
         check_positive(self.lr_gamma, "lr_gamma")
         if not isinstance(self.learn_temperature, (bool, np.bool_)):
             raise ValueError(f"learn_temperature must be True or False; got "
@@ -328,8 +316,8 @@ class EpisodicEncoder(SequenceInputMixin, TransformerMixin, BaseEstimator):
                                or not 0.0 <= vf < 1.0):
             raise ValueError(f"validation_fraction must be None or a number in [0, 1); got "
                              f"{vf!r}.")
-        _check_int(self.patience, "patience", 1, allow_none=True)
-        _check_int(self.validate_every, "validate_every", 1, allow_none=True)
+        check_int(self.patience, "patience", 1, allow_none=True)
+        check_int(self.validate_every, "validate_every", 1, allow_none=True)
         return hidden
 
     # ------------------------------------------------------------------ fit

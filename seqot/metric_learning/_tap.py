@@ -18,6 +18,8 @@ from ..utils._torch import resolve_device, seed_from_random_state
 from ..utils._validation import (
     SequenceBatch,
     SequenceInputMixin,
+    check_hidden,
+    check_int,
     check_positive,
     input_form,
     restore_form,
@@ -221,15 +223,7 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
         if self.loss not in (*LOSSES, "alignment"):
             raise ValueError(f"loss must be one of {sorted(LOSSES) + ['alignment']}; got "
                              f"{self.loss!r}.")
-        try:
-            hidden = tuple(self.hidden)
-        except TypeError:
-            raise ValueError(f"hidden must be a sequence of positive integers; got "
-                             f"{self.hidden!r}.") from None
-        if any(isinstance(h, bool) or not isinstance(h, numbers.Integral) or h < 1
-               for h in hidden):
-            raise ValueError(f"hidden must be a sequence of positive integers; got "
-                             f"{self.hidden!r}.")
+        hidden = check_hidden(self.hidden)
         with torch.device("meta"):  # validates both without drawing initial weights
             AlignmentPredictor(self.channels, self.kernel_sizes)
         if self.init not in ("random", "identity"):
@@ -239,9 +233,7 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
                 raise ValueError(f"{name} must be True or False; got {getattr(self, name)!r}.")
         check_positive(self.ssl_weight, "ssl_weight", strict=False, allow_none=True)
         for name, low in (("batch_size", 2), ("n_epochs", 1), ("n_neighbors", 1)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-                raise ValueError(f"{name} must be an integer >= {low}; got {value!r}.")
+            check_int(getattr(self, name), name, low)
         check_positive(self.lr, "lr")
         check_positive(self.weight_decay, "weight_decay", strict=False)
         vf = self.validation_fraction
@@ -249,9 +241,7 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
                                or not 0.0 <= vf < 1.0):
             raise ValueError(f"validation_fraction must be None or a number in [0, 1); got "
                              f"{vf!r}.")
-        if self.patience is not None and (isinstance(self.patience, bool) or not isinstance(
-                self.patience, numbers.Integral) or self.patience < 1):
-            raise ValueError(f"patience must be None or an integer >= 1; got {self.patience!r}.")
+        check_int(self.patience, "patience", 1, allow_none=True)
         return hidden
 
     def _modules(self, n_features, hidden, dev, generator=None):

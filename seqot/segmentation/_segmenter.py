@@ -20,6 +20,8 @@ from ..utils._torch import resolve_device, seed_from_random_state
 from ..utils._validation import (
     SequenceBatch,
     SequenceInputMixin,
+    check_hidden,
+    check_int,
     check_positive,
     input_form,
     restore_form,
@@ -62,9 +64,6 @@ def _check_real(value, name, *, low=None, high=None, low_open=False, high_open=F
         raise ValueError(f"{name} must be a finite number{where}{none}; got {value!r}.")
 
 
-def _check_int(value, name, low):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}; got {value!r}.")
 
 
 def _bin_sample(length, n_frames, rng):
@@ -245,17 +244,9 @@ class ASOTSegmenter(SequenceInputMixin, TransformerMixin, BaseEstimator):
     def _check_params(self):
         if self.n_actions is None:
             raise ValueError("n_actions is required: the number of actions K to segment into.")
-        _check_int(self.n_actions, "n_actions", 1)
-        try:
-            hidden = tuple(self.hidden)
-        except TypeError:
-            raise ValueError(f"hidden must be a sequence of positive integers; got "
-                             f"{self.hidden!r}.") from None
-        if any(isinstance(h, bool) or not isinstance(h, numbers.Integral) or h < 1
-               for h in hidden):
-            raise ValueError(f"hidden must be a sequence of positive integers; got "
-                             f"{self.hidden!r}.")
-        _check_int(self.n_components, "n_components", 1)
+        check_int(self.n_actions, "n_actions", 1)
+        hidden = check_hidden(self.hidden)
+        check_int(self.n_components, "n_components", 1)
         check_positive(self.temperature, "temperature")
         for name in ("alpha_train", "alpha_eval"):
             _check_real(getattr(self, name), name, low=0, high=1, high_open=True)
@@ -268,7 +259,7 @@ class ASOTSegmenter(SequenceInputMixin, TransformerMixin, BaseEstimator):
         if not isinstance(self.balanced, (bool, np.bool_)):
             raise ValueError(f"balanced must be True or False; got {self.balanced!r}.")
         for name in ("n_iter", "n_frames", "batch_size", "n_epochs"):
-            _check_int(getattr(self, name), name, 1)
+            check_int(getattr(self, name), name, 1)
         check_positive(self.lr, "lr")
         _check_real(self.weight_decay, "weight_decay", low=0)
         if self.init not in ("kmeans", "random"):

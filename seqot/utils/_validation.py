@@ -39,6 +39,8 @@ __all__ = [
     "validate_sequences",
     "validate_sequences_targets",
     "check_positive",
+    "check_int",
+    "check_hidden",
     "SequenceInputMixin",
     "input_form",
     "restore_form",
@@ -651,6 +653,28 @@ def check_positive(value, name, *, strict=True, allow_none=False):
         bound = "> 0" if strict else ">= 0"
         raise ValueError(f"{name} must be a finite number {bound}; got {value!r}.")
     return value
+
+
+def check_int(value, name, low, *, allow_none=False):
+    """Raise ``ValueError`` unless ``value`` is an integer >= ``low`` (or None if allowed)."""
+    if value is None and allow_none:
+        return value
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        extra = " or None" if allow_none else ""
+        raise ValueError(f"{name} must be an integer >= {low}{extra}; got {value!r}.")
+    return value
+
+
+def check_hidden(hidden, name="hidden"):
+    """The hidden layer widths of an MLP as a tuple of positive ints, or a ``ValueError``."""
+    try:
+        widths = tuple(hidden)
+    except TypeError:
+        raise ValueError(f"{name} must be a sequence of positive integers; got "
+                         f"{hidden!r}.") from None
+    if any(isinstance(h, bool) or not isinstance(h, numbers.Integral) or h < 1 for h in widths):
+        raise ValueError(f"{name} must be a sequence of positive integers; got {hidden!r}.")
+    return widths
 
 
 def input_form(X, batch: SequenceBatch):
