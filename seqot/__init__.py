@@ -10,5 +10,6 @@ __version__ = "0.1.0.dev0"
 from .fewshot import CMOTNearestCentroid, DeepEMDClassifier  # noqa: E402
 from .metric_learning import TAPMetricLearner  # noqa: E402
 from .segmentation import ASOTSegmenter  # noqa: E402
+from .subspace import ACOTSubspacePooling  # noqa: E402
 
-__all__ = ["ASOTSegmenter", "CMOTNearestCentroid", "DeepEMDClassifier", "TAPMetricLearner", "__version__"]
+__all__ = ["ACOTSubspacePooling", "ASOTSegmenter", "CMOTNearestCentroid", "DeepEMDClassifier", "TAPMetricLearner", "__version__"]
