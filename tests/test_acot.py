@@ -128,7 +128,7 @@ def _order_only(n_seq=40, d=12, seed=0):
 def test_estimator_outputs_orthonormal_bases_for_any_length():
     rng = np.random.default_rng(0)
     X = [rng.random((n, 6)) for n in (1, 2, 5, 9)]
-    U = ACOTSubspacePooling(n_components=3, random_state=0).fit_transform(X)
+    U = ACOTSubspacePooling(noise="random", n_components=3, random_state=0).fit_transform(X)
     assert U.shape == (4, 6, 3)
     for u in U:
         np.testing.assert_allclose(u.T @ u, np.eye(3), atol=1e-8)
@@ -136,8 +136,8 @@ def test_estimator_outputs_orthonormal_bases_for_any_length():
 
 def test_estimator_determinism_and_n_jobs():
     X, _ = _order_only(n_seq=6)
-    a = ACOTSubspacePooling(n_components=2, random_state=3).fit_transform(X)
-    b = ACOTSubspacePooling(n_components=2, random_state=3, n_jobs=2).fit_transform(X)
+    a = ACOTSubspacePooling(noise="random", n_components=2, random_state=3).fit_transform(X)
+    b = ACOTSubspacePooling(noise="random", n_components=2, random_state=3, n_jobs=2).fit_transform(X)
     np.testing.assert_allclose(a, b, atol=1e-12)
 
 
@@ -154,8 +154,8 @@ def test_order_term_separates_order_only_classes():
         K = np.einsum("idk,jdk->ij", U, U) ** 2
         return cross_val_score(SVC(kernel="precomputed"), K, y, cv=5).mean()
 
-    with_order = accuracy(ACOTSubspacePooling(random_state=0).fit_transform(X))
-    without = accuracy(ACOTSubspacePooling(beta_order=0.0, random_state=0).fit_transform(X))
+    with_order = accuracy(ACOTSubspacePooling(noise="random", random_state=0).fit_transform(X))
+    without = accuracy(ACOTSubspacePooling(noise="random", beta_order=0.0, random_state=0).fit_transform(X))
     assert with_order >= 0.8, with_order
     assert without <= 0.65, without
 
@@ -168,4 +168,50 @@ def test_order_term_separates_order_only_classes():
 def test_bad_parameters_raise_naming_them(param, value):
     X, _ = _order_only(n_seq=2)
     with pytest.raises(ValueError, match=param):
-        ACOTSubspacePooling().set_params(**{param: value}).fit(X)
+        ACOTSubspacePooling(noise="random").set_params(**{param: value}).fit(X)
+
+
+def test_adversarial_generator_fools_the_frame_classifier():
+    """Spec §9.19: after WGAN training the fooling rate exceeds its initial value, and the
+    perturbation energy shrinks when lambda_norm grows."""
+    from seqot.subspace._noise import train_adversarial_generator
+
+    rng = np.random.default_rng(0)
+    centers = np.abs(rng.normal(size=(3, 8)))
+    labels = np.repeat(np.arange(3), 200)
+    frames = np.abs(centers[labels] + 0.3 * rng.normal(size=(600, 8)))
+    frames /= np.linalg.norm(frames, axis=1, keepdims=True)
+    # the paper's lambda_adv = 0.1 does not flip classes on these separable toy frames within
+    # 150 steps (fooling 0.0); a stronger classifier term does (measured 0.68)
+    common = dict(gan_iter=150, classifier_iter=300, batch_size=64, lr=1e-3, lambda_adv=1.0,
+                  random_state=0)
+    out = train_adversarial_generator(frames, labels, 3, lambda_norm=0.1, **common)
+    assert 0.0 <= out["classifier_accuracy"] <= 1.0 and out["classifier_accuracy"] > 0.6
+    assert out["fooling_rate"] > out["fooling_rate_initial"] + 0.2, out
+    strong = train_adversarial_generator(frames, labels, 3, lambda_norm=100.0, **common)
+
+    def energy(state):
+        from seqot.subspace._noise import generator_negatives
+
+        x = frames[:50].T
+        reps = x.T
+        h = reps + 0.01 * np.random.default_rng(1).normal(size=reps.shape)
+        for k in range(3):
+            h = h @ state[f"{2 * k}.weight"].T + state[f"{2 * k}.bias"]
+            if k < 2:
+                h = np.maximum(h, 0.0)
+        assert generator_negatives(x, state, np.random.default_rng(0)).shape == (8, 100)
+        return np.mean((h ** 2).sum(1))
+
+    assert energy(strong["generator"]) < energy(out["generator"])
+
+
+def test_adversarial_pooling_fits_and_is_deterministic():
+    X, y = _order_only(n_seq=8)
+    kw = dict(gan_iter=3, classifier_iter=5, gan_batch_size=32, device="cpu", random_state=0)
+    a = ACOTSubspacePooling(**kw).fit(X, y)
+    b = ACOTSubspacePooling(**kw).fit(X, y)
+    np.testing.assert_array_equal(a.transform(X), b.transform(X))
+    assert 0.0 <= a.fooling_rate_ <= 1.0
+    with pytest.raises(ValueError, match="needs y"):
+        ACOTSubspacePooling(**kw).fit(X)

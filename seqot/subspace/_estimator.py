@@ -9,18 +9,20 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ..utils._torch import seed_from_random_state
+from ..utils._torch import resolve_device, seed_from_random_state
 from ..utils._validation import (
     SequenceInputMixin,
     check_int,
     check_positive,
     validate_sequences,
+    validate_sequences_targets,
 )
 from ._acot import _ORDER_LOSSES, acot_subspace, random_negatives, require_pymanopt
+from ._noise import generator_negatives, train_adversarial_generator
 
 __all__ = ["ACOTSubspacePooling"]
 
-_NOISES = ("random",)
+_NOISES = ("adversarial", "random")
 
 
 def _sequence_seed(base, frames):
@@ -31,15 +33,25 @@ def _sequence_seed(base, frames):
     return np.random.SeedSequence([int(base) & 0xFFFFFFFF, int(base) >> 32, *words])
 
 
-def _one_sequence(frames, seed, params):
+def _normalized(frames, normalize):
     X = np.asarray(frames, dtype=np.float64).T
-    if params["normalize_frames"]:
+    if normalize:
         norms = np.linalg.norm(X, axis=0, keepdims=True)
         X = X / np.where(norms > 0, norms, 1.0)
+    return X
+
+
+def _one_sequence(frames, seed, params, generator_state):
+    X = _normalized(frames, params["normalize_frames"])
     rng = np.random.default_rng(seed)
-    Y = random_negatives(X, rng, per_frame=params["negatives_per_frame"],
-                         distribution=params["noise_distribution"],
-                         activation=params["activation"])
+    if generator_state is not None:
+        Y = generator_negatives(X, generator_state, rng, per_frame=params["negatives_per_frame"],
+                                sigma=params["noise_sigma"], pivot=params["pivot"],
+                                activation=params["activation"])
+    else:
+        Y = random_negatives(X, rng, per_frame=params["negatives_per_frame"],
+                             distribution=params["noise_distribution"],
+                             activation=params["activation"])
     U, _ = acot_subspace(X, Y, params["n_components"], alpha=params["alpha"],
                          beta1=params["beta_distortion"], beta2=params["beta_order"],
                          eta=params["eta"], order_loss=params["order_loss"],
@@ -64,14 +76,21 @@ class ACOTSubspacePooling(SequenceInputMixin, TransformerMixin, BaseEstimator):
     ----------
     n_components : int, default=1
         Subspace dimension :math:`k` (the paper: 1-8).
-    noise : {"random"}, default="random"
-        Negatives: ``"random"`` perturbs every frame (the paper's "COT + Random"). The
-        adversarial WGAN generator of the paper is not part of this version.
+    noise : {"adversarial", "random"}, default="adversarial"
+        Negatives: ``"adversarial"`` trains, in ``fit``, the paper's WGAN generator of
+        perturbations that make a linear frame classifier pick the least likely class
+        (:mod:`seqot.subspace._noise`; needs ``y``); ``"random"`` perturbs every frame
+        randomly (the paper's "COT + Random"; ``fit`` then only validates).
     negatives_per_frame : int, default=2
         :math:`m = R n` negatives ("twice the number of positives").
     noise_distribution : {"gaussian", "uniform"}, default="gaussian"
         Random perturbation :math:`\mathcal N(0, \max(x)^2)` per frame (paper) or
         :math:`U[0, 1)\max(X)` (authors' code).
+    noise_sigma : float, default=0.01
+        Standard deviation :math:`\sigma` of the generator's input noise.
+    pivot : {"frame", "mean"}, default="frame"
+        Generator input :math:`x_t + \sigma\epsilon` (authors' code) or
+        :math:`\bar X + \sigma\epsilon` (paper).
     activation : {"relu", "identity"}, default="relu"
         :math:`\gamma` applied to the perturbed frames; ``"identity"`` for signed features.
     alpha : float, default=1.0
@@ -92,16 +111,37 @@ class ACOTSubspacePooling(SequenceInputMixin, TransformerMixin, BaseEstimator):
         ``False`` is the paper's "No OT" ablation (each frame against its own negatives).
     normalize_frames : bool, default=True
         L2-normalise every frame first.
+    lambda_adv, lambda_norm : float, default=0.1, 1.0
+        Weights :math:`\lambda_1` (fool the frame classifier) and :math:`\lambda_2`
+        (perturbation energy) of the generator loss.
+    gan_iter, classifier_iter : int, default=1000, 500
+        Generator iterations (5 critic steps each, 100 for the first 25) and frame-classifier
+        iterations.
+    n_critic : int, default=5
+    gan_batch_size : int, default=256
+    gan_lr : float, default=1e-4
+        RMSprop learning rate of the classifier, the critic and the generator.
     n_jobs : int, optional
         Sequences solved in parallel (joblib processes; results do not depend on it).
+    device : {"auto", "cpu", "cuda", ...}, default="auto"
+        Where the WGAN trains (transform runs in numpy).
     random_state : None, int, RandomState or Generator, default=None
         Seeds the negatives: a sequence's generator is seeded from ``random_state`` and a
         hash of its own values, so its basis does not depend on the other sequences, their
         order or ``n_jobs``.
 
+    verbose : bool, default=False
+        Progress bars of the WGAN training.
+
     Attributes
     ----------
     n_features_in_ : int
+    generator_state_ : dict of str to ndarray or None
+        The trained generator (``noise="adversarial"``).
+    classifier_train_accuracy_, fooling_rate_ : float
+        Training accuracy of the frame classifier; share of training frames whose clean class
+        becomes the least likely one after perturbation (the paper's Fig. 5 measure).
+    history_ : dict
 
     Notes
     -----
@@ -114,15 +154,19 @@ class ACOTSubspacePooling(SequenceInputMixin, TransformerMixin, BaseEstimator):
        optimal transport. ICML 2020.
     """
 
-    def __init__(self, n_components=1, *, noise="random", negatives_per_frame=2,
-                 noise_distribution="gaussian", activation="relu", alpha=1.0,
-                 beta_distortion=1.0, beta_order=10.0, eta=0.01, order_loss="hinge",
-                 n_cg_iter=5, n_alternations=1, use_ot=True, normalize_frames=True,
-                 n_jobs=None, random_state=None):
+    def __init__(self, n_components=1, *, noise="adversarial", negatives_per_frame=2,
+                 noise_distribution="gaussian", noise_sigma=0.01, pivot="frame",
+                 activation="relu", alpha=1.0, beta_distortion=1.0, beta_order=10.0, eta=0.01,
+                 order_loss="hinge", n_cg_iter=5, n_alternations=1, use_ot=True,
+                 normalize_frames=True, lambda_adv=0.1, lambda_norm=1.0, gan_iter=1000,
+                 classifier_iter=500, n_critic=5, gan_batch_size=256, gan_lr=1e-4,
+                 n_jobs=None, device="auto", random_state=None, verbose=False):
         self.n_components = n_components
         self.noise = noise
         self.negatives_per_frame = negatives_per_frame
         self.noise_distribution = noise_distribution
+        self.noise_sigma = noise_sigma
+        self.pivot = pivot
         self.activation = activation
         self.alpha = alpha
         self.beta_distortion = beta_distortion
@@ -133,8 +177,17 @@ class ACOTSubspacePooling(SequenceInputMixin, TransformerMixin, BaseEstimator):
         self.n_alternations = n_alternations
         self.use_ot = use_ot
         self.normalize_frames = normalize_frames
+        self.lambda_adv = lambda_adv
+        self.lambda_norm = lambda_norm
+        self.gan_iter = gan_iter
+        self.classifier_iter = classifier_iter
+        self.n_critic = n_critic
+        self.gan_batch_size = gan_batch_size
+        self.gan_lr = gan_lr
         self.n_jobs = n_jobs
+        self.device = device
         self.random_state = random_state
+        self.verbose = verbose
 
     def _check_params(self):
         check_int(self.n_components, "n_components", 1)
@@ -144,6 +197,14 @@ class ACOTSubspacePooling(SequenceInputMixin, TransformerMixin, BaseEstimator):
         if self.noise_distribution not in ("gaussian", "uniform"):
             raise ValueError(f'noise_distribution must be "gaussian" or "uniform"; got '
                              f"{self.noise_distribution!r}.")
+        check_positive(self.noise_sigma, "noise_sigma", strict=False)
+        if self.pivot not in ("frame", "mean"):
+            raise ValueError(f'pivot must be "frame" or "mean"; got {self.pivot!r}.')
+        for name in ("lambda_adv", "lambda_norm"):
+            check_positive(getattr(self, name), name, strict=False)
+        for name in ("gan_iter", "classifier_iter", "n_critic", "gan_batch_size"):
+            check_int(getattr(self, name), name, 1)
+        check_positive(self.gan_lr, "gan_lr")
         if self.activation not in ("relu", "identity"):
             raise ValueError(f'activation must be "relu" or "identity"; got '
                              f"{self.activation!r}.")
@@ -163,7 +224,31 @@ class ACOTSubspacePooling(SequenceInputMixin, TransformerMixin, BaseEstimator):
         training)."""
         self._check_params()
         require_pymanopt()
-        validate_sequences(self, X, reset=True)
+        self.generator_state_ = None
+        if self.noise != "adversarial":
+            validate_sequences(self, X, reset=True)
+            return self
+        if y is None:
+            raise ValueError('noise="adversarial" trains its generator on labelled frames: '
+                             'fit(X, y) needs y (or use noise="random").')
+        batch, y = validate_sequences_targets(self, X, y, min_classes=1)
+        nb = batch.to_numpy()
+        y_idx = np.searchsorted(self.classes_, y)
+        frames = [_normalized(nb.data[i, : nb.lengths[i]], self.normalize_frames).T
+                  for i in range(nb.n_sequences)]
+        labels = np.concatenate([np.full(len(f), c) for f, c in zip(frames, y_idx)])
+        out = train_adversarial_generator(
+            np.concatenate(frames), labels, len(self.classes_), sigma=float(self.noise_sigma),
+            activation=self.activation, lambda_adv=float(self.lambda_adv),
+            lambda_norm=float(self.lambda_norm), gan_iter=int(self.gan_iter),
+            classifier_iter=int(self.classifier_iter), n_critic=int(self.n_critic),
+            batch_size=int(self.gan_batch_size), lr=float(self.gan_lr),
+            device=resolve_device(self.device),
+            random_state=seed_from_random_state(self.random_state), verbose=self.verbose)
+        self.generator_state_ = out["generator"]
+        self.classifier_train_accuracy_ = out["classifier_accuracy"]
+        self.fooling_rate_ = out["fooling_rate"]
+        self.history_ = {"fooling_rate_initial": out["fooling_rate_initial"], **out["history"]}
         return self
 
     def transform(self, X):
@@ -175,7 +260,7 @@ class ACOTSubspacePooling(SequenceInputMixin, TransformerMixin, BaseEstimator):
             Ragged list of ``(T_i, d)`` arrays, a 3-D NaN-padded array, or 2-D (one frame
             per sequence).
         """
-        check_is_fitted(self, "n_features_in_")
+        check_is_fitted(self, "generator_state_")
         self._check_params()
         batch = validate_sequences(self, X, reset=False).to_numpy()
         if self.n_components > batch.n_features:
@@ -189,11 +274,14 @@ class ACOTSubspacePooling(SequenceInputMixin, TransformerMixin, BaseEstimator):
                       beta_order=float(self.beta_order), eta=float(self.eta),
                       order_loss=self.order_loss, n_cg_iter=int(self.n_cg_iter),
                       n_alternations=int(self.n_alternations), use_ot=bool(self.use_ot),
-                      normalize_frames=bool(self.normalize_frames))
+                      normalize_frames=bool(self.normalize_frames),
+                      noise_sigma=float(self.noise_sigma), pivot=self.pivot)
+        generator_state = self.generator_state_ if self.noise == "adversarial" else None
         frames = [np.ascontiguousarray(batch.data[i, : batch.lengths[i]], dtype=np.float64)
                   for i in range(batch.n_sequences)]
         bases = Parallel(n_jobs=self.n_jobs)(
-            delayed(_one_sequence)(f, _sequence_seed(base, f), params) for f in frames)
+            delayed(_one_sequence)(f, _sequence_seed(base, f), params, generator_state)
+            for f in frames)
         # computed in float64 (thin SVDs, CG); returned in the input's float precision
         out_dtype = batch.data.dtype if batch.data.dtype in (np.float32, np.float64) else \
             np.float64
