@@ -188,7 +188,7 @@ def solve_u_step(X, Y_hat, U0, *, alpha=1.0, beta1=1.0, beta2=10.0, eta=0.01,
 
 
 def acot_subspace(X, Y, k, *, alpha=1.0, beta1=1.0, beta2=10.0, eta=0.01, order_loss="hinge",
-                  cg_max_iter=5, n_outer_iter=1, outer_tol=1e-5, use_ot=True,
+                  cg_max_iter=5, n_outer_iter=1, outer_tol=1e-5, use_ot=True, ot_reg=None,
                   beta_rule="FletcherReeves"):
     r"""ACOT's alternating optimisation for one sequence: ``(U, costs)``.
 
@@ -199,9 +199,11 @@ def acot_subspace(X, Y, k, *, alpha=1.0, beta1=1.0, beta2=10.0, eta=0.01, order_
     warm-start CG, stopping once the cost changes by less than ``outer_tol`` (the max-min is
     not a descent scheme: only each U-step is monotone). ``use_ot=False`` is the paper's
     "No OT" ablation: each frame's target is the mean of its own negatives (``Y`` built by
-    :func:`random_negatives`, column ``r * n + t`` from frame ``t``).
+    :func:`random_negatives`, column ``r * n + t`` from frame ``t``). ``ot_reg`` replaces the
+    exact plan by entropic OT (:func:`seqot.ot.sinkhorn`) with that regularisation on the
+    max-normalised cost, like the authors' code.
     """
-    from ..ot import emd
+    from ..ot import emd, sinkhorn
 
     d, n = X.shape
     m = Y.shape[1]
@@ -214,7 +216,11 @@ def acot_subspace(X, Y, k, *, alpha=1.0, beta1=1.0, beta2=10.0, eta=0.01, order_
             C = (P * P).sum(0)[:, None] - 2.0 * P.T @ Y + (Y * Y).sum(0)[None, :]
             C = np.maximum(C, 0.0)
             C = C / C.max() if C.max() > 0 else C
-            plan = emd(C, np.full(n, 1.0 / n), np.full(m, 1.0 / m)).plan
+            a, b = np.full(n, 1.0 / n), np.full(m, 1.0 / m)
+            if ot_reg is None:
+                plan = emd(C, a, b).plan
+            else:
+                plan = sinkhorn(C, a, b, reg=float(ot_reg), n_iter=1000).plan
             Y_hat = barycentric_targets(Y, plan)
         else:
             Y_hat = Y.reshape(d, m // n, n).mean(1)

@@ -56,7 +56,7 @@ def _one_sequence(frames, seed, params, generator_state):
                          beta1=params["beta_distortion"], beta2=params["beta_order"],
                          eta=params["eta"], order_loss=params["order_loss"],
                          cg_max_iter=params["n_cg_iter"], n_outer_iter=params["n_alternations"],
-                         use_ot=params["use_ot"])
+                         use_ot=params["use_ot"], ot_reg=params["ot_reg"])
     return U
 
 
@@ -107,6 +107,9 @@ class ACOTSubspacePooling(SequenceInputMixin, TransformerMixin, BaseEstimator):
         code does; the truncation keeps the result near the PCA start).
     n_alternations : int, default=1
         OT / U-step rounds.
+    ot_reg : float, optional
+        ``None``: exact OT between frames and negatives (the paper's IPOT converges to it);
+        a float: entropic OT with that regularisation on the max-normalised cost.
     use_ot : bool, default=True
         ``False`` is the paper's "No OT" ablation (each frame against its own negatives).
     normalize_frames : bool, default=True
@@ -157,7 +160,7 @@ class ACOTSubspacePooling(SequenceInputMixin, TransformerMixin, BaseEstimator):
     def __init__(self, n_components=1, *, noise="adversarial", negatives_per_frame=2,
                  noise_distribution="gaussian", noise_sigma=0.01, pivot="frame",
                  activation="relu", alpha=1.0, beta_distortion=1.0, beta_order=10.0, eta=0.01,
-                 order_loss="hinge", n_cg_iter=5, n_alternations=1, use_ot=True,
+                 order_loss="hinge", n_cg_iter=5, n_alternations=1, use_ot=True, ot_reg=None,
                  normalize_frames=True, lambda_adv=0.1, lambda_norm=1.0, gan_iter=1000,
                  classifier_iter=500, n_critic=5, gan_batch_size=256, gan_lr=1e-4,
                  n_jobs=None, device="auto", random_state=None, verbose=False):
@@ -176,6 +179,7 @@ class ACOTSubspacePooling(SequenceInputMixin, TransformerMixin, BaseEstimator):
         self.n_cg_iter = n_cg_iter
         self.n_alternations = n_alternations
         self.use_ot = use_ot
+        self.ot_reg = ot_reg
         self.normalize_frames = normalize_frames
         self.lambda_adv = lambda_adv
         self.lambda_norm = lambda_norm
@@ -213,6 +217,7 @@ class ACOTSubspacePooling(SequenceInputMixin, TransformerMixin, BaseEstimator):
         if self.order_loss not in _ORDER_LOSSES:
             raise ValueError(f"order_loss must be one of {_ORDER_LOSSES}; got "
                              f"{self.order_loss!r}.")
+        check_positive(self.ot_reg, "ot_reg", allow_none=True)
         check_int(self.n_cg_iter, "n_cg_iter", 1)
         check_int(self.n_alternations, "n_alternations", 1)
         for name in ("use_ot", "normalize_frames"):
@@ -275,7 +280,8 @@ class ACOTSubspacePooling(SequenceInputMixin, TransformerMixin, BaseEstimator):
                       order_loss=self.order_loss, n_cg_iter=int(self.n_cg_iter),
                       n_alternations=int(self.n_alternations), use_ot=bool(self.use_ot),
                       normalize_frames=bool(self.normalize_frames),
-                      noise_sigma=float(self.noise_sigma), pivot=self.pivot)
+                      noise_sigma=float(self.noise_sigma), pivot=self.pivot,
+                      ot_reg=None if self.ot_reg is None else float(self.ot_reg))
         generator_state = self.generator_state_ if self.noise == "adversarial" else None
         frames = [np.ascontiguousarray(batch.data[i, : batch.lengths[i]], dtype=np.float64)
                   for i in range(batch.n_sequences)]

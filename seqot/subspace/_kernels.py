@@ -56,7 +56,7 @@ def bases_to_flat(U):
 
 
 def flat_to_bases(X, n_components=1):
-    """Flat rows ``(n, k * d)`` → stack of bases ``(n, d, k)``; the inverse of :func:`bases_to_flat`.
+    """Flat rows ``(n, k * d)`` → stack of bases ``(n, d, k)`` (inverse of :func:`bases_to_flat`).
 
     Parameters
     ----------

@@ -296,7 +296,7 @@ class PCASubspacePooling(_PoolingBase):
                 f"{len(deficient)} of {batch.n_sequences} sequence(s) span fewer than "
                 f"n_components={k} dimensions (first: sequence {i}, {length} frame(s), rank "
                 f"{rank}); their bases were completed deterministically to {k} orthonormal "
-                "columns.", UserWarning, stacklevel=2)
+                "columns.", UserWarning, stacklevel=3)
         return out
 
     @property
@@ -336,7 +336,7 @@ class RankPooling(_PoolingBase):
     Rank pooling (Fernando et al. 2015, 2017), in its ridge-regression variant:
 
     1. time-varying mean smoothing,
-       :math:`\mathbf v_t=\mathrm{nrm}\big(\psi\big(\frac1t\sum_{\tau\le t}\mathbf x_\tau\big)\big)`,
+       :math:`\mathbf v_t=\mathrm{nrm}(\psi(\frac1t\sum_{\tau\le t}\mathbf x_\tau))`,
        with :math:`\mathrm{nrm}(\mathbf v)=\mathbf v/\|\mathbf v\|_2` (zero stays zero) and
        :math:`\psi` the identity or, with ``nonlinearity="ssr"``, the signed square root
        :math:`\mathrm{sign}(v)\sqrt{|v|}`;
