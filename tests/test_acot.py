@@ -234,3 +234,20 @@ def test_adversarial_pooling_fits_and_is_deterministic():
     assert 0.0 <= a.fooling_rate_ <= 1.0
     with pytest.raises(ValueError, match="needs y"):
         ACOTSubspacePooling(**kw).fit(X)
+
+
+def test_pipeline_with_grassmann_kernel_in_grid_search_on_ragged_lists():
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import Pipeline
+    from sklearn.svm import SVC
+
+    from seqot.subspace import GrassmannKernel
+
+    X, y = _order_only(n_seq=24)
+    model = Pipeline([("pool", ACOTSubspacePooling(noise="random", random_state=0)),
+                      ("kernel", GrassmannKernel(kernel="rbf")),
+                      ("svm", SVC(kernel="precomputed"))])
+    search = GridSearchCV(model, {"kernel__gamma": [0.5, 2.0], "svm__C": [1.0, 10.0]}, cv=3)
+    search.fit(X, y)
+    assert search.predict(X[:4]).shape == (4,)
+    assert search.best_score_ > 0.6

@@ -17,6 +17,7 @@ TEST_PARAMS: dict[str, dict] = {
     "DeepEMDClassifier": {"device": "cpu", "sfc_steps": 5, "random_state": 0},
     "TAPMetricLearner": {"device": "cpu", "hidden": (8,), "channels": (3, 3), "batch_size": 8,
                          "n_epochs": 2, "validation_fraction": None, "random_state": 0},
+    "GrassmannKernel": {"n_components": 1, "check_orthonormal": False},
     "ACOTSubspacePooling": {"random_state": 0, "gan_iter": 2, "classifier_iter": 3,
                             "gan_batch_size": 16, "device": "cpu"},
     "ASOTSegmenter": {"device": "cpu", "n_actions": 3, "hidden": (8,), "n_components": 4,
