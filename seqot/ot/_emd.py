@@ -53,10 +53,12 @@ def _solve_batch(A, Bw, C, max_iter, n_jobs):
     B, n, m = C.shape
     n_chunks = 1 if n_jobs in (None, 1) else max(1, min(B, 8 * abs(int(n_jobs))))
     bounds = np.linspace(0, B, n_chunks + 1).astype(int)
-    parts = Parallel(n_jobs=n_jobs, prefer="threads")(
-        delayed(_solve_chunk)(A[i:j], Bw[i:j], C[i:j], max_iter)
-        for i, j in zip(bounds[:-1], bounds[1:]) if j > i
-    )
+    spans = [(i, j) for i, j in zip(bounds[:-1], bounds[1:]) if j > i]
+    if len(spans) == 1:  # nothing to parallelise: no joblib (or dask) round-trip
+        parts = [_solve_chunk(A, Bw, C, max_iter)]
+    else:
+        parts = Parallel(n_jobs=n_jobs, prefer="threads")(
+            delayed(_solve_chunk)(A[i:j], Bw[i:j], C[i:j], max_iter) for i, j in spans)
     plan = np.zeros((B, n, m))
     u_all, v_all = np.zeros((B, n)), np.zeros((B, m))
     cost, codes = np.zeros(B), np.zeros(B, dtype=int)
