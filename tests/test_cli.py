@@ -1,0 +1,334 @@
+"""The command line: ``seqot segment`` and ``seqot fewshot`` on tiny data sets, and their
+errors (exit status 2, one line naming the problem, nothing written)."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from seqot._cli import main
+
+ACTIONS = ["pour", "stir", "drink"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """Tiny tensor ops on a busy 2-core machine: intra-op threads only add overhead."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def make_mstcn(root, *, n_videos=3, D=4, T=40, gt=True, seed=0):
+    """3 videos of 3 actions in order, each a well-separated Gaussian blob; (D, T) files."""
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(scale=4.0, size=(len(ACTIONS), D))
+    (root / "features").mkdir(parents=True)
+    (root / "mapping").mkdir()
+    (root / "splits").mkdir()
+    (root / "mapping" / "mapping.txt").write_text(
+        "".join(f"{i} {a}\n" for i, a in enumerate(ACTIONS)))
+    if gt:
+        (root / "groundTruth").mkdir()
+    names = []
+    for v in range(n_videos):
+        cuts = np.sort(rng.choice(np.arange(8, T - 8), size=2, replace=False))
+        y = np.zeros(T, dtype=int)
+        y[cuts[0]:] = 1
+        y[cuts[1]:] = 2
+        X = centers[y] + 0.3 * rng.normal(size=(T, D))
+        name = f"video{v}"
+        np.save(root / "features" / f"{name}.npy", X.T.astype(np.float32))
+        if gt:
+            (root / "groundTruth" / f"{name}.txt").write_text(
+                "".join(ACTIONS[k] + "\n" for k in y))
+        names.append(name)
+    (root / "splits" / "test.split1.bundle").write_text(
+        "".join(f"{n}.txt\n" for n in names[:2]))
+    return names
+
+
+def make_fewshot(root, *, n_classes=3, per_class=4, d=5, seed=0):
+    rng = np.random.default_rng(seed)
+    feats = root / "feats"
+    feats.mkdir()
+    rows = ["video,label"]
+    for c in range(n_classes):
+        mean = rng.normal(scale=3.0, size=d)
+        for i in range(per_class):
+            T = int(rng.integers(10, 16))
+            x = mean + 0.5 * rng.normal(size=(T, d))
+            name = f"c{c}_v{i}"
+            np.save(feats / f"{name}.npy", x.astype(np.float32))
+            rows.append(f"{name},class{c}")
+    labels = root / "labels.csv"
+    labels.write_text("\n".join(rows) + "\n")
+    return feats, labels
+
+
+SEG_FAST = ["--epochs", "2", "--device", "cpu", "--quiet"]
+FS_FAST = ["--n-way", "3", "--n-shot", "1", "--n-query", "2", "--episodes", "4",
+           "--device", "cpu", "--quiet"]
+
+
+def run_error(capsys, argv):
+    """Run, expect exit status 2 and a one-line message; return the message."""
+    code = main(argv)
+    captured = capsys.readouterr()
+    assert code == 2, captured
+    lines = [line for line in captured.err.splitlines() if line.strip()]
+    assert len(lines) == 1, captured.err
+    assert "error:" in lines[0] and "Traceback" not in captured.err
+    return lines[0]
+
+
+# --------------------------------------------------------------------------- segment
+
+
+def test_segment_writes_named_predictions_and_prints_metrics(tmp_path, capsys):
+    root = tmp_path / "data"
+    names = make_mstcn(root)
+    assert main(["segment", str(root), "--n-actions", "3", *SEG_FAST]) == 0
+    out = capsys.readouterr().out
+    for metric in ("MoF", "F1", "F1@10", "F1@25", "F1@50", "mIoU", "Edit"):
+        assert metric in out
+    values = [float(v) for v in out.splitlines()[1].split()]
+    assert len(values) == 7 and all(0 <= v <= 100 for v in values)
+    pred_dir = root / "predictions"
+    assert sorted(p.name for p in pred_dir.iterdir()) == [f"{n}.txt" for n in names]
+    for n in names:
+        lines = (pred_dir / f"{n}.txt").read_text().splitlines()
+        assert len(lines) == 40
+        assert set(lines) <= set(ACTIONS) | {f"cluster_{k}" for k in range(3)}
+    # The predictions read back as ground truth in the MS-TCN layout.
+    from seqot.segmentation import load_mstcn_dataset
+
+    back = load_mstcn_dataset(root, gt_dir="predictions")
+    assert [len(y) for y in back.y] == [40, 40, 40]
+
+
+def test_segment_split_output_subsample_without_gt(tmp_path, capsys):
+    root = tmp_path / "data"
+    make_mstcn(root, gt=False)
+    out_dir = tmp_path / "new" / "preds"
+    assert main(["segment", str(root), "-K", "2", "--split", "test.split1.bundle",
+                 "--output", str(out_dir), "--subsample", "2", "--rho", "0",
+                 "--standardize", *SEG_FAST]) == 0
+    out = capsys.readouterr().out
+    assert "no metrics" in out
+    assert sorted(p.name for p in out_dir.iterdir()) == ["video0.txt", "video1.txt"]
+    lines = (out_dir / "video0.txt").read_text().splitlines()
+    assert len(lines) == 20 and set(lines) <= {"0", "1"}
+    assert not (root / "predictions").exists()
+
+
+@pytest.mark.parametrize("case", [
+    "no_root", "no_features", "bad_split", "length_mismatch", "bad_shape", "bad_background",
+    "output_is_file", "bad_device", "bad_k", "bad_epochs", "bad_rho", "bad_mismatch_choice",
+    "missing_k",
+])
+def test_segment_errors(tmp_path, capsys, case):
+    root = tmp_path / "data"
+    make_mstcn(root)
+    argv = ["segment", str(root), "--n-actions", "3", *SEG_FAST]
+    expect = None
+    if case == "no_root":
+        argv[1] = str(tmp_path / "nowhere")
+        expect = "does not exist"
+    elif case == "no_features":
+        argv += ["--features-dir", "feats"]
+        expect = "feats"
+    elif case == "bad_split":
+        argv += ["--split", "nope.bundle"]
+        expect = "nope.bundle"
+    elif case == "length_mismatch":
+        np.save(root / "features" / "video1.npy", np.zeros((4, 39), np.float32))
+        expect = "truncate"
+    elif case == "bad_shape":
+        np.save(root / "features" / "video1.npy", np.zeros((4, 39, 2), np.float32))
+        expect = "2-D"
+    elif case == "bad_background":
+        argv += ["--background", "nothing"]
+        expect = "nothing"
+    elif case == "output_is_file":
+        (tmp_path / "file").write_text("x")
+        argv += ["--output", str(tmp_path / "file")]
+        expect = "not a folder"
+    elif case == "bad_device":
+        argv[argv.index("cpu")] = "gpu7"
+        expect = "--device"
+    elif case == "bad_k":
+        argv[3] = "0"
+        expect = "--n-actions"
+    elif case == "bad_epochs":
+        argv[argv.index("--epochs") + 1] = "two"
+        expect = "--epochs"
+    elif case == "bad_rho":
+        argv += ["--rho", "-1"]
+        expect = "--rho"
+    elif case == "bad_mismatch_choice":
+        argv += ["--length-mismatch", "pad"]
+        expect = "--length-mismatch"
+    elif case == "missing_k":
+        del argv[2:4]
+        expect = "--n-actions"
+    message = run_error(capsys, argv)
+    assert expect in message, message
+    assert not (root / "predictions").exists()
+    assert not any(p.name.endswith(".tmp") for p in tmp_path.rglob("*"))
+
+
+def test_segment_with_truncate_and_background(tmp_path, capsys):
+    root = tmp_path / "data"
+    make_mstcn(root)
+    np.save(root / "features" / "video1.npy",
+            np.load(root / "features" / "video1.npy")[:, :38])
+    out_dir = tmp_path / "p"
+    assert main(["segment", str(root), "--n-actions", "2", "--background", "drink",
+                 "--length-mismatch", "truncate", "--output", str(out_dir), *SEG_FAST]) == 0
+    assert "MoF" in capsys.readouterr().out
+    assert len((out_dir / "video1.txt").read_text().splitlines()) == 38
+
+
+def test_segment_help_subprocess():
+    res = subprocess.run([sys.executable, "-m", "seqot", "segment", "--help"],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    for option in ("--n-actions", "--features-dir", "--split", "--output", "--epochs", "--rho",
+                   "--background", "--length-mismatch", "--subsample", "--standardize",
+                   "--random-state", "--device", "--quiet", "groundTruth"):
+        assert option in res.stdout
+
+
+def test_help_of_every_command(capsys):
+    for argv in (["--help"], ["fewshot", "--help"], ["demo", "--help"]):
+        assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "segment" in out and "--n-way" in out and "--quick" in out
+    assert main([]) == 2
+    assert main(["nonsense"]) == 2
+
+
+# --------------------------------------------------------------------------- fewshot
+
+
+@pytest.mark.parametrize("method", ["cmot", "mean", "dtw", "deepemd"])
+def test_fewshot_methods(tmp_path, capsys, method):
+    feats, labels = make_fewshot(tmp_path)
+    argv = ["fewshot", str(feats), "--labels", str(labels), "--method", method,
+            "--n-segments", "4", *FS_FAST]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert f"{method}: 3-way 1-shot accuracy" in out and "±" in out
+    acc = float(out.split("accuracy")[1].split("±")[0])
+    assert 0 <= acc <= 100
+    if method == "mean":  # well-separated classes
+        assert acc > 80
+
+
+def test_fewshot_json_output_transpose(tmp_path, capsys):
+    feats, labels = make_fewshot(tmp_path)
+    for p in feats.iterdir():
+        np.save(p, np.load(p).T)
+    out_file = tmp_path / "res" / "results.json"
+    assert main(["fewshot", str(feats), "--labels", str(labels), "--method", "mean",
+                 "--transpose", "--output", str(out_file), *FS_FAST]) == 0
+    res = json.loads(out_file.read_text())
+    assert res["method"] == "mean" and res["n_way"] == 3 and res["n_episodes"] == 4
+    assert len(res["episode_accuracies"]) == 4 and 0 <= res["accuracy"] <= 1
+    assert res["ci95"] >= 0 and res["n_videos"] == 12 and res["n_classes"] == 3
+    assert res["n_features"] == 5
+    printed = capsys.readouterr().out
+    assert f"{100 * res['accuracy']:.2f} ± {100 * res['ci95']:.2f}%" in printed
+
+
+@pytest.mark.parametrize("case", [
+    "no_dir", "no_labels", "no_header", "missing_column", "unknown_video", "inconsistent_d",
+    "bad_ndim", "too_few_per_class", "too_few_classes", "too_few_for_queries", "duplicate",
+    "empty_csv", "pickle", "nan", "bad_way", "bad_method", "output_is_dir", "bad_device",
+    "missing_labels_option",
+])
+def test_fewshot_errors(tmp_path, capsys, case):
+    feats, labels = make_fewshot(tmp_path)
+    out_file = tmp_path / "out" / "r.json"
+    argv = ["fewshot", str(feats), "--labels", str(labels), "--method", "mean",
+            "--output", str(out_file), *FS_FAST]
+    text = labels.read_text()
+    if case == "no_dir":
+        argv[1] = str(tmp_path / "nowhere")
+        expect = "does not exist"
+    elif case == "no_labels":
+        argv[3] = str(tmp_path / "nope.csv")
+        expect = "nope.csv"
+    elif case == "no_header":
+        labels.write_text(text.split("\n", 1)[1])
+        expect = "header"
+    elif case == "missing_column":
+        labels.write_text(text.replace("video,label", "video,class"))
+        expect = "label"
+    elif case == "unknown_video":
+        labels.write_text(text + "ghost,class0\n")
+        expect = "ghost"
+    elif case == "inconsistent_d":
+        np.save(feats / "c1_v2.npy", np.zeros((12, 6), np.float32))
+        expect = "c1_v2"
+    elif case == "bad_ndim":
+        np.save(feats / "c0_v1.npy", np.zeros(12, np.float32))
+        expect = "2-D"
+    elif case == "too_few_per_class":
+        labels.write_text(text + "extra,class9\n")
+        np.save(feats / "extra.npy", np.zeros((12, 5), np.float32))
+        expect = "class9"
+    elif case == "too_few_classes":
+        argv[argv.index("--n-way") + 1] = "4"
+        expect = "--n-way"
+    elif case == "too_few_for_queries":
+        argv[argv.index("--n-query") + 1] = "4"
+        expect = "--n-query"
+    elif case == "duplicate":
+        labels.write_text(text + "c0_v0,class1\n")
+        expect = "c0_v0"
+    elif case == "empty_csv":
+        labels.write_text("")
+        expect = "empty"
+    elif case == "pickle":
+        np.save(feats / "c2_v0.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+        expect = "c2_v0"
+    elif case == "nan":
+        x = np.load(feats / "c2_v3.npy")
+        x[3, 1] = np.nan
+        np.save(feats / "c2_v3.npy", x)
+        expect = "NaN"
+    elif case == "bad_way":
+        argv[argv.index("--n-way") + 1] = "1"
+        expect = "--n-way"
+    elif case == "bad_method":
+        argv[argv.index("mean")] = "knn"
+        expect = "--method"
+    elif case == "output_is_dir":
+        out_file.mkdir(parents=True)
+        expect = "folder"
+    elif case == "bad_device":
+        argv[argv.index("cpu")] = "gpu7"
+        expect = "--device"
+    elif case == "missing_labels_option":
+        del argv[2:4]
+        expect = "--labels"
+    message = run_error(capsys, argv)
+    assert expect in message, message
+    if case != "output_is_dir":
+        assert not out_file.parent.exists()
+
+
+def test_demo_dispatch(monkeypatch):
+    """``seqot demo --quick --quiet`` reaches run_demo unchanged (the demo itself is slow)."""
+    import seqot._demo
+
+    calls = []
+    monkeypatch.setattr(seqot._demo, "run_demo", lambda **kw: calls.append(kw))
+    assert main(["demo", "--quick", "--quiet"]) == 0
+    assert calls == [dict(quick=True, verbose=False, out=sys.stdout)]
