@@ -197,7 +197,7 @@ class EpisodicEncoder(SequenceInputMixin, TransformerMixin, BaseEstimator):
     temperature_ : float
         :math:`1/s` at the end of training (so that ``CMOTNearestCentroid(temperature=
         temperature_)`` gives the trained probabilities).
-    whitening_ : ndarray of shape (n_features_in_, n_features_in_) or None
+    whitening_ : ndarray of shape ``(n_features_in_, n_features_in_)`` or None
         The fixed input map :math:`W` of ``init="whiten"`` (``None`` for ``"identity"``).
     encoder_state_ : dict of str to ndarray
         The encoder's ``state_dict`` as CPU numpy arrays (the module is rebuilt on the
