@@ -43,15 +43,14 @@ def _l2_normalize(a, axis=-1):
 
 class _PoolingBase(SequenceInputMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                    BaseEstimator):
-    """Shared fit/validation of the pooling transformers (stateless beyond ``n_features_in_``)."""
+    """Shared fit/validation of the pooling transformers (stateless beyond ``n_features_in_``).
+
+    Subclasses define ``_check_params(n_features)``, called at ``fit`` and ``transform``."""
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
-
-    def _check_params(self, n_features):  # pragma: no cover - overridden
-        pass
 
     def fit(self, X, y=None):
         """Validate the sequences and record ``n_features_in_`` (nothing is learned).
