@@ -27,26 +27,11 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC, LinearSVC
 
 from seqot import ACOTSubspacePooling
-from seqot.datasets import load_japanese_vowels
+from seqot.datasets import load_japanese_vowels, make_order_only_sequences
 from seqot.plotting import plot_kernel_matrix
 from seqot.subspace import GrassmannKernel, MeanPooling, PCASubspacePooling
 
 QUICK = bool(os.environ.get("SEQOT_EXAMPLES_QUICK"))  # smaller sizes for the doc build
-
-
-def order_only(n_seq=80, d=12, seed=0):
-    rng = np.random.default_rng(seed)
-    base = np.abs(rng.normal(size=(4, d)))
-    a = np.zeros(d)
-    a[0] = 1.0
-    X, y = [], []
-    for i in range(n_seq):
-        n = int(rng.integers(15, 30))
-        ramp = np.sort(rng.random(n))
-        frames = np.abs(rng.normal(size=(n, 4))) @ base * 0.2 + ramp[:, None] * a + 0.3
-        X.append(frames if i % 2 == 0 else frames[::-1])
-        y.append(i % 2)
-    return X, np.asarray(y)
 
 
 def kernel_svm(pooling):
@@ -56,7 +41,7 @@ def kernel_svm(pooling):
 
 # %%
 # Part 1: order-only classes (5-fold CV accuracy)
-X, y = order_only(n_seq=20 if QUICK else 80)
+X, y = make_order_only_sequences(n_sequences=20 if QUICK else 80, random_state=0)
 models = {
     "mean pooling + linear SVM": Pipeline([("pool", MeanPooling()), ("svm", LinearSVC())]),
     "PCA subspace + kernel SVM": kernel_svm(PCASubspacePooling(n_components=1)),

@@ -14,6 +14,7 @@ from seqot.subspace._acot import (  # noqa: E402
     random_negatives,
     solve_u_step,
 )
+from seqot.datasets import make_order_only_sequences  # noqa: E402
 from seqot.subspace._estimator import ACOTSubspacePooling  # noqa: E402
 
 
@@ -109,21 +110,7 @@ def test_random_negatives_are_nonnegative_unit_vectors():
 
 
 def _order_only(n_seq=40, d=12, seed=0):
-    """Two classes made of the *same* frames: a sequence's frames sorted by their energy along
-    a direction ``a``, increasing (class 0) or decreasing (class 1). Any set function of the
-    frames (mean pooling, PCA) cannot tell the classes apart."""
-    rng = np.random.default_rng(seed)
-    base = np.abs(rng.normal(size=(4, d)))
-    a = np.zeros(d)
-    a[0] = 1.0
-    X, y = [], []
-    for i in range(n_seq):
-        n = int(rng.integers(15, 30))
-        ramp = np.sort(rng.random(n))
-        frames = np.abs(rng.normal(size=(n, 4))) @ base * 0.2 + ramp[:, None] * a + 0.3
-        X.append(frames if i % 2 == 0 else frames[::-1])
-        y.append(i % 2)
-    return X, np.asarray(y)
+    return make_order_only_sequences(n_sequences=n_seq, n_features=d, random_state=seed)
 
 
 def test_estimator_outputs_orthonormal_bases_for_any_length():

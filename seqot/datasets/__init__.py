@@ -3,6 +3,7 @@
 from ._digits import make_digits_local_features
 from ._japanese_vowels import load_japanese_vowels, make_japanese_vowels_videos
 from ._synthetic import (
+    make_order_only_sequences,
     make_reversal_tasks,
     make_segmented_sequences,
     make_warped_sequences,
@@ -13,6 +14,7 @@ __all__ = [
     "load_japanese_vowels",
     "make_digits_local_features",
     "make_japanese_vowels_videos",
+    "make_order_only_sequences",
     "make_reversal_tasks",
     "make_segmented_sequences",
     "make_warped_sequences",

@@ -610,3 +610,59 @@ def true_alignment(warp_x, warp_y):
     np.add.at(A, (rows, order[j]), 1.0 - lam)
     np.add.at(A, (rows, order[j + 1]), lam)
     return A
+
+
+def make_order_only_sequences(n_sequences=80, n_features=12, length=(15, 29), random_state=None):
+    """Two classes that contain the *same* frames and differ only in their temporal order.
+
+    Each sequence has ``T`` frames ``x_t = |z_t| B * 0.2 + r_t a + 0.3`` with ``z_t`` Gaussian
+    in 4 dimensions, a fixed non-negative basis ``B``, a class-shared direction ``a = e_1`` and
+    ramp values ``r_t ~ U(0, 1)`` sorted in increasing order; class 0 keeps that order and class
+    1 reverses the sequence. The set of frames is identically distributed in both classes, so
+    any function of the frame set (mean pooling, PCA, order-blind OT) is at chance; only
+    temporal order separates them (ACOT's order term, rank pooling, alignment distances).
+
+    Parameters
+    ----------
+    n_sequences : int, default=80
+        Sequences, alternating class 0 and 1.
+    n_features : int, default=12
+        Feature dimension ``d >= 1``.
+    length : (int, int), default=(15, 29)
+        Inclusive range of the sequence lengths.
+    random_state : None, int or numpy Generator
+
+    Returns
+    -------
+    X : list of (T_i, n_features) arrays
+    y : int array of shape (n_sequences,)
+
+    Examples
+    --------
+    >>> from seqot.datasets import make_order_only_sequences
+    >>> X, y = make_order_only_sequences(n_sequences=4, random_state=0)
+    >>> len(X), y.tolist()
+    (4, [0, 1, 0, 1])
+    """
+    if isinstance(n_sequences, bool) or not isinstance(n_sequences, (int, np.integer)) \
+            or n_sequences < 1:
+        raise ValueError(f"n_sequences must be a positive integer; got {n_sequences!r}.")
+    if isinstance(n_features, bool) or not isinstance(n_features, (int, np.integer)) \
+            or n_features < 1:
+        raise ValueError(f"n_features must be a positive integer; got {n_features!r}.")
+    lo, hi = length
+    if not (1 <= lo <= hi):
+        raise ValueError(f"length must be an inclusive range (low, high) with 1 <= low <= high; "
+                         f"got {length!r}.")
+    rng = np.random.default_rng(random_state)
+    base = np.abs(rng.normal(size=(4, n_features)))
+    a = np.zeros(n_features)
+    a[0] = 1.0
+    X, y = [], []
+    for i in range(int(n_sequences)):
+        n = int(rng.integers(lo, hi + 1))
+        ramp = np.sort(rng.random(n))
+        frames = np.abs(rng.normal(size=(n, 4))) @ base * 0.2 + ramp[:, None] * a + 0.3
+        X.append(frames if i % 2 == 0 else frames[::-1].copy())
+        y.append(i % 2)
+    return X, np.asarray(y)
