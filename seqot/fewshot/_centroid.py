@@ -81,7 +81,8 @@ class _NearestClassBase(SequenceInputMixin, ClassifierMixin, BaseEstimator):
             return self._fit_precomputed(X, y)
         _get_metric(self._metric())
         batch, y = validate_sequences_targets(self, X, y)
-        batch = self._prepare(batch)
+        # numpy state: a model fitted on GPU tensors pickles device-free
+        batch = self._prepare(batch).to_numpy()
         self.y_fit_ = np.searchsorted(self.classes_, y)
         self.X_fit_ = batch
         if self.class_distance == "prototype":
@@ -117,7 +118,7 @@ class _NearestClassBase(SequenceInputMixin, ClassifierMixin, BaseEstimator):
                                  f"expecting {len(self.y_fit_)} features as input (one "
                                  "distance per support sequence).")
             return self._mean_over_classes(D)
-        batch = self._prepare(validate_sequences(self, X, reset=False))
+        batch = self._prepare(validate_sequences(self, X, reset=False)).to_numpy()
         params = dict(metric=self._metric(), batch_size=self.batch_size, n_jobs=self.n_jobs,
                       device=self.device, **self._metric_params())
         if self.class_distance == "prototype":
