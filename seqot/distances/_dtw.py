@@ -60,6 +60,8 @@ temporal alignment. CVPR 2020.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from torch.autograd.function import once_differentiable
@@ -290,6 +292,10 @@ def _backward_chunk(state):
                 torch.sub(Np, lay.view(Nv, shape, off + shift), out=tt)
                 if pens[move] is not None:
                     tt.add_(pens[move].as_strided(shape, (b, 1), poff + pshift))
+                # a probability: log <= 0. Nv = N + C/gamma cancels catastrophically when
+                # C/gamma is huge (float32, tiny gamma), which can push the difference above
+                # 0 and exp to inf; an unreachable predecessor (-inf - -inf) has weight 0.
+                tt.nan_to_num_(nan=-math.inf, posinf=0.0).clamp_max_(0.0)
                 tt.exp_()
                 Ep.addcmul_(tt, lay.view(E, shape, off + shift))
     else:

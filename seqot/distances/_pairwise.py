@@ -241,5 +241,7 @@ def masked_mean(batch: SequenceBatch) -> torch.Tensor:
 def _mean_euclidean(xb, yb):
     """Euclidean distance between mean-pooled sequences (order-blind aggregation baseline)."""
     mx, my = masked_mean(xb), masked_mean(yb)
-    sq = (mx * mx).sum(1)[:, None] + (my * my).sum(1)[None, :] - 2.0 * mx @ my.T
-    return sq.clamp_min_(0.0).sqrt()
+    sq = ((mx * mx).sum(1)[:, None] + (my * my).sum(1)[None, :] - 2.0 * mx @ my.T).clamp_min(0.0)
+    # sqrt has an infinite derivative at 0: keep gradients finite on identical means
+    pos = sq > 0
+    return torch.where(pos, sq, torch.ones_like(sq)).sqrt() * pos

@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..utils._validation import check_positive
+from ..utils._validation import check_float_tensor, check_positive
 from ._sinkhorn import sinkhorn
 
 __all__ = ["ASOTResult", "asot", "asot_structure_product"]
@@ -92,12 +92,14 @@ def _prepare_costs(cost, mask):
         if mask is not None:
             raise ValueError("mask cannot be combined with a list of cost matrices; the list "
                              "already gives each video's length.")
-        items = [c if isinstance(c, torch.Tensor) else torch.as_tensor(np.asarray(c))
-                 for c in cost]
+        items = [check_float_tensor(c, f"cost[{i}]") for i, c in enumerate(cost)]
         for i, c in enumerate(items):
             if c.ndim != 2:
                 raise ValueError(f"cost[{i}] must be a 2-D (N, K) matrix; got shape "
                                  f"{tuple(c.shape)}.")
+            if c.shape[0] == 0:
+                raise ValueError(f"cost[{i}] has no frames (N = 0); every video needs at least "
+                                 "one frame.")
         ks = {int(c.shape[1]) for c in items}
         if len(ks) != 1:
             raise ValueError(f"all cost matrices must have the same number of actions K; got "
@@ -118,7 +120,7 @@ def _prepare_costs(cost, mask):
             M[i, :lengths[i]] = True
         return C, M, ("list", numpy_in, lengths)
     numpy_in = not isinstance(cost, torch.Tensor)
-    C = torch.as_tensor(np.asarray(cost)) if numpy_in else cost
+    C = check_float_tensor(cost, "cost")
     if C.ndim not in (2, 3):
         raise ValueError(f"cost must be an (N, K) matrix, a (B, N, K) batch or a list of "
                          f"(N_i, K) matrices; got shape {tuple(C.shape)}.")
@@ -131,8 +133,13 @@ def _prepare_costs(cost, mask):
     if mask is None:
         M = torch.ones((B, N), dtype=torch.bool, device=C.device)
     else:
-        M = torch.as_tensor(np.asarray(mask)) if not isinstance(mask, torch.Tensor) else mask
-        M = M.to(device=C.device)
+        if not isinstance(mask, torch.Tensor):
+            mask_arr = np.asarray(mask)
+            if mask_arr.dtype != bool:
+                raise ValueError(f"mask must be boolean (True on valid frames); got "
+                                 f"{mask_arr.dtype}.")
+            mask = torch.from_numpy(np.ascontiguousarray(mask_arr))
+        M = mask.to(device=C.device)
         if single and M.ndim == 1:
             M = M[None]
         if tuple(M.shape) != (B, N):

@@ -32,22 +32,38 @@ def _check_metric(metric):
         raise ValueError(f"cost metric={metric!r} is not known; choose one of {COST_METRICS}.")
 
 
+def _check_frames(X, Y, layout):
+    """Both tensors, floating, of matching layout (3-D, or 2-D for paired), with equal d."""
+    for name, Z in (("X", X), ("Y", Y)):
+        if not isinstance(Z, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor; got {type(Z).__name__} (the cost "
+                            "builders work on tensors: use torch.as_tensor).")
+        if not Z.is_floating_point():
+            raise TypeError(f"{name} must be a floating-point tensor; got {Z.dtype}.")
+    dims = (2, 3) if layout == "paired" else (3,)
+    if X.ndim not in dims or Y.ndim != X.ndim:
+        raise ValueError(f"X and Y must both be {' or '.join(map(str, dims))}-D; got shapes "
+                         f"{tuple(X.shape)} and {tuple(Y.shape)}.")
+    if X.shape[-1] != Y.shape[-1]:
+        raise ValueError(f"X and Y have different feature dimensions: {X.shape[-1]} and "
+                         f"{Y.shape[-1]}.")
+    if layout == "paired" and X.ndim == 3 and X.shape[0] != Y.shape[0]:
+        raise ValueError(f"paired costs need as many problems in X as in Y; got "
+                         f"{X.shape[0]} and {Y.shape[0]}.")
+
+
 def _unit_rows(Z):
     """Rows scaled to unit norm; zero rows stay zero, with zero gradient."""
+    scale = Z.detach().abs().amax(dim=1, keepdim=True)
+    scale = torch.where(scale > 0, scale, torch.ones_like(scale))
+    Z = Z / scale  # no overflow (huge entries) or underflow (tiny ones) in the norm
     n = Z.norm(dim=1, keepdim=True)
     positive = n > 0
     return torch.where(positive, Z / torch.where(positive, n, torch.ones_like(n)),
                        torch.zeros_like(Z))
 
 
-def _finish(sq_or_dot, x_sq, y_sq, metric, x_norm=None, y_norm=None):
-    if metric == "cosine":
-        # a zero vector (padding) has cosine 0 with everything, so cost 1, and zero gradient
-        # (dividing by a clamped norm would make it ~1/tiny and the next step overflow)
-        denom = x_norm * y_norm
-        positive = denom > 0
-        safe = torch.where(positive, denom, torch.ones_like(denom))
-        return 1.0 - torch.where(positive, sq_or_dot / safe, torch.zeros_like(safe))
+def _finish(sq_or_dot, x_sq, y_sq, metric):
     sq = (x_sq + y_sq - 2.0 * sq_or_dot).clamp_min(0.0)
     if metric == "sqeuclidean":
         return sq
@@ -70,13 +86,17 @@ def frame_cost(X, Y, metric="sqeuclidean"):
     Tensor of shape (B, n, m) (or (n, m) for 2-D input)
     """
     _check_metric(metric)
+    _check_frames(X, Y, "paired")
     squeeze = X.ndim == 2
     if squeeze:
         X, Y = X[None], Y[None]
-    dot = torch.bmm(X, Y.transpose(1, 2))
     if metric == "cosine":
-        out = _finish(dot, None, None, metric, X.norm(dim=-1)[:, :, None], Y.norm(dim=-1)[:, None, :])
+        # unit rows first: the norms of huge (or tiny) frames would overflow (underflow)
+        Xn, Yn = _unit_rows(X.reshape(-1, X.shape[-1])), _unit_rows(Y.reshape(-1, Y.shape[-1]))
+        dot = torch.bmm(Xn.view(X.shape), Yn.view(Y.shape).transpose(1, 2))
+        out = (1.0 - dot).clamp_min(0.0)
     else:
+        dot = torch.bmm(X, Y.transpose(1, 2))
         out = _finish(dot, (X * X).sum(-1)[:, :, None], (Y * Y).sum(-1)[:, None, :], metric)
     return out[0] if squeeze else out
 
@@ -98,16 +118,18 @@ def pairwise_frame_cost(X, Y, metric="sqeuclidean", *, problems_last=False):
     Tensor of shape (n_x, n_y, T_x, T_y), or (T_x, T_y, n_x, n_y) with ``problems_last``
     """
     _check_metric(metric)
+    _check_frames(X, Y, "all pairs")
     if problems_last:
         return _pairwise_cost_problems_last(X, Y, metric)
     nx, tx, d = X.shape
     ny, ty, _ = Y.shape
+    if metric == "cosine":
+        # unit rows first: the norms of huge (or tiny) frames would overflow (underflow)
+        Xn, Yn = _unit_rows(X.reshape(nx * tx, d)), _unit_rows(Y.reshape(ny * ty, d))
+        dot = (Xn @ Yn.T).view(nx, tx, ny, ty).permute(0, 2, 1, 3)
+        return (1.0 - dot).clamp_min(0.0)
     dot = (X.reshape(nx * tx, d) @ Y.reshape(ny * ty, d).T).view(nx, tx, ny, ty)
     dot = dot.permute(0, 2, 1, 3)
-    if metric == "cosine":
-        xn = X.norm(dim=-1)[:, None, :, None]
-        yn = Y.norm(dim=-1)[None, :, None, :]
-        return _finish(dot, None, None, metric, xn, yn)
     x_sq = (X * X).sum(-1)[:, None, :, None]
     y_sq = (Y * Y).sum(-1)[None, :, None, :]
     return _finish(dot, x_sq, y_sq, metric)

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..utils._validation import check_positive
+from ..utils._validation import check_float_tensor, check_positive
 
 __all__ = ["OTResult", "sinkhorn"]
 
@@ -74,10 +74,7 @@ class OTResult:
 def _prepare(C, a, b):
     """Tensors (B, n, m), (B, n), (B, m) + how to shape the outputs back."""
     numpy_in = not isinstance(C, torch.Tensor)
-    if numpy_in:
-        C = torch.as_tensor(np.asarray(C))
-        if not C.is_floating_point():
-            C = C.to(torch.float64)
+    C = check_float_tensor(C, "C")
     if C.ndim not in (2, 3):
         raise ValueError(f"C must be a (n, m) or (B, n, m) cost; got shape {tuple(C.shape)}.")
     single = C.ndim == 2
@@ -90,8 +87,7 @@ def _prepare(C, a, b):
     def weights(w, size, name):
         if w is None:
             return torch.full((B, size), 1.0 / size, dtype=C.dtype, device=C.device)
-        w = torch.as_tensor(w if isinstance(w, torch.Tensor) else np.asarray(w),
-                            device=C.device).to(C.dtype)
+        w = check_float_tensor(w, name, device=C.device, dtype=C.dtype)
         if w.ndim == 1:
             w = w[None].expand(B, -1)
         if w.shape != (B, size):
@@ -118,9 +114,10 @@ def _prepare(C, a, b):
 def _check_reg(reg, C):
     """reg as a (B,) tensor of positive finite values (no gradient)."""
     B = C.shape[0]
-    if isinstance(reg, torch.Tensor) or (np.ndim(reg) > 0 and not isinstance(reg, str)):
-        r = torch.as_tensor(reg.detach() if isinstance(reg, torch.Tensor) else np.asarray(reg),
-                            device=C.device).to(C.dtype).reshape(-1)
+    if isinstance(reg, (torch.Tensor, np.ndarray, list, tuple)) and np.ndim(
+            reg if not isinstance(reg, (list, tuple)) else np.empty(len(reg))) > 0:
+        r = check_float_tensor(reg.detach() if isinstance(reg, torch.Tensor) else reg, "reg",
+                               device=C.device, dtype=C.dtype).reshape(-1)
         if r.numel() == 1:
             r = r.expand(B)
         if r.shape != (B,):
@@ -130,6 +127,29 @@ def _check_reg(reg, C):
             raise ValueError("reg must be a finite number > 0 for every problem.")
         return r
     return torch.full((B,), float(check_positive(reg, "reg")), dtype=C.dtype, device=C.device)
+
+
+def _check_warm_start(warm_start, mask_a, mask_b):
+    """``(f, g)`` as tensors of the batch's shapes ``(B, n)``, ``(B, m)``, or None."""
+    if warm_start is None:
+        return None
+    if not isinstance(warm_start, (tuple, list)) or len(warm_start) != 2:
+        raise ValueError("warm_start must be a pair (f, g) of dual potentials; got "
+                         f"{type(warm_start).__name__}.")
+    out = []
+    for p, name, mask in ((warm_start[0], "warm_start[0] (f)", mask_a),
+                          (warm_start[1], "warm_start[1] (g)", mask_b)):
+        t = check_float_tensor(p.detach() if isinstance(p, torch.Tensor) else p, name,
+                               device=mask.device)
+        B, size = mask.shape
+        if t.numel() != B * size:
+            raise ValueError(f"{name} must have shape ({size},) or ({B}, {size}); got "
+                             f"{tuple(t.shape)}.")
+        t = t.reshape(B, size)
+        if not bool(torch.isfinite(t[mask]).all()):
+            raise ValueError(f"{name} contains NaN or infinity.")
+        out.append(t)
+    return tuple(out)
 
 
 def _unbalanced_pair(unbalanced):
@@ -378,9 +398,41 @@ def sinkhorn(
     tau_a, tau_b = _unbalanced_pair(unbalanced)
     C, a, b, mask_a, mask_b, numpy_in, single = _prepare(C, a, b)
     eps = _check_reg(reg, C)
+    warm_start = _check_warm_start(warm_start, mask_a, mask_b)
+    out_dtype = C.dtype
+    work = _working_dtype(C, eps, mask_a, mask_b)
+    if work != out_dtype:
+        C, a, b, eps = C.to(work), a.to(work), b.to(work), eps.to(work)
     res = _solve(C, a, b, mask_a, mask_b, eps, tau_a, tau_b, int(n_iter), float(tol),
                  int(check_every), grad, warm_start)
+    if work != out_dtype:
+        res = OTResult(plan=res.plan.to(out_dtype), value=res.value.to(out_dtype),
+                       value_linear=res.value_linear.to(out_dtype),
+                       potentials=tuple(p.to(out_dtype) for p in res.potentials),
+                       n_iter=res.n_iter, converged=res.converged)
     return _output(res, numpy_in, single)
+
+
+# Largest cost/reg ratio a float32 solve resolves: the exponents (f + g - C)/reg carry a
+# rounding error of about ratio * 2^-24, i.e. ~0.1% on every plan entry at 1.7e4.
+_FLOAT32_MAX_RATIO = 1.6e4
+
+
+def _working_dtype(C, eps, mask_a, mask_b):
+    """float64 for a low-precision problem whose costs are huge relative to ``reg``.
+
+    In float32 the plan's exponents lose ``max|C|/reg * 2^-24`` to rounding: at reg = 1e-6
+    and costs ~1 that is several percent of every entry, and the marginals are visibly
+    violated. Such problems are solved in float64 and the results cast back.
+    """
+    if C.dtype == torch.float64:
+        return C.dtype
+    valid = mask_a[:, :, None] & mask_b[:, None, :]
+    span = torch.where(valid, C.detach().abs(), torch.zeros((), dtype=C.dtype,
+                                                            device=C.device)).amax((1, 2))
+    if bool((span > _FLOAT32_MAX_RATIO * eps).any()):
+        return torch.float64
+    return C.dtype
 
 
 def _solve(C, a, b, mask_a, mask_b, eps, tau_a, tau_b, n_iter, tol, check_every, grad,
@@ -401,9 +453,7 @@ def _solve(C, a, b, mask_a, mask_b, eps, tau_a, tau_b, n_iter, tol, check_every,
         if warm_start is None:
             return (torch.zeros(mask_a.shape, dtype=dtype, device=C.device),
                     torch.zeros(mask_b.shape, dtype=dtype, device=C.device))
-        f0, g0 = (torch.as_tensor(np.asarray(p) if not isinstance(p, torch.Tensor) else p,
-                                  device=C.device).to(dtype) for p in warm_start)
-        f0, g0 = f0.reshape(mask_a.shape), g0.reshape(mask_b.shape)
+        f0, g0 = (p.to(dtype) for p in warm_start)
         return (torch.where(mask_a, f0, zero) / eps[:, None],
                 torch.where(mask_b, g0, zero) / eps[:, None])
 

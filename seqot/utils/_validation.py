@@ -41,6 +41,7 @@ __all__ = [
     "check_positive",
     "check_int",
     "check_hidden",
+    "check_float_tensor",
     "SequenceInputMixin",
     "input_form",
     "restore_form",
@@ -76,6 +77,17 @@ class SequenceBatch:
 
     data: Any
     lengths: Any
+
+    # -- pickling ----------------------------------------------------------
+    def __getstate__(self):
+        # Pickles are device-free: a batch that lived on a GPU is stored as numpy, so a model
+        # fitted there loads on a CPU-only machine (estimators move it back at predict time).
+        if self.is_torch:
+            return self.to_numpy().__dict__.copy()
+        return self.__dict__.copy()
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
 
     # -- shape -------------------------------------------------------------
     @property
@@ -199,6 +211,8 @@ def _numeric_array(x, where):
     if arr.dtype.kind in "OUSV":
         if arr.dtype.kind == "O" and arr.ndim >= 1 and _holds_arrays(arr):
             return arr  # object array of sequences; the caller unpacks it
+        if arr.dtype.kind == "O" and any(v is None for v in arr.flat):
+            raise TypeError(f"{where} holds None; seqot needs numbers (no missing values).")
         try:
             arr = arr.astype(np.float64)
         except (TypeError, ValueError) as exc:
@@ -248,6 +262,11 @@ def _split_collection(X, input_name):
     if X.dtype == object and X.ndim == 1 and X.size and _holds_arrays(X):
         return "list", list(X)
     X = _numeric_array(X, input_name)
+    if X.dtype == object:  # an object array of sequences, but not a 1-D one
+        raise ValueError(
+            f"{input_name} is a {X.ndim}-D object array (shape {X.shape}) of sequences; "
+            "expected a 1-D list or object array of (T_i, d) sequences."
+        )
     if X.ndim == 3:
         return "padded", X
     if X.ndim == 2:
@@ -542,6 +561,10 @@ def check_frame_weights(weights, batch: SequenceBatch, *, input_name="weights"):
         Zero on padding; each row sums to one. Same kind/device/dtype as ``batch.data``.
     """
     n, T = batch.n_sequences, batch.max_length
+    if weights is not None and (isinstance(weights, (str, bytes)) or not hasattr(weights,
+                                                                              "__len__")):
+        raise TypeError(f"{input_name} must be a list of per-sequence weight arrays (one per "
+                        f"sequence); got {type(weights).__name__}.")
     if weights is None:
         mask = batch.mask
         if batch.is_torch:
@@ -554,7 +577,14 @@ def check_frame_weights(weights, batch: SequenceBatch, *, input_name="weights"):
     lengths = np.asarray(batch.to_numpy().lengths)
     out = np.zeros((n, T), dtype=np.float64)
     for i, w in enumerate(weights):
-        w = np.asarray(w.detach().cpu() if isinstance(w, torch.Tensor) else w, dtype=np.float64)
+        try:
+            w = np.asarray(w.detach().cpu() if isinstance(w, torch.Tensor) else w,
+                           dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{input_name}[{i}] is not an array of numbers: {exc}") from None
+        if w.ndim > 1 and sum(s > 1 for s in w.shape) > 1:
+            raise ValueError(f"{input_name}[{i}] must be 1-D (one weight per frame); got shape "
+                             f"{w.shape}.")
         w = w.reshape(-1)
         if w.shape[0] != lengths[i]:
             raise ValueError(
@@ -663,6 +693,62 @@ def check_int(value, name, low, *, allow_none=False):
         extra = " or None" if allow_none else ""
         raise ValueError(f"{name} must be an integer >= {low}{extra}; got {value!r}.")
     return value
+
+
+def check_float_tensor(x, name, *, device=None, dtype=None, ndim=None, finite=False):
+    """A real floating-point tensor from array-like or tensor input, or a clean error.
+
+    The solvers' entry point for costs, weights and potentials: numpy, nested lists and
+    tensors are accepted; non-numeric, complex, sparse or ragged input raises here, naming
+    ``name``, instead of deep inside torch.
+
+    Parameters
+    ----------
+    x : array-like or Tensor
+    name : str
+        The argument's name, used in error messages.
+    device : torch.device, optional
+        Move to this device (default: keep a tensor's device, CPU for arrays).
+    dtype : torch.dtype, optional
+        Cast to this dtype. By default float32/float64 are kept, float16/bfloat16 become
+        float32 and integers/booleans float64.
+    ndim : int or tuple of int, optional
+        Allowed numbers of dimensions.
+    finite : bool, default=False
+        Also reject NaN and infinity.
+
+    Returns
+    -------
+    Tensor
+        Keeps autograd for tensor input.
+    """
+    if isinstance(x, torch.Tensor):
+        if x.is_complex():
+            raise ValueError(f"Complex data not supported: {name} is a complex tensor.")
+        t = x
+    else:
+        if x is None:
+            raise TypeError(f"{name} must be an array of numbers; got None.")
+        arr = _numeric_array(x, name)
+        if arr.dtype == object:
+            raise ValueError(f"{name} could not be read as a numeric array (it holds arrays).")
+        t = torch.from_numpy(np.ascontiguousarray(arr))
+    if dtype is None:
+        if t.dtype in (torch.float16, torch.bfloat16):
+            dtype = torch.float32
+        elif not t.is_floating_point():
+            dtype = torch.float64
+    if dtype is not None or device is not None:
+        t = t.to(device=device if device is not None else t.device,
+                 dtype=dtype if dtype is not None else t.dtype)
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if t.ndim not in allowed:
+            raise ValueError(f"{name} must have {' or '.join(map(str, allowed))} dimension(s); "
+                             f"got shape {tuple(t.shape)}.")
+    if finite and not bool(torch.isfinite(t.detach()).all()):
+        raise ValueError(f"{name} contains NaN or infinity.")
+    return t
 
 
 def check_hidden(hidden, name="hidden"):
