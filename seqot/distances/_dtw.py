@@ -684,7 +684,10 @@ def otam(x, y, *, lbda=0.1, cost="cosine", bidirectional=False):
     Returns
     -------
     float or 0-dim Tensor
-        A tensor with autograd when ``x`` or ``y`` is a tensor.
+        A tensor with autograd when ``x`` or ``y`` is a tensor. Like soft-DTW it is a soft
+        minimum, not a distance: it can be negative (identical constant sequences give
+        :math:`-\lambda` times the log of the number of paths), so distance-weighted votes
+        (``KNeighborsSequenceClassifier(weights="distance")``) refuse it.
 
     References
     ----------

@@ -69,6 +69,29 @@ def _get_metric(metric):
     return _METRICS[metric]
 
 
+def check_metric_params(metric, batch: SequenceBatch, params, *, max_frames=32):
+    """Fail at ``fit``, not at ``predict``: run ``metric`` once on the first fitted sequence.
+
+    Estimators that store sequences and compute distances later call this in ``fit``, so that
+    an unknown or invalid metric parameter raises there. The dry run compares the first
+    sequence (at most ``max_frames`` of its frames) with itself on the CPU: one small pair.
+    """
+    fn = _get_metric(metric)
+    if params is not None and not isinstance(params, dict):
+        raise ValueError(f"metric_params must be a dict or None; got {type(params).__name__}.")
+    first = batch.to_numpy().take([0])
+    T = min(int(first.lengths[0]), max_frames)
+    probe = SequenceBatch(np.ascontiguousarray(first.data[:, :T]),
+                          np.minimum(first.lengths, T))
+    try:
+        pairwise_sequence_distances(probe, probe, metric=fn, device="cpu", **(params or {}))
+    except TypeError as exc:
+        if "unexpected keyword" in str(exc) or "positional argument" in str(exc):
+            raise ValueError(f"metric_params {sorted(params or {})} do not fit metric="
+                             f"{metric!r}: {exc}") from None
+        raise
+
+
 # A block's fixed cost (launches, bookkeeping), in padded cells of work: grouping sequences by
 # length pays only when it saves more cells than this per extra block.
 _BLOCK_OVERHEAD = 2**18

@@ -6,7 +6,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils._validation import SequenceInputMixin, validate_sequences
-from ._pairwise import _get_metric, pairwise_sequence_distances
+from ._pairwise import _get_metric, check_metric_params, pairwise_sequence_distances
 
 __all__ = ["SequenceDistanceTransformer"]
 
@@ -67,7 +67,9 @@ class SequenceDistanceTransformer(SequenceInputMixin, TransformerMixin, BaseEsti
         _get_metric(self.metric)
         if self.metric_params is not None and not isinstance(self.metric_params, dict):
             raise ValueError("metric_params must be a dict or None.")
-        self.X_fit_ = validate_sequences(self, X, reset=True).to_numpy()
+        batch = validate_sequences(self, X, reset=True).to_numpy()
+        check_metric_params(self.metric, batch, self.metric_params)
+        self.X_fit_ = batch
         return self
 
     def transform(self, X):

@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ..distances._cmot import segment_pool
-from ..distances._pairwise import _get_metric, pairwise_sequence_distances
+from ..distances._pairwise import _get_metric, check_metric_params, pairwise_sequence_distances
 from ..utils._validation import (
     SequenceBatch,
     SequenceInputMixin,
@@ -83,6 +83,7 @@ class _NearestClassBase(SequenceInputMixin, ClassifierMixin, BaseEstimator):
         batch, y = validate_sequences_targets(self, X, y)
         # numpy state: a model fitted on GPU tensors pickles device-free
         batch = self._prepare(batch).to_numpy()
+        check_metric_params(self._metric(), batch, self._metric_params())
         self.y_fit_ = np.searchsorted(self.classes_, y)
         self.X_fit_ = batch
         if self.class_distance == "prototype":

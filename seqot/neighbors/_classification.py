@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ..distances._pairwise import _get_metric, pairwise_sequence_distances
+from ..distances._pairwise import _get_metric, check_metric_params, pairwise_sequence_distances
 from ..utils._validation import (
     SequenceInputMixin,
     validate_sequences,
@@ -108,6 +108,7 @@ class KNeighborsSequenceClassifier(SequenceInputMixin, ClassifierMixin, BaseEsti
         batch, y = validate_sequences_targets(self, X, y)
         self._check_params(batch.n_sequences)
         self.X_fit_ = batch.to_numpy()
+        check_metric_params(self.metric, self.X_fit_, self.metric_params)
         self.y_fit_ = np.searchsorted(self.classes_, y)
         return self
 
@@ -141,6 +142,13 @@ class KNeighborsSequenceClassifier(SequenceInputMixin, ClassifierMixin, BaseEsti
         if self.weights == "uniform":
             w = np.ones_like(dist, dtype=np.float64)
         else:
+            if dist.size and np.min(dist) < 0:
+                # 1 / d of a negative value (soft-DTW is a soft minimum, not a distance) would
+                # be a negative vote, and the "probabilities" would leave [0, 1]
+                raise ValueError(
+                    f"weights='distance' needs non-negative distances, but metric="
+                    f"{self.metric!r} gave {float(np.min(dist)):.4g} for a neighbour; use "
+                    "weights='uniform' or a non-negative metric.")
             with np.errstate(divide="ignore"):
                 w = 1.0 / dist.astype(np.float64)
             exact = np.isinf(w)
