@@ -78,17 +78,6 @@ class SequenceBatch:
     data: Any
     lengths: Any
 
-    # -- pickling ----------------------------------------------------------
-    def __getstate__(self):
-        # Pickles are device-free: a batch that lived on a GPU is stored as numpy, so a model
-        # fitted there loads on a CPU-only machine (estimators move it back at predict time).
-        if self.is_torch:
-            return self.to_numpy().__dict__.copy()
-        return self.__dict__.copy()
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-
     # -- shape -------------------------------------------------------------
     @property
     def is_torch(self) -> bool:
