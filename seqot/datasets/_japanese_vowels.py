@@ -7,6 +7,8 @@ from importlib import resources
 import numpy as np
 from sklearn.utils import Bunch
 
+from ._synthetic import _check_int, _check_int_range, _check_rng
+
 __all__ = ["load_japanese_vowels"]
 
 _DESCR = """\
@@ -31,6 +33,17 @@ passing-through regions. Pattern Recognition Letters 20(11-13):1103-1111, 1999.
 A. Bagnall et al. The UEA multivariate time series classification archive, 2018.
 arXiv:1811.00075.
 """
+
+
+def _check_float_dtype(dtype):
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dtype is None or dt is None or dt.kind != "f":
+        raise ValueError(f"dtype must be a numpy float dtype (e.g. np.float32, np.float64); "
+                         f"got {dtype!r}.")
+    return dt
 
 
 def _split(frames, lengths):
@@ -69,6 +82,7 @@ def load_japanese_vowels(*, dtype=np.float64):
     >>> len(jv.X_train), len(jv.X_test), jv.X_train[0].shape[1]
     (270, 370, 12)
     """
+    dtype = _check_float_dtype(dtype)
     path = resources.files("seqot.datasets").joinpath("data/japanese_vowels.npz")
     with resources.as_file(path) as p, np.load(p, allow_pickle=False) as f:
         X_train = [x.astype(dtype) for x in _split(f["X_train"], f["lengths_train"])]
@@ -103,7 +117,7 @@ def make_japanese_vowels_videos(n_videos=30, *, n_speakers=(3, 5), n_utterances=
     n_utterances : int or (int, int), default=(3, 6)
         Utterances per segment, or an inclusive range drawn per segment.
     dtype : numpy float dtype, default=np.float64
-    random_state : None, int or numpy Generator
+    random_state : None, int, numpy.random.Generator or numpy.random.RandomState
 
     Returns
     -------
@@ -118,17 +132,10 @@ def make_japanese_vowels_videos(n_videos=30, *, n_speakers=(3, 5), n_utterances=
     >>> len(X), X[0].shape[1], len(X[0]) == len(y[0])
     (2, 12, True)
     """
-    def _range(value, name):
-        lo, hi = (value, value) if np.isscalar(value) else tuple(value)
-        if not (float(lo).is_integer() and float(hi).is_integer() and 1 <= lo <= hi):
-            raise ValueError(f"{name} must be a positive int or an inclusive (low, high) range; "
-                             f"got {value!r}.")
-        return int(lo), int(hi)
-
-    if isinstance(n_videos, bool) or not isinstance(n_videos, (int, np.integer)) or n_videos < 1:
-        raise ValueError(f"n_videos must be a positive integer; got {n_videos!r}.")
-    s_lo, s_hi = _range(n_speakers, "n_speakers")
-    u_lo, u_hi = _range(n_utterances, "n_utterances")
+    n_videos = _check_int("n_videos", n_videos, 1)
+    s_lo, s_hi = _check_int_range("n_speakers", n_speakers, 1)
+    u_lo, u_hi = _check_int_range("n_utterances", n_utterances, 1)
+    rng = _check_rng(random_state)
     if s_hi > 9:
         raise ValueError(f"n_speakers must be at most 9 (the data has 9 speakers); got "
                          f"{n_speakers!r}.")
@@ -140,7 +147,6 @@ def make_japanese_vowels_videos(n_videos=30, *, n_speakers=(3, 5), n_utterances=
     if u_hi > min(len(m) for m in members.values()):
         raise ValueError(f"n_utterances exceeds the utterances of some speaker; got "
                          f"{n_utterances!r}.")
-    rng = np.random.default_rng(random_state)
     videos, labels = [], []
     for _ in range(int(n_videos)):
         chosen = rng.choice(speakers, size=int(rng.integers(s_lo, s_hi + 1)), replace=False)

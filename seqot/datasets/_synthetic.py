@@ -15,6 +15,8 @@ import numbers
 
 import numpy as np
 
+from ..utils._validation import check_generator
+
 __all__ = [
     "make_reversal_tasks",
     "make_segmented_sequences",
@@ -26,27 +28,7 @@ __all__ = [
 # --------------------------------------------------------------------------------------
 # parameter validation
 # --------------------------------------------------------------------------------------
-def _check_rng(random_state) -> np.random.Generator:
-    """A local Generator from ``random_state`` (None, int, Generator or RandomState).
-
-    A Generator is used (and advanced) as is; a RandomState is advanced by one draw that
-    seeds a fresh Generator; an int seeds a Generator deterministically; None draws fresh
-    OS entropy.
-    """
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    if random_state is None:
-        return np.random.default_rng()
-    if isinstance(random_state, np.random.RandomState):
-        return np.random.default_rng(int(random_state.randint(0, 2**31 - 1)))
-    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
-        if random_state < 0:
-            raise ValueError(f"random_state must be a non-negative int; got {random_state!r}.")
-        return np.random.default_rng(int(random_state))
-    raise ValueError(
-        "random_state must be None, an int, a numpy Generator or a numpy RandomState; "
-        f"got {random_state!r}."
-    )
+_check_rng = check_generator  # one validator for every random_state in seqot
 
 
 def _is_int(value) -> bool:
@@ -628,9 +610,9 @@ def make_order_only_sequences(n_sequences=80, n_features=12, length=(15, 29), ra
         Sequences, alternating class 0 and 1.
     n_features : int, default=12
         Feature dimension ``d >= 1``.
-    length : (int, int), default=(15, 29)
-        Inclusive range of the sequence lengths.
-    random_state : None, int or numpy Generator
+    length : int or (int, int), default=(15, 29)
+        Length of every sequence, or the inclusive range of the lengths; >= 1.
+    random_state : None, int, numpy.random.Generator or numpy.random.RandomState
 
     Returns
     -------
@@ -644,17 +626,10 @@ def make_order_only_sequences(n_sequences=80, n_features=12, length=(15, 29), ra
     >>> len(X), y.tolist()
     (4, [0, 1, 0, 1])
     """
-    if isinstance(n_sequences, bool) or not isinstance(n_sequences, (int, np.integer)) \
-            or n_sequences < 1:
-        raise ValueError(f"n_sequences must be a positive integer; got {n_sequences!r}.")
-    if isinstance(n_features, bool) or not isinstance(n_features, (int, np.integer)) \
-            or n_features < 1:
-        raise ValueError(f"n_features must be a positive integer; got {n_features!r}.")
-    lo, hi = length
-    if not (1 <= lo <= hi):
-        raise ValueError(f"length must be an inclusive range (low, high) with 1 <= low <= high; "
-                         f"got {length!r}.")
-    rng = np.random.default_rng(random_state)
+    n_sequences = _check_int("n_sequences", n_sequences, 1)
+    n_features = _check_int("n_features", n_features, 1)
+    lo, hi = _check_int_range("length", length, 1)
+    rng = _check_rng(random_state)
     base = np.abs(rng.normal(size=(4, n_features)))
     a = np.zeros(n_features)
     a[0] = 1.0

@@ -31,8 +31,9 @@ class EpisodeSampler:
         Query examples per class.
     n_episodes : int, default=1000
         Number of episodes.
-    random_state : None, int or RandomState, default=None
-        With an int, every call to ``split`` yields the same episodes.
+    random_state : None, int, RandomState or Generator, default=None
+        With an int (in ``[0, 2**32 - 1]``), every call to ``split`` yields the same
+        episodes; a RandomState or Generator is used as is (and advanced).
 
     Notes
     -----
@@ -69,7 +70,21 @@ class EpisodeSampler:
                 raise ValueError(f"{name} must be an integer >= {low}; got {value!r}.")
 
     def get_n_splits(self, X=None, y=None, groups=None):
+        """The number of episodes, ``n_episodes``."""
+        self._check_params()
         return int(self.n_episodes)
+
+    def _rng(self):
+        rs = self.random_state
+        if rs is None or isinstance(rs, (np.random.RandomState, np.random.Generator)):
+            return check_random_state(rs) if not isinstance(rs, np.random.Generator) else rs
+        if isinstance(rs, numbers.Integral) and not isinstance(rs, bool) \
+                and 0 <= rs < 2**32:
+            return check_random_state(int(rs))
+        raise ValueError(
+            "random_state must be None, an int in [0, 2**32 - 1], a numpy RandomState or a "
+            f"numpy Generator; got {rs!r}."
+        )
 
     def split(self, X=None, y=None, groups=None):
         """Yield ``(support_idx, query_idx)`` for each episode.
@@ -84,7 +99,7 @@ class EpisodeSampler:
         self._check_params()
         if y is None:
             raise ValueError("EpisodeSampler.split needs the labels y.")
-        y = np.asarray(y)
+        y = _check_labels(y)
         classes, y_idx = np.unique(y, return_inverse=True)
         counts = np.bincount(y_idx, minlength=len(classes))
         need = self.n_shot + self.n_query
@@ -96,11 +111,7 @@ class EpisodeSampler:
                 f"{len(eligible)} of the {len(classes)} classes have that many."
             )
         members = [np.flatnonzero(y_idx == c) for c in range(len(classes))]
-        rng = check_random_state(
-            self.random_state
-            if not isinstance(self.random_state, numbers.Integral)
-            else int(self.random_state)
-        )
+        rng = self._rng()
         for _ in range(self.n_episodes):
             chosen = rng.choice(eligible, size=self.n_way, replace=False)
             support, query = [], []
@@ -109,6 +120,29 @@ class EpisodeSampler:
                 support.append(picked[: self.n_shot])
                 query.append(picked[self.n_shot :])
             yield np.concatenate(support), np.concatenate(query)
+
+
+def _check_labels(y):
+    """``y`` as a 1-D array of sortable labels without NaN, or a clean error."""
+    try:
+        y = np.asarray(y)
+    except ValueError as exc:
+        raise ValueError(f"y could not be read as a 1-D array of labels: {exc}") from None
+    if y.ndim != 1:
+        raise ValueError(f"y must be a 1-D array of class labels; got shape {y.shape}.")
+    if y.dtype.kind == "c":
+        raise ValueError("y holds complex numbers; class labels must be ints or strings.")
+    if y.dtype.kind == "f" and np.isnan(y).any():
+        raise ValueError("y contains NaN; every example needs a class label.")
+    if y.dtype.kind == "O":
+        if any(v is None or (isinstance(v, float) and v != v) for v in y):
+            raise ValueError("y contains None or NaN; every example needs a class label.")
+        try:
+            np.unique(y)
+        except TypeError:
+            raise TypeError("y mixes label types that cannot be sorted together (e.g. strings "
+                            "and numbers); use labels of one type.") from None
+    return y
 
 
 @dataclass(frozen=True)
@@ -173,7 +207,24 @@ def evaluate_episodes(estimator, X, y, sampler, *, n_jobs=None, verbose=False):
     EpisodeScores
         ``mean``, ``ci95`` (= 1.96·std/√n_episodes) and the per-episode ``scores``.
     """
-    y = np.asarray(y)
+    if not (hasattr(estimator, "get_params") and hasattr(estimator, "fit")
+            and hasattr(estimator, "predict")):
+        raise TypeError(f"estimator must be a scikit-learn classifier (get_params, fit and "
+                        f"predict); got {estimator!r}.")
+    if not (hasattr(sampler, "split") and hasattr(sampler, "get_n_splits")):
+        raise TypeError(f"sampler must be an EpisodeSampler (or another splitter with split "
+                        f"and get_n_splits); got {sampler!r}.")
+    if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral)
+                               or n_jobs == 0):
+        raise ValueError(f"n_jobs must be None or a non-zero integer; got {n_jobs!r}.")
+    y = _check_labels(y)
+    n_X = X.shape[0] if hasattr(X, "shape") and len(X.shape) else (
+        len(X) if hasattr(X, "__len__") else None)
+    if n_X is None:
+        raise TypeError(f"X must be a collection of sequences or an (n, n) matrix; got "
+                        f"{type(X).__name__}.")
+    if n_X != len(y):
+        raise ValueError(f"X has {n_X} examples but y has {len(y)} labels.")
     episodes = sampler.split(X, y)
     if verbose:
         from tqdm.auto import tqdm

@@ -6,6 +6,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..utils._torch import resolve_device
+from ..utils._validation import check_hidden, check_int
+
 __all__ = ["FrameMLP", "build_frame_mlp"]
 
 
@@ -15,10 +18,13 @@ class FrameMLP(nn.Module):
     Parameters
     ----------
     in_features : int
+        Input width, >= 1.
     hidden : sequence of int
-        Widths of the hidden layers (may be empty: a linear map).
-    out_features : int
+        Widths of the hidden layers, each >= 1 (may be empty: a linear map).
+    out_features : int, optional
+        Output width, >= 1; ``None`` means ``in_features``.
     activation : type of nn.Module, default=nn.ReLU
+        Called with no argument to make each hidden layer's activation.
     residual : bool, default=False
         Add the input to the output (needs ``in_features == out_features``); with zero-initialised
         last layer the module starts as the identity, so training can only improve on the raw
@@ -28,7 +34,15 @@ class FrameMLP(nn.Module):
     def __init__(self, in_features, hidden=(), out_features=None, activation=nn.ReLU,
                  residual=False):
         super().__init__()
+        in_features = int(check_int(in_features, "in_features", 1))
         out_features = in_features if out_features is None else out_features
+        out_features = int(check_int(out_features, "out_features", 1))
+        hidden = tuple(int(h) for h in check_hidden(hidden))
+        if not callable(activation):
+            raise TypeError(f"activation must be an nn.Module class (e.g. nn.ReLU); got "
+                            f"{activation!r}.")
+        if not isinstance(residual, (bool, np.bool_)):
+            raise ValueError(f"residual must be True or False; got {residual!r}.")
         if residual and out_features != in_features:
             raise ValueError("residual=True needs out_features == in_features.")
         dims = [in_features, *hidden, out_features]
@@ -55,9 +69,18 @@ def build_frame_mlp(in_features, hidden, out_features, residual=False, *, dtype,
     The module is created on the meta device (so ``nn.Linear``'s default initialisation draws
     nothing) and then, with ``generator``, initialised as ``nn.Linear`` does (uniform in
     :math:`\\pm 1/\\sqrt{\\text{fan-in}}`), keeping the zero last layer of a residual encoder.
+    ``dtype`` is a torch floating dtype, ``device`` anything :func:`seqot.utils.resolve_device`
+    accepts, ``generator`` a ``torch.Generator`` or None.
     """
+    if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise ValueError(f"dtype must be a torch floating dtype (e.g. torch.float32); got "
+                         f"{dtype!r}.")
+    if device is not None:
+        device = resolve_device(device)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None; got {generator!r}.")
     with torch.device("meta"):
-        module = FrameMLP(in_features, tuple(hidden), out_features, residual=residual)
+        module = FrameMLP(in_features, check_hidden(hidden), out_features, residual=residual)
     module = module.to_empty(device=device).to(dtype)
     if generator is not None:
         linears = [m for m in module.net if isinstance(m, nn.Linear)]

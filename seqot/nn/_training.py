@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import copy
 import math
+import numbers
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import torch
+
+from ..utils._validation import check_int, check_positive
 
 __all__ = ["TrainingHistory", "make_optimizer", "train"]
 
@@ -51,13 +55,24 @@ class TrainingHistory:
 def make_optimizer(params, optimizer="adam", lr=1e-3, **kwargs):
     """An optimiser by name (``"adam"``, ``"adamw"``, ``"sgd"``, ``"rmsprop"``) or class."""
     params = list(params)
+    if not params:
+        raise ValueError("there are no parameters to optimise (the modules have no trainable "
+                         "parameters).")
     if isinstance(optimizer, str):
         if optimizer not in _OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {sorted(_OPTIMIZERS)}; got {optimizer!r}.")
         optimizer = _OPTIMIZERS[optimizer]
-    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+    elif not (isinstance(optimizer, type) and issubclass(optimizer, torch.optim.Optimizer)):
+        raise ValueError(f"optimizer must be one of {sorted(_OPTIMIZERS)} or a "
+                         f"torch.optim.Optimizer class; got {optimizer!r}.")
+    if isinstance(lr, bool) or not (isinstance(lr, numbers.Real) and math.isfinite(lr)
+                                    and lr > 0):
         raise ValueError(f"lr must be a finite number > 0; got {lr!r}.")
-    return optimizer(params, lr=lr, **kwargs)
+    try:
+        return optimizer(params, lr=float(lr), **kwargs)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"invalid optimizer arguments for {optimizer.__name__} "
+                        f"({kwargs!r}): {exc}") from None
 
 
 def train(
@@ -87,17 +102,23 @@ def train(
     modules : torch.nn.Module or list of them
         Whose parameters are optimised (and snapshotted for early stopping).
     n_steps : int
+        >= 1.
     optimizer : str or torch.optim.Optimizer class, default="adam"
     lr : float, default=1e-3
+        Finite and > 0.
     optimizer_params : dict, optional
         Extra optimiser arguments (momentum, weight_decay, ...).
     lr_step_size, lr_gamma : int, float
-        Multiply the learning rate by ``lr_gamma`` every ``lr_step_size`` steps.
+        Multiply the learning rate by ``lr_gamma`` (finite, > 0) every ``lr_step_size`` steps
+        (an int >= 1, or None for a constant rate).
     clip_grad_norm : float, optional
+        Finite and > 0.
     validate : callable ``validate() -> float``, optional
         A score where lower is better (validation loss or error), evaluated without gradients
-        every ``validate_every`` steps.
+        every ``validate_every`` steps (an int >= 1; default ``n_steps // 20``); a NaN score
+        never counts as an improvement.
     patience : int, optional
+        >= 1.
         Stop after this many validations without improvement; the best parameters are restored.
     verbose : bool
         Show a tqdm progress bar with the running loss.
@@ -111,11 +132,30 @@ def train(
     Raises
     ------
     ValueError
-        If the loss becomes NaN or infinite (with the step number), e.g. from too large ``lr``.
+        If the loss becomes NaN or infinite (with the step number), e.g. from too large ``lr``,
+        or if a parameter is invalid.
     """
-    if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
-        raise ValueError(f"the number of training steps must be a positive integer; got {n_steps!r}.")
-    mods = modules if isinstance(modules, (list, tuple)) else [modules]
+    if isinstance(n_steps, bool) or not isinstance(n_steps, numbers.Integral) or n_steps < 1:
+        raise ValueError(f"the number of training steps n_steps must be a positive integer; "
+                         f"got {n_steps!r}.")
+    n_steps = int(n_steps)
+    if not callable(step):
+        raise TypeError(f"step must be a callable step(i) -> loss; got {step!r}.")
+    mods = list(modules) if isinstance(modules, (list, tuple)) else [modules]
+    bad = [m for m in mods if not isinstance(m, torch.nn.Module)]
+    if not mods or bad:
+        raise TypeError(f"modules must be a torch.nn.Module or a non-empty list of them; got "
+                        f"{modules!r}.")
+    if optimizer_params is not None and not isinstance(optimizer_params, Mapping):
+        raise ValueError(f"optimizer_params must be a dict or None; got {optimizer_params!r}.")
+    check_int(lr_step_size, "lr_step_size", 1, allow_none=True)
+    check_positive(lr_gamma, "lr_gamma")
+    check_positive(clip_grad_norm, "clip_grad_norm", allow_none=True)
+    if validate is not None and not callable(validate):
+        raise TypeError(f"validate must be None or a callable validate() -> float; got "
+                        f"{validate!r}.")
+    check_int(validate_every, "validate_every", 1, allow_none=True)
+    check_int(patience, "patience", 1, allow_none=True)
     params = [p for m in mods for p in m.parameters() if p.requires_grad]
     opt = make_optimizer(params, optimizer, lr, **(optimizer_params or {}))
     sched = (torch.optim.lr_scheduler.StepLR(opt, step_size=lr_step_size, gamma=lr_gamma)
@@ -136,6 +176,12 @@ def train(
             opt.zero_grad(set_to_none=True)
             loss = step(i)
             if loss is not None:
+                if not (isinstance(loss, torch.Tensor) and loss.numel() == 1
+                        and loss.requires_grad):
+                    raise ValueError(
+                        f"step({i}) must return None or a one-element loss tensor that requires "
+                        f"grad (computed from the modules' parameters); got {loss!r}."
+                    )
                 value = float(loss.detach())
                 if not math.isfinite(value):
                     raise ValueError(
@@ -156,7 +202,13 @@ def train(
                 for m in mods:
                     m.eval()
                 with torch.no_grad():
-                    score = float(validate())
+                    score = validate()
+                if isinstance(score, torch.Tensor) and score.numel() == 1:
+                    score = score.item()
+                if isinstance(score, bool) or not isinstance(score, numbers.Real):
+                    raise ValueError(f"validate() must return a number (lower is better); got "
+                                     f"{score!r} after step {i + 1}.")
+                score = float(score)
                 for m in mods:
                     m.train()
                 history.validation.append((i + 1, score))

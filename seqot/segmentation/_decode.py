@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from ..ot import asot
+from ..utils._validation import check_positive
 
 __all__ = ["asot_segment", "viterbi_segment"]
 
@@ -62,11 +63,56 @@ def asot_segment(cost, mask=None, *, alpha=0.6, radius=0.04, eps=0.04, lambda_ac
     >>> float((labels == truth).mean()) > 0.95
     True
     """
+    if not isinstance(return_plan, (bool, np.bool_)):
+        raise ValueError(f"return_plan must be True or False; got {return_plan!r}.")
     res = asot(cost, mask, alpha=alpha, radius=radius, eps=eps, lambda_actions=lambda_actions,
                balanced=balanced, rho=rho, n_iter=n_iter, step_size=step_size,
                gw_grad_scale=gw_grad_scale)
     labels = _labels(res.plan)
     return (labels, res.plan) if return_plan else labels
+
+
+def _cost_matrix(cost):
+    """``cost`` as a finite float64 ``(N, K)`` array with N, K >= 1, or a clean error."""
+    if isinstance(cost, torch.Tensor):
+        cost = cost.detach().cpu().numpy()
+    try:
+        C = np.asarray(cost)
+    except ValueError as exc:
+        raise ValueError(f"cost could not be read as an (N, K) matrix: {exc}") from None
+    if C.dtype.kind == "c":
+        raise ValueError("Complex data not supported: cost is complex.")
+    if C.dtype.kind not in "biuf":
+        if C.dtype.kind == "O" and any(v is None for v in C.flat):
+            raise TypeError("cost holds None; expected numbers (no missing values).")
+        try:
+            C = C.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"cost is not numeric: {exc}") from None
+    if C.ndim != 2 or C.shape[0] == 0 or C.shape[1] == 0:
+        raise ValueError(f"cost must be a non-empty (N, K) matrix; got shape {C.shape}.")
+    C = C.astype(np.float64)
+    if not np.isfinite(C).all():
+        raise ValueError("cost contains NaN or infinite values.")
+    return C
+
+
+def _log_softmax_neg(C, temperature):
+    """Row-wise ``log softmax(-C / temperature)`` without overflow.
+
+    Each row is shifted by its minimum and scaled by the largest magnitude first, so the
+    exponent is ``-(C - min) / temperature`` in [-inf, 0]; entries so far above their row's
+    minimum that the exponent overflows get ``-inf`` (probability 0), as they should.
+    """
+    scale = float(np.abs(C).max())
+    if scale == 0:
+        return np.full(C.shape, -np.log(C.shape[1]))
+    shifted = C / scale
+    shifted = shifted - shifted.min(1, keepdims=True)  # in [0, 2]
+    with np.errstate(over="ignore"):
+        factor = min(np.float64(scale) / np.float64(temperature), np.finfo(np.float64).max)
+        z = -(shifted * factor)
+    return z - np.log(np.exp(z).sum(1, keepdims=True))
 
 
 def viterbi_segment(cost, *, stay_probability=None, mean_segment_length=80, temperature=0.1):
@@ -83,34 +129,35 @@ def viterbi_segment(cost, *, stay_probability=None, mean_segment_length=80, temp
     stay_probability : float in (0, 1), optional
         :math:`s`; default :math:`1 - 1/L` with ``mean_segment_length`` :math:`L`.
     mean_segment_length : float, default=80
+        Finite and > 1; used only when ``stay_probability`` is None.
     temperature : float, default=0.1
+        Finite and > 0.
 
     Returns
     -------
     labels : int array of shape (N,), or list of them
     """
     if isinstance(cost, (list, tuple)):
+        if len(cost) == 0:
+            raise ValueError("cost is an empty list; expected at least one (N_i, K) matrix.")
         return [viterbi_segment(c, stay_probability=stay_probability,
                                 mean_segment_length=mean_segment_length,
                                 temperature=temperature) for c in cost]
-    C = cost.detach().cpu().numpy() if isinstance(cost, torch.Tensor) else np.asarray(cost)
-    if C.ndim != 2 or C.shape[0] == 0 or C.shape[1] == 0:
-        raise ValueError(f"cost must be a non-empty (N, K) matrix; got shape {C.shape}.")
-    if not np.isfinite(C).all():
-        raise ValueError("cost contains NaN or infinite values.")
+    C = _cost_matrix(cost)
     if stay_probability is None:
-        if not (isinstance(mean_segment_length, numbers.Real) and mean_segment_length > 1):
-            raise ValueError(f"mean_segment_length must be a number > 1; got "
-                             f"{mean_segment_length!r}.")
+        if isinstance(mean_segment_length, bool) or not (
+                isinstance(mean_segment_length, numbers.Real)
+                and np.isfinite(mean_segment_length) and mean_segment_length > 1
+                and 1.0 - 1.0 / mean_segment_length < 1.0):
+            raise ValueError(f"mean_segment_length must be a finite number > 1 (and below "
+                             f"1e16); got {mean_segment_length!r}.")
         stay_probability = 1.0 - 1.0 / mean_segment_length
-    if not (isinstance(stay_probability, numbers.Real) and 0 < stay_probability < 1):
+    if isinstance(stay_probability, bool) or not (
+            isinstance(stay_probability, numbers.Real) and 0 < stay_probability < 1):
         raise ValueError(f"stay_probability must be in (0, 1); got {stay_probability!r}.")
-    if not (isinstance(temperature, numbers.Real) and temperature > 0):
-        raise ValueError(f"temperature must be a number > 0; got {temperature!r}.")
+    check_positive(temperature, "temperature")
     N, K = C.shape
-    z = -C.astype(np.float64) / temperature
-    emission = z - (np.log(np.exp(z - z.max(1, keepdims=True)).sum(1, keepdims=True))
-                    + z.max(1, keepdims=True))
+    emission = _log_softmax_neg(C, float(temperature))
     if K == 1:
         return np.zeros(N, dtype=np.int64)
     log_stay = np.log(stay_probability)

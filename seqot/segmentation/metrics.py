@@ -46,6 +46,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from ..utils._validation import check_generator
+
 __all__ = [
     "hungarian_match",
     "mof_score",
@@ -115,12 +117,19 @@ def _as_labels(x, name, i, background):
     if a.size == 0:
         raise ValueError(f"{where}: the video has no frames.")
     if a.dtype.kind in "iu":
+        if a.dtype.kind == "u" and a.max() > np.iinfo(np.int64).max:
+            raise ValueError(f"{where}: label {int(a.max())} does not fit in a 64-bit integer.")
         a = a.astype(np.int64)
     elif a.dtype.kind == "f":
         if not np.all(np.isfinite(a)):
             raise ValueError(f"{where}: labels contain NaN or infinity.")
         if not np.all(a == np.round(a)):
             raise ValueError(f"{where}: labels must be integers; got non-integer values.")
+        big = np.abs(a) >= 2.0**63
+        if big.any():
+            raise ValueError(
+                f"{where}: label {a[big][0]!r} does not fit in a 64-bit integer."
+            )
         a = a.astype(np.int64)
     else:
         raise ValueError(f"{where}: labels must be integers; got dtype {a.dtype}.")
@@ -164,14 +173,19 @@ def _match(t, p):
     """
     if t.size == 0:
         return {}
-    pred_u, pi = np.unique(p, return_inverse=True)
+    pred_u, first, pi = np.unique(p, return_index=True, return_inverse=True)
     true_u, ti = np.unique(t, return_inverse=True)
     overlap = np.bincount(pi * true_u.size + ti, minlength=pred_u.size * true_u.size)
     overlap = overlap.reshape(pred_u.size, true_u.size)
+    # Rows in order of first appearance, not of cluster id: ties between optimal matchings
+    # are then broken the same way whatever the ids, so every score is invariant to a
+    # relabelling of the clusters.
+    order = np.argsort(first, kind="stable")
+    pred_u, overlap = pred_u[order], overlap[order]
     rows, cols = linear_sum_assignment(overlap, maximize=True)
-    return {
-        int(pred_u[r]): int(true_u[c]) for r, c in zip(rows, cols) if overlap[r, c] > 0
-    }
+    return dict(sorted(
+        (int(pred_u[r]), int(true_u[c])) for r, c in zip(rows, cols) if overlap[r, c] > 0
+    ))
 
 
 def _lookup(values, keys, table):
@@ -219,7 +233,10 @@ def hungarian_match(y_true, y_pred, matching="global", background=None):
     :func:`scipy.optimize.linear_sum_assignment` (``maximize=True``). With more clusters than
     classes (or the reverse) some clusters (classes) stay unmatched. An assigned pair with
     zero overlap is dropped: it changes no frame count, and keeping it would make the
-    segmental metrics depend on the solver's arbitrary tie-breaking.
+    segmental metrics depend on the solver's arbitrary tie-breaking. Ties between optimal
+    matchings are broken by the order in which the clusters first appear (not by their ids),
+    so the matching, and every score computed from it, is invariant to a relabelling of the
+    clusters.
 
     Parameters
     ----------
@@ -470,7 +487,7 @@ def _f1_unsup(prep, method, n_experiments, n_samples, random_state):
     if method == "sampled":
         n_experiments = _check_count(n_experiments, "n_experiments")
         n_samples = _check_count(n_samples, "n_samples")
-        rng = np.random.default_rng(random_state)
+        rng = check_generator(random_state)
         if prep.per_video:
             return _mean([_f1_sampled([t], [p], rng, n_experiments, n_samples)
                           for t, p in zip(prep.trues, prep.preds)])
@@ -571,6 +588,14 @@ def _check_overlap(overlap):
             or not 0 < float(overlap) <= 1:
         raise ValueError(f"overlap must be a fraction in (0, 1]; got {overlap!r}.")
     return float(overlap)
+
+
+def _check_overlaps(overlaps):
+    if isinstance(overlaps, (str, bytes)) or not isinstance(overlaps, Iterable):
+        raise ValueError(
+            f"overlaps must be a sequence of IoU thresholds in (0, 1]; got {overlaps!r}."
+        )
+    return [_check_overlap(o) for o in overlaps]
 
 
 def _segmental_f1(prep, overlaps):
@@ -737,6 +762,7 @@ def segmentation_scores(y_true, y_pred, matching="global", background=None, *,
     {'mof': 0.9, 'miou': 0.833, 'f1': 1.0, 'f1@10': 1.0, 'f1@25': 1.0, 'f1@50': 1.0,
      'edit': 1.0, 'n_frames': 10, 'n_videos': 1}
     """
+    overlaps = _check_overlaps(overlaps)
     prep = _prepare(y_true, y_pred, matching, background)
     scores = {
         "mof": _pooled_or_mean(prep, _mof),
@@ -789,6 +815,12 @@ def aggregate_over_activities(scores, weighting="default"):
     items = list(scores.values()) if isinstance(scores, Mapping) else list(scores)
     if not items:
         raise ValueError("scores is empty: pass the results of at least one activity.")
+    for i, item in enumerate(items):
+        if not isinstance(item, Mapping):
+            raise ValueError(
+                f"activity {i} is a {type(item).__name__}, not a dict of scores; pass a "
+                "mapping activity -> dict or a sequence of dicts (segmentation_scores output)."
+            )
     keys = list(items[0])
     for i, item in enumerate(items):
         if set(item) != set(keys):
@@ -796,6 +828,14 @@ def aggregate_over_activities(scores, weighting="default"):
                 f"activity {i} has the keys {sorted(item)}, expected {sorted(keys)}."
             )
     metric_keys = [k for k in keys if k not in _COUNT_KEYS]
+    for k in keys:
+        values = [item[k] for item in items]
+        if not all(isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_))
+                   and np.isfinite(v) for v in values):
+            raise ValueError(f"every activity's {k!r} must be a finite number; got {values!r}.")
+        if k in _COUNT_KEYS and any(v < 0 or v != int(v) for v in values):
+            raise ValueError(f"every activity's {k!r} must be a non-negative count; got "
+                             f"{values!r}.")
     needs_frames = weighting == "frames" or (weighting == "default" and "mof" in metric_keys)
     if needs_frames:
         if "n_frames" not in keys:

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..utils._validation import check_generator, check_int, check_positive
+
 __all__ = [
     "acot_cost",
     "acot_euclidean_gradient",
@@ -39,13 +41,81 @@ __all__ = [
 ]
 
 _ORDER_LOSSES = ("hinge", "squared_hinge")
+_BETA_RULES = ("FletcherReeves", "HagerZhang", "HestenesStiefel", "PolakRibiere", "LiuStorey")
+# Entries beyond this make the quadratic terms (sums of squares and products) overflow float64.
+_MAX_ABS = 1e100
+
+
+# ---------------------------------------------------------------------------
+# validation
+# ---------------------------------------------------------------------------
+def _as_matrix(X, name, *, rows=None, cols=None, min_cols=1):
+    """``X`` as a finite float64 ``(d, n)`` matrix (columns are frames), or a clean error."""
+    if hasattr(X, "detach"):  # a torch tensor
+        X = X.detach().cpu().numpy()
+    try:
+        a = np.asarray(X)
+    except ValueError as exc:
+        raise ValueError(f"{name} could not be read as a matrix: {exc}") from None
+    if a.dtype.kind == "c":
+        raise ValueError(f"Complex data not supported: {name} is complex.")
+    if a.dtype.kind not in "biuf":
+        if a.dtype.kind == "O" and any(v is None for v in a.flat):
+            raise TypeError(f"{name} holds None; expected a numeric matrix.")
+        try:
+            a = a.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} is not numeric: {exc}") from None
+    if a.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D (d, n) matrix whose columns are frames; got "
+                         f"shape {a.shape}.")
+    if a.shape[0] == 0:
+        raise ValueError(f"{name} has shape {a.shape}: zero features (d = 0).")
+    if a.shape[1] < min_cols:
+        raise ValueError(f"{name} has shape {a.shape}: it needs at least {min_cols} column(s).")
+    if rows is not None and a.shape[0] != rows:
+        raise ValueError(f"{name} has {a.shape[0]} rows but X has {rows} (the feature "
+                         "dimension d must match).")
+    if cols is not None and a.shape[1] != cols:
+        raise ValueError(f"{name} has {a.shape[1]} columns but X has {cols} (one per frame).")
+    a = a.astype(np.float64, copy=False)
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} contains NaN or infinity.")
+    if a.size and np.abs(a).max() > _MAX_ABS:
+        raise ValueError(f"{name} has entries up to {np.abs(a).max():.3g}; the ACOT terms "
+                         f"(squares of the frames) overflow above {_MAX_ABS:g}. Rescale it.")
+    return a
+
+
+def _check_k(k, d):
+    check_int(k, "k", 1)
+    if k > d:
+        raise ValueError(f"k={k} exceeds the feature dimension d={d}: a k-dimensional "
+                         "subspace of R^d needs k <= d.")
+    return int(k)
+
+
+def _check_weights(alpha, beta1, beta2=0.0, eta=0.0, order_loss="hinge"):
+    for name, value in (("alpha", alpha), ("beta1", beta1), ("beta2", beta2), ("eta", eta)):
+        check_positive(value, name, strict=False)
+    if order_loss not in _ORDER_LOSSES:
+        raise ValueError(f"order_loss must be one of {_ORDER_LOSSES}; got {order_loss!r}.")
+
+
+def _check_basis(U, X):
+    U = _as_matrix(U, "U", rows=X.shape[0])
+    if U.shape[1] > X.shape[0]:
+        raise ValueError(f"U has shape {U.shape}; a basis of R^d needs k <= d={X.shape[0]}.")
+    return U
 
 
 def pca_basis(X, k):
     """Top-``k`` left singular vectors of the uncentred ``X`` (d, n), sign-fixed so that the
     frames' projections on every basis vector sum to a non-negative number; when ``n < k``
     the basis is completed deterministically (QR of ``[U_n, I_d]``)."""
+    X = _as_matrix(X, "X")
     d, n = X.shape
+    k = _check_k(k, d)
     Uf, _, _ = np.linalg.svd(X, full_matrices=False)
     U = Uf[:, : min(k, Uf.shape[1])]
     if U.shape[1] < k:
@@ -65,7 +135,11 @@ def random_negatives(X, rng, *, per_frame=2, distribution="gaussian", activation
     signed features); :math:`\mathrm{nrm}(v) = v / (\lVert v\rVert + 10^{-10})`.
 
     Returns ``Y`` of shape (d, per_frame * n), column ``r * n + t`` generated from frame ``t``.
+    ``rng`` is a numpy Generator (or a seed for one).
     """
+    X = _as_matrix(X, "X")
+    rng = check_generator(rng, "rng")
+    check_int(per_frame, "per_frame", 1)
     d, n = X.shape
     reps = np.tile(X, (1, per_frame))
     if distribution == "gaussian":
@@ -100,6 +174,10 @@ def _order_terms(U, X, eta, order_loss):
 
 def acot_cost(U, X, Y_hat, *, alpha=1.0, beta1=1.0, beta2=10.0, eta=0.01, order_loss="hinge"):
     """:math:`F_\\pi(U)` of the module docstring (the Frobenius form, exact for any ``U``)."""
+    X = _as_matrix(X, "X")
+    Y_hat = _as_matrix(Y_hat, "Y_hat", rows=X.shape[0], cols=X.shape[1])
+    U = _check_basis(U, X)
+    _check_weights(alpha, beta1, beta2, eta, order_loss)
     n = X.shape[1]
     P = U @ (U.T @ X)
     value = -alpha / n * np.sum((P - Y_hat) ** 2) + beta1 / n * np.sum((P - X) ** 2)
@@ -131,6 +209,10 @@ def acot_euclidean_gradient(U, X, Y_hat, *, alpha=1.0, beta1=1.0, beta2=10.0, et
 def acot_closed_form(X, Y_hat, k, *, alpha=1.0, beta1=1.0):
     """The exact U-step without the order term: the top-``k`` eigenvectors of
     :math:`M_\\pi`, computed in the span of ``[X, Y_hat]`` (no d x d matrix)."""
+    X = _as_matrix(X, "X")
+    Y_hat = _as_matrix(Y_hat, "Y_hat", rows=X.shape[0], cols=X.shape[1])
+    k = _check_k(k, X.shape[0])
+    _check_weights(alpha, beta1)
     B = np.concatenate([X, Y_hat], axis=1)
     Q, _ = np.linalg.qr(B)
     XQ, YQ = Q.T @ X, Q.T @ Y_hat
@@ -205,8 +287,24 @@ def acot_subspace(X, Y, k, *, alpha=1.0, beta1=1.0, beta2=10.0, eta=0.01, order_
     """
     from ..ot import emd, sinkhorn
 
+    X = _as_matrix(X, "X")
+    Y = _as_matrix(Y, "Y", rows=X.shape[0])
     d, n = X.shape
     m = Y.shape[1]
+    k = _check_k(k, d)
+    _check_weights(alpha, beta1, beta2, eta, order_loss)
+    check_int(cg_max_iter, "cg_max_iter", 1)
+    check_int(n_outer_iter, "n_outer_iter", 1)
+    check_positive(outer_tol, "outer_tol", strict=False)
+    check_positive(ot_reg, "ot_reg", allow_none=True)
+    if not isinstance(use_ot, (bool, np.bool_)):
+        raise ValueError(f"use_ot must be True or False; got {use_ot!r}.")
+    if beta_rule not in _BETA_RULES:
+        raise ValueError(f"beta_rule must be one of {_BETA_RULES}; got {beta_rule!r}.")
+    if not use_ot and m % n:
+        raise ValueError(f"use_ot=False takes each frame's own negatives (Y built by "
+                         f"random_negatives, per_frame * n columns); Y has {m} columns for "
+                         f"n={n} frames.")
     U = pca_basis(X, k)
     costs = []
     previous = None

@@ -134,8 +134,9 @@ def _as_bases(U, *, n_components, name, check_orthonormal, flat_k=None):
         arr = np.asarray(U)
     except ValueError as exc:
         raise ValueError(f"{name} could not be read as an array of bases: {exc}") from None
+    arr = _numeric_bases(arr, name)
     if arr.ndim == 3:
-        arr = check_array(arr, allow_nd=True, dtype=[np.float64, np.float32], input_name=name)
+        arr = _check_array(arr, name, allow_nd=True)
         n, d, k = arr.shape
         if d == 0 or k == 0:
             raise ValueError(f"{name} has shape {arr.shape}; bases need d >= 1 and k >= 1.")
@@ -144,7 +145,7 @@ def _as_bases(U, *, n_components, name, check_orthonormal, flat_k=None):
                 f"{name} holds bases with k={k} columns, but n_components={n_components}."
             )
     elif arr.ndim == 2:
-        arr = check_array(arr, dtype=[np.float64, np.float32], input_name=name)
+        arr = _check_array(arr, name)
         k = n_components if n_components is not None else flat_k
         arr = flat_to_bases(arr, _infer_k(arr, name) if k is None else k)
         d, k = arr.shape[1:]
@@ -161,7 +162,39 @@ def _as_bases(U, *, n_components, name, check_orthonormal, flat_k=None):
         )
     if check_orthonormal:
         _check_orthonormal(arr, name)
+    else:
+        # ||U1 U1^T - U2 U2^T||_F^2 <= 4 k^2 d^2 max|U|^4 must stay finite
+        limit = (np.finfo(arr.dtype).max / (4.0 * k * k * d * d)) ** 0.25
+        if arr.size and np.abs(arr).max() > limit:
+            raise ValueError(
+                f"{name} has entries up to {np.abs(arr).max():.3g}; the kernel of such "
+                f"matrices overflows {arr.dtype} (limit {limit:.3g}). Rescale the bases."
+            )
     return arr
+
+
+def _numeric_bases(arr, name):
+    """Reject complex and non-numeric bases, and NaN or infinity, naming ``name``."""
+    if arr.dtype.kind == "c":
+        raise ValueError(f"Complex data not supported: {name} is complex.")
+    if arr.dtype.kind not in "biuf":
+        if arr.dtype.kind == "O" and any(v is None for v in arr.flat):
+            raise TypeError(f"{name} holds None; Grassmann kernels need numeric bases.")
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} is not numeric: {exc}") from None
+    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinity.")
+    return arr
+
+
+def _check_array(arr, name, **kwargs):
+    """scikit-learn's ``check_array`` (float64/float32), its errors re-raised naming ``name``."""
+    try:
+        return check_array(arr, dtype=[np.float64, np.float32], input_name=name, **kwargs)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{name}: {exc}") from None
 
 
 def _check_kernel_params(kernel, gamma):
@@ -278,7 +311,10 @@ def grassmann_kernel(U1, U2=None, *, kernel="projection", gamma=1.0, n_component
     ------
     ValueError
         Wrong number of dimensions, NaN or infinity, ``k > d``, bases of different ``(d, k)``
-        in ``U1`` and ``U2``, non-orthonormal bases, an unknown kernel or ``gamma <= 0``.
+        in ``U1`` and ``U2``, non-orthonormal bases, an unknown kernel or ``gamma <= 0``; with
+        ``check_orthonormal=False``, entries so large that the kernel would overflow.
+    TypeError
+        Non-numeric bases.
 
     References
     ----------
@@ -299,6 +335,8 @@ def grassmann_kernel(U1, U2=None, *, kernel="projection", gamma=1.0, n_component
     """
     _check_kernel_params(kernel, gamma)
     check_int(n_components, "n_components", 1, allow_none=True)
+    if not isinstance(check_orthonormal, (bool, np.bool_)):
+        raise ValueError(f"check_orthonormal must be a bool; got {check_orthonormal!r}.")
     A = _as_bases(U1, n_components=n_components, name="U1",
                   check_orthonormal=check_orthonormal)
     k = A.shape[2]

@@ -41,6 +41,7 @@ __all__ = [
     "check_positive",
     "check_int",
     "check_hidden",
+    "check_generator",
     "check_float_tensor",
     "SequenceInputMixin",
     "input_form",
@@ -783,3 +784,35 @@ def restore_form(out: SequenceBatch, kind):
         nan = torch.full((), float("nan"), dtype=out.data.dtype, device=out.data.device)
         return torch.where(out.mask[:, :, None], out.data, nan)
     return out.to_nan_padded()
+
+
+def check_generator(random_state, name="random_state") -> np.random.Generator:
+    """A local numpy Generator from ``random_state``; the global RNG is never touched.
+
+    Parameters
+    ----------
+    random_state : None, int >= 0, numpy Generator or numpy RandomState
+        A Generator is used (and advanced) as is; an int seeds a fresh Generator
+        deterministically; a RandomState is advanced by one draw that seeds a fresh Generator;
+        None draws fresh OS entropy.
+    name : str, default="random_state"
+        The argument's name, used in the error message.
+
+    Returns
+    -------
+    numpy.random.Generator
+    """
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if random_state is None:
+        return np.random.default_rng()
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(int(random_state.randint(0, 2**31 - 1)))
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        if random_state < 0:
+            raise ValueError(f"{name} must be a non-negative int; got {random_state!r}.")
+        return np.random.default_rng(int(random_state))
+    raise ValueError(
+        f"{name} must be None, a non-negative int, a numpy Generator or a numpy RandomState; "
+        f"got {random_state!r}."
+    )
