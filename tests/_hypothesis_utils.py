@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 __all__ = [
     "assert_clean_error",
+    "raises_clean",
     "assert_finite",
     "raise_location",
     "seeds",
@@ -82,6 +83,15 @@ def assert_clean_error(exc_info, *, match=None, types=(ValueError, TypeError)):
         assert re.search(match, msg, flags=re.IGNORECASE), (
             f"message {msg!r} does not match {match!r}")
     return exc
+
+
+def raises_clean(match, fn, *args, **kwargs):
+    """Call ``fn``; it must raise a clean seqot error whose message matches ``match``."""
+    import pytest
+
+    with pytest.raises((ValueError, TypeError)) as exc_info:
+        fn(*args, **kwargs)
+    return assert_clean_error(exc_info, match=match)
 
 
 def assert_finite(value, name="output"):

@@ -1,11 +1,28 @@
-"""Test-suite configuration: the hypothesis profiles.
+"""Test-suite configuration: one torch thread per module, and the hypothesis profiles.
 
 ``ci`` (the default) is derandomized: the same examples run on every machine and every run,
 so CI is reproducible and a failure seen once is seen again. ``dev`` explores new examples
 (``pytest --hypothesis-profile=dev``) and ``thorough`` runs many more of them.
 """
 
+import pytest
+import torch
 from hypothesis import HealthCheck, settings
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Run every test module on one torch thread, and restore the count afterwards.
+
+    The tests are many small tensor ops: on a busy 2-core CI machine intra-op threads only add
+    synchronisation (up to 50x slower), and bit-identical results are promised for a fixed
+    thread count. A test that needs more threads sets them itself and restores them.
+    """
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
 
 _COMMON = dict(
     deadline=None,  # torch's first call on a shape can take a while; speed is not tested here

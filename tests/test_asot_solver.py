@@ -17,17 +17,6 @@ from seqot.datasets import make_segmented_sequences
 from seqot.ot import ASOTResult, asot, asot_structure_product
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Each solve is ~10 small tensor ops per iteration: on a busy 2-core machine intra-op
-    threads only add synchronisation (a 500 x 8 solve: 6 ms on one thread, up to 0.4 s on two).
-    Restored afterwards."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 # --------------------------------------------------------------------------------------
 # Independent dense oracles (spec §2.5-2.8), NumPy float64
 # --------------------------------------------------------------------------------------

@@ -7,20 +7,10 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 
 from seqot._cli import main
 
 ACTIONS = ["pour", "stir", "drink"]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Tiny tensor ops on a busy 2-core machine: intra-op threads only add overhead."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def make_mstcn(root, *, n_videos=3, D=4, T=40, gt=True, seed=0):

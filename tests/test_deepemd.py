@@ -32,15 +32,6 @@ from seqot.utils import check_sequences
 T = 12.5  # the classifier's default temperature
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Many tiny tensor ops on a shared 2-core machine: one intra-op thread. Restored after."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 # ---------------------------------------------------------------------------
 # independent numpy construction (spec §2.2, §2.5, Eq. 1)
 # ---------------------------------------------------------------------------

@@ -21,18 +21,8 @@ from seqot.fewshot import (
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny convolutions and many small EMD batches: intra-op threads only contend on a busy
-    2-core machine. Restored afterwards."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
-def features(one_torch_thread):
+def features(_one_torch_thread):
     """Pre-train the FCN once for the module (about 10 s on one core)."""
     X, y, G = make_digits_local_features(random_state=0, return_global=True)
     return X, y, G

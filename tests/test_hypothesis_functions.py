@@ -9,7 +9,7 @@ right shape, or raises a clean ``ValueError``/``TypeError`` from seqot naming th
 import numpy as np
 import pytest
 import torch
-from _hypothesis_utils import assert_clean_error, assert_finite, seeds
+from _hypothesis_utils import assert_clean_error, assert_finite, raises_clean, seeds
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -42,20 +42,6 @@ from seqot.subspace import (
     grassmann_kernel,
     random_negatives,
 )
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def _raises_clean(match, fn, *args, **kwargs):
-    with pytest.raises((ValueError, TypeError)) as exc_info:
-        fn(*args, **kwargs)
-    return assert_clean_error(exc_info, match=match)
 
 
 # ===========================================================================
@@ -180,7 +166,7 @@ METRIC_MALFORMED = {
 @pytest.mark.parametrize("fn", ALL_METRIC_FNS, ids=lambda f: f.__name__)
 def test_metric_malformed_labels(fn, kind):
     y_true, y_pred, match = METRIC_MALFORMED[kind]
-    _raises_clean(match, fn, y_true, y_pred)
+    raises_clean(match, fn, y_true, y_pred)
 
 
 @pytest.mark.parametrize("fn", ALL_METRIC_FNS, ids=lambda f: f.__name__)
@@ -200,24 +186,24 @@ def test_metric_float_labels_and_single_label_work(fn):
 ])
 @pytest.mark.parametrize("fn", ALL_METRIC_FNS, ids=lambda f: f.__name__)
 def test_metric_bad_parameters(fn, kwargs, match):
-    _raises_clean(match, fn, [0, 1, 1], [1, 0, 0], **kwargs)
+    raises_clean(match, fn, [0, 1, 1], [1, 0, 0], **kwargs)
 
 
 def test_metric_every_frame_background_raises():
     for fn in SCORE_FNS + [segmentation_scores]:
-        _raises_clean(r"background", fn, [np.array([-1, -1])], [np.array([0, 0])],
+        raises_clean(r"background", fn, [np.array([-1, -1])], [np.array([0, 0])],
                       background=-1)
 
 
 @pytest.mark.parametrize("overlap", [0, -0.1, 1.5, np.nan, "a", None, True])
 def test_segmental_f1_bad_overlap(overlap):
-    _raises_clean(r"overlap", segmental_f1_score, [0, 1], [1, 0], overlap=overlap)
+    raises_clean(r"overlap", segmental_f1_score, [0, 1], [1, 0], overlap=overlap)
 
 
 @pytest.mark.parametrize("overlaps", [None, 0.5, "ab", (np.nan,), (0.1, 0.0)])
 def test_segmentation_scores_bad_overlaps(overlaps):
     # None and a bare float used to raise "'NoneType' object is not iterable"
-    _raises_clean(r"overlap", segmentation_scores, [0, 1], [1, 0], overlaps=overlaps)
+    raises_clean(r"overlap", segmentation_scores, [0, 1], [1, 0], overlaps=overlaps)
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -228,12 +214,12 @@ def test_segmentation_scores_bad_overlaps(overlaps):
     (dict(method="sampled", random_state=1.5), r"random_state"),
 ])
 def test_f1_unsup_bad_parameters(kwargs, match):
-    _raises_clean(match, f1_unsup_score, [0, 1, 1], [1, 0, 0], **kwargs)
+    raises_clean(match, f1_unsup_score, [0, 1, 1], [1, 0, 0], **kwargs)
 
 
 def test_f1_sampled_bad_random_state_is_a_clean_error():
     # used to fail inside numpy's SeedSequence
-    _raises_clean(r"random_state", segmentation_scores, [0, 1], [1, 0], f1_method="sampled",
+    raises_clean(r"random_state", segmentation_scores, [0, 1], [1, 0], f1_method="sampled",
                   random_state="bad")
     gen = np.random.default_rng(0)
     assert 0 <= f1_unsup_score([0, 1, 1], [1, 0, 0], method="sampled", random_state=gen) <= 1
@@ -241,8 +227,8 @@ def test_f1_sampled_bad_random_state_is_a_clean_error():
 
 def test_huge_labels_are_rejected_not_wrapped():
     # 1e30 used to be cast to int64 with a RuntimeWarning, 2**63 to wrap to a negative label
-    _raises_clean(r"64-bit", mof_score, [np.array([1e30, 0.0])], [np.array([0, 1])])
-    _raises_clean(r"64-bit", mof_score, [np.array([2**63, 0], dtype=np.uint64)],
+    raises_clean(r"64-bit", mof_score, [np.array([1e30, 0.0])], [np.array([0, 1])])
+    raises_clean(r"64-bit", mof_score, [np.array([2**63, 0], dtype=np.uint64)],
                   [np.array([0, 1])])
     assert mof_score([np.array([2**62, 0])], [np.array([0, 2**62])]) == 1.0
 
@@ -261,12 +247,12 @@ def test_huge_labels_are_rejected_not_wrapped():
     ([{"f1": 0.5, "n_videos": -1}], r"count"),
 ])
 def test_aggregate_over_activities_malformed(scores, match):
-    _raises_clean(match, aggregate_over_activities, scores)
+    raises_clean(match, aggregate_over_activities, scores)
 
 
 @pytest.mark.parametrize("weighting", ["bad", None, ["default"]])
 def test_aggregate_over_activities_bad_weighting(weighting):
-    _raises_clean(r"weighting", aggregate_over_activities, [{"mof": 0.5}], weighting=weighting)
+    raises_clean(r"weighting", aggregate_over_activities, [{"mof": 0.5}], weighting=weighting)
 
 
 @settings(max_examples=15)
@@ -366,7 +352,7 @@ DECODER_MALFORMED = {
 @pytest.mark.parametrize("fn", [asot_segment, viterbi_segment], ids=lambda f: f.__name__)
 def test_decoder_malformed_costs(fn, kind):
     C, match = DECODER_MALFORMED[kind]
-    _raises_clean(match, fn, C)
+    raises_clean(match, fn, C)
 
 
 def test_viterbi_huge_cost_range_does_not_overflow():
@@ -380,8 +366,8 @@ def test_viterbi_huge_cost_range_does_not_overflow():
 
 
 def test_viterbi_complex_and_non_numeric_cost_are_clean_errors():
-    _raises_clean(r"[Cc]omplex", viterbi_segment, np.ones((3, 2)) * 1j)
-    _raises_clean(r"cost is not numeric", viterbi_segment, np.array([["a", "b"]]))
+    raises_clean(r"[Cc]omplex", viterbi_segment, np.ones((3, 2)) * 1j)
+    raises_clean(r"cost is not numeric", viterbi_segment, np.array([["a", "b"]]))
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -395,7 +381,7 @@ def test_viterbi_complex_and_non_numeric_cost_are_clean_errors():
     (dict(temperature=np.inf), r"temperature"), (dict(temperature=True), r"temperature"),
 ])
 def test_viterbi_bad_parameters(kwargs, match):
-    _raises_clean(match, viterbi_segment, _C, **kwargs)
+    raises_clean(match, viterbi_segment, _C, **kwargs)
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -406,7 +392,7 @@ def test_viterbi_bad_parameters(kwargs, match):
     (dict(balanced="yes"), r"balanced"), (dict(return_plan="x"), r"return_plan"),
 ])
 def test_asot_segment_bad_parameters(kwargs, match):
-    _raises_clean(match, asot_segment, _C, **kwargs)
+    raises_clean(match, asot_segment, _C, **kwargs)
 
 
 # ===========================================================================
@@ -434,7 +420,7 @@ def test_episode_sampler_valid_or_clean(problem):
     classes, counts = np.unique(y, return_counts=True)
     need = params["n_shot"] + params["n_query"]
     if (counts >= need).sum() < params["n_way"]:
-        _raises_clean(r"classes", lambda: list(sampler.split(None, y)))
+        raises_clean(r"classes", lambda: list(sampler.split(None, y)))
         return
     episodes = list(sampler.split(None, y))
     assert len(episodes) == params["n_episodes"] == sampler.get_n_splits()
@@ -467,13 +453,13 @@ _Y = np.repeat(np.arange(4), 3)
 ])
 def test_episode_sampler_bad_parameters(kwargs, match):
     sampler = EpisodeSampler(**{**dict(n_way=2, n_shot=1, n_query=1, n_episodes=2), **kwargs})
-    _raises_clean(match, lambda: list(sampler.split(None, _Y)))
+    raises_clean(match, lambda: list(sampler.split(None, _Y)))
 
 
 @pytest.mark.parametrize("n_episodes", [0, -3, "a", None])
 def test_episode_sampler_get_n_splits_validates(n_episodes):
     # used to return 0 / -3, or fail in int()
-    _raises_clean(r"n_episodes", EpisodeSampler(n_episodes=n_episodes).get_n_splits)
+    raises_clean(r"n_episodes", EpisodeSampler(n_episodes=n_episodes).get_n_splits)
 
 
 @pytest.mark.parametrize("y, match", [
@@ -484,7 +470,7 @@ def test_episode_sampler_get_n_splits_validates(n_episodes):
 ])
 def test_episode_sampler_bad_labels(y, match):
     sampler = EpisodeSampler(n_way=2, n_shot=1, n_query=1, n_episodes=1, random_state=0)
-    _raises_clean(match, lambda: list(sampler.split(None, y)))
+    raises_clean(match, lambda: list(sampler.split(None, y)))
 
 
 def test_episode_sampler_accepts_generator_random_state():
@@ -531,7 +517,7 @@ def test_evaluate_episodes_bad_input(case, match):
         kwargs = dict(n_jobs="x")  # ValueError from joblib
     elif case == "n_episodes_0":
         sampler = EpisodeSampler(n_way=2, n_shot=1, n_query=1, n_episodes=0)
-    _raises_clean(match, evaluate_episodes, est, X, y, sampler, **kwargs)
+    raises_clean(match, evaluate_episodes, est, X, y, sampler, **kwargs)
 
 
 # ===========================================================================
@@ -584,19 +570,19 @@ GRASSMANN_FN_MALFORMED = {
 @pytest.mark.parametrize("kind", sorted(GRASSMANN_FN_MALFORMED))
 def test_grassmann_kernel_function_malformed(kind):
     U, match = GRASSMANN_FN_MALFORMED[kind]
-    _raises_clean(match, grassmann_kernel, U)
+    raises_clean(match, grassmann_kernel, U)
     if U is not None:  # U2=None means U1
-        _raises_clean(match + r"|U2", grassmann_kernel, _U, U, kernel="rbf")
+        raises_clean(match + r"|U2", grassmann_kernel, _U, U, kernel="rbf")
 
 
 def test_grassmann_kernel_nan_is_a_clean_seqot_error():
     # used to be scikit-learn's "Input U1 contains NaN" raised inside check_array
-    _raises_clean(r"U1 contains NaN", grassmann_kernel, _Unan)
+    raises_clean(r"U1 contains NaN", grassmann_kernel, _Unan)
 
 
 def test_grassmann_kernel_huge_unchecked_bases_do_not_overflow():
     # check_orthonormal=False with entries ~1e200 used to overflow in matmul
-    _raises_clean(r"overflow", grassmann_kernel, _U * 1e200, check_orthonormal=False)
+    raises_clean(r"overflow", grassmann_kernel, _U * 1e200, check_orthonormal=False)
     K = assert_finite(grassmann_kernel(_U * 1e3, check_orthonormal=False, kernel="rbf"))
     assert K.shape == (3, 3)
 
@@ -607,7 +593,7 @@ def test_grassmann_kernel_huge_unchecked_bases_do_not_overflow():
     (dict(check_orthonormal="yes"), r"check_orthonormal"),
 ])
 def test_grassmann_kernel_function_bad_parameters(kwargs, match):
-    _raises_clean(match, grassmann_kernel, _U, **kwargs)
+    raises_clean(match, grassmann_kernel, _U, **kwargs)
 
 
 def _orthonormal(U, k):
@@ -655,17 +641,17 @@ def test_acot_k_greater_than_d_raises():
     # used to return a (d, d) basis instead of (d, k)
     X = np.random.default_rng(0).standard_normal((4, 6))
     Y = random_negatives(X, np.random.default_rng(0))
-    _raises_clean(r"k=5 exceeds", acot_subspace, X, Y, 5)
-    _raises_clean(r"k=5 exceeds", acot_closed_form, X, Y[:, :6], 5)
+    raises_clean(r"k=5 exceeds", acot_subspace, X, Y, 5)
+    raises_clean(r"k=5 exceeds", acot_closed_form, X, Y[:, :6], 5)
 
 
 def test_acot_nan_frames_raise():
     # used to be numpy's LinAlgError "SVD did not converge"
     X = np.full((4, 6), np.nan)
     Y = np.ones((4, 12))
-    _raises_clean(r"X contains NaN", acot_subspace, X, Y, 2)
-    _raises_clean(r"X contains NaN", acot_closed_form, X, Y[:, :6], 2)
-    _raises_clean(r"X contains NaN", random_negatives, X, np.random.default_rng(0))
+    raises_clean(r"X contains NaN", acot_subspace, X, Y, 2)
+    raises_clean(r"X contains NaN", acot_closed_form, X, Y[:, :6], 2)
+    raises_clean(r"X contains NaN", random_negatives, X, np.random.default_rng(0))
 
 
 _X = np.random.default_rng(0).standard_normal((4, 6))
@@ -688,7 +674,7 @@ _YN = random_negatives(_X, np.random.default_rng(0))
     ((_X, _YN[:, :7], 2), dict(use_ot=False), r"use_ot=False"),
 ])
 def test_acot_subspace_bad_input(args, kwargs, match):
-    _raises_clean(match, acot_subspace, *args, **kwargs)
+    raises_clean(match, acot_subspace, *args, **kwargs)
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -697,7 +683,7 @@ def test_acot_subspace_bad_input(args, kwargs, match):
     (dict(activation="x"), r"activation"),
 ])
 def test_random_negatives_bad_parameters(kwargs, match):
-    _raises_clean(match, random_negatives, _X, np.random.default_rng(0), **kwargs)
+    raises_clean(match, random_negatives, _X, np.random.default_rng(0), **kwargs)
 
 
 @pytest.mark.parametrize("X, rng, match", [
@@ -708,16 +694,16 @@ def test_random_negatives_input(X, rng, match):
     if match is None:
         assert_finite(random_negatives(X, rng), "negatives")
     else:
-        _raises_clean(match, random_negatives, X, rng)
+        raises_clean(match, random_negatives, X, rng)
 
 
 def test_acot_cost_shapes():
     U = acot_closed_form(_X, _X, 2)
     assert np.isfinite(acot_cost(U, _X, _X))
-    _raises_clean(r"Y_hat", acot_cost, U, _X, _X[:, :2])
-    _raises_clean(r"\bU\b", acot_cost, U[:2], _X, _X)
-    _raises_clean(r"NaN", acot_cost, U * np.nan, _X, _X)
-    _raises_clean(r"order_loss", acot_cost, U, _X, _X, order_loss="x")
+    raises_clean(r"Y_hat", acot_cost, U, _X, _X[:, :2])
+    raises_clean(r"\bU\b", acot_cost, U[:2], _X, _X)
+    raises_clean(r"NaN", acot_cost, U * np.nan, _X, _X)
+    raises_clean(r"order_loss", acot_cost, U, _X, _X, order_loss="x")
 
 
 # ===========================================================================
@@ -733,7 +719,7 @@ def test_make_segmented_sequences_valid_or_clean(n_sequences, lo, extra, n_actio
                   n_features=n_features, n_segments=(1, seg_hi), min_segment_length=min_len,
                   noise=noise, random_state=seed)
     if seg_hi * min_len > lo:
-        _raises_clean(r"min_segment_length", make_segmented_sequences, **kwargs)
+        raises_clean(r"min_segment_length", make_segmented_sequences, **kwargs)
         return
     X, y, P = make_segmented_sequences(return_prototypes=True, **kwargs)
     assert len(X) == len(y) == n_sequences and P.shape == (n_actions, n_features)
@@ -819,14 +805,14 @@ def test_generator_bad_sizes(fn):
     base, names = GENERATOR_PARAMS[fn]
     for name in names:
         for value in _BAD_VALUES:
-            _raises_clean(name, fn, random_state=0, **{**base, name: value})
+            raises_clean(name, fn, random_state=0, **{**base, name: value})
 
 
 @pytest.mark.parametrize("fn", list(GENERATOR_PARAMS), ids=lambda f: f.__name__)
 @pytest.mark.parametrize("random_state", [-1, 1.5, "a", np.nan, True])
 def test_generator_bad_random_state(fn, random_state):
     base, _ = GENERATOR_PARAMS[fn]
-    _raises_clean(r"random_state", fn, random_state=random_state, **base)
+    raises_clean(r"random_state", fn, random_state=random_state, **base)
 
 
 @pytest.mark.parametrize("fn, kwargs, match", [
@@ -848,21 +834,21 @@ def test_generator_bad_random_state(fn, random_state):
     (make_japanese_vowels_videos, dict(dtype="foo"), r"dtype"),
 ])
 def test_generator_bad_parameters(fn, kwargs, match):
-    _raises_clean(match, fn, random_state=0, **kwargs)
+    raises_clean(match, fn, random_state=0, **kwargs)
 
 
 def test_make_order_only_sequences_int_length_and_bad_length():
     # an int length used to fail with "cannot unpack non-iterable int object"
     X, _ = make_order_only_sequences(n_sequences=2, length=3, random_state=0)
     assert [len(x) for x in X] == [3, 3]
-    _raises_clean(r"length", make_order_only_sequences, length=(1, 2, 3))
-    _raises_clean(r"length", make_order_only_sequences, length=(5, 2))
+    raises_clean(r"length", make_order_only_sequences, length=(1, 2, 3))
+    raises_clean(r"length", make_order_only_sequences, length=(5, 2))
 
 
 def test_make_japanese_vowels_videos_bad_ranges_name_the_parameter():
     # used to be "too many values to unpack" / "'NoneType' object is not iterable"
-    _raises_clean(r"n_speakers", make_japanese_vowels_videos, n_speakers=(1, 2, 3))
-    _raises_clean(r"n_utterances", make_japanese_vowels_videos, n_utterances=None)
+    raises_clean(r"n_speakers", make_japanese_vowels_videos, n_speakers=(1, 2, 3))
+    raises_clean(r"n_utterances", make_japanese_vowels_videos, n_utterances=None)
 
 
 # ===========================================================================
@@ -878,17 +864,17 @@ def test_make_japanese_vowels_videos_bad_ranges_name_the_parameter():
 ])
 def test_frame_mlp_bad_parameters(kwargs, match):
     base = dict(in_features=2, hidden=(3,))
-    _raises_clean(match, FrameMLP, **{**base, **kwargs})
+    raises_clean(match, FrameMLP, **{**base, **kwargs})
     base = dict(in_features=2, hidden=(3,), out_features=2, dtype=torch.float64, device="cpu",
                 generator=torch.Generator().manual_seed(0))
-    _raises_clean(match, build_frame_mlp, **{**base, **kwargs})
+    raises_clean(match, build_frame_mlp, **{**base, **kwargs})
 
 
 @pytest.mark.parametrize("kwargs, match", [
     (dict(activation=3), r"activation"), (dict(activation=None), r"activation"),
 ])
 def test_frame_mlp_bad_activation(kwargs, match):
-    _raises_clean(match, FrameMLP, 2, (3,), **kwargs)
+    raises_clean(match, FrameMLP, 2, (3,), **kwargs)
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -897,7 +883,7 @@ def test_frame_mlp_bad_activation(kwargs, match):
 ])
 def test_build_frame_mlp_bad_arguments(kwargs, match):
     base = dict(dtype=torch.float64, device="cpu")
-    _raises_clean(match, build_frame_mlp, 2, (3,), 2, **{**base, **kwargs})
+    raises_clean(match, build_frame_mlp, 2, (3,), 2, **{**base, **kwargs})
 
 
 @settings(max_examples=10)
@@ -940,7 +926,7 @@ def _toy():
 def test_train_bad_parameters(kwargs, match):
     m, step = _toy()
     before = [p.detach().clone() for p in m.parameters()]
-    _raises_clean(match, train, step, m, **{**dict(n_steps=2, validate=lambda: 1.0), **kwargs})
+    raises_clean(match, train, step, m, **{**dict(n_steps=2, validate=lambda: 1.0), **kwargs})
     if "validate" not in kwargs:  # rejected before any update
         for p, q in zip(m.parameters(), before):
             assert torch.equal(p, q)
@@ -972,18 +958,18 @@ def test_train_bad_modules_and_steps(case, match):
     elif case == "step_vector":
         step = lambda i: m(torch.ones(3, 2)).sum(1)  # noqa: E731
     kwargs = dict(lr=1e30) if case == "diverging_lr" else {}
-    _raises_clean(match, train, step, modules, n_steps=3, **kwargs)
+    raises_clean(match, train, step, modules, n_steps=3, **kwargs)
 
 
 def test_make_optimizer_without_parameters_is_a_clean_error():
     # used to be torch's "optimizer got an empty parameter list"
-    _raises_clean(r"no parameters", make_optimizer, [], "adam", 0.1)
+    raises_clean(r"no parameters", make_optimizer, [], "adam", 0.1)
 
 
 def test_train_negative_clip_grad_norm_is_rejected():
     # a negative max norm used to flip the gradients: the loss went up
     m, step = _toy()
-    _raises_clean(r"clip_grad_norm", train, step, m, n_steps=3, clip_grad_norm=-1.0)
+    raises_clean(r"clip_grad_norm", train, step, m, n_steps=3, clip_grad_norm=-1.0)
 
 
 @settings(max_examples=8)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 from _hypothesis_utils import (
-    assert_clean_error,
     assert_finite,
+    raises_clean,
     seeds,
     sequence_collections,
     to_nan_padded,
@@ -22,20 +22,6 @@ from seqot.distances import otam as otam_distance
 from seqot.distances import sinkhorn as sinkhorn_distance
 from seqot.distances import soft_dtw as soft_dtw_distance
 from seqot.ot import asot, emd, frame_cost, pairwise_frame_cost, sinkhorn
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def _raises_clean(match, fn, *args, **kwargs):
-    with pytest.raises((ValueError, TypeError)) as exc_info:
-        fn(*args, **kwargs)
-    return assert_clean_error(exc_info, match=match)
 
 
 # ---------------------------------------------------------------------------
@@ -137,7 +123,7 @@ def test_sinkhorn_detach_returns_constants():
 ])
 def test_sinkhorn_bad_hyper_parameters(kwargs, match):
     C = np.random.default_rng(0).random((4, 5))
-    _raises_clean(match, sinkhorn, C, **kwargs)
+    raises_clean(match, sinkhorn, C, **kwargs)
 
 
 @pytest.mark.parametrize("C, match", [
@@ -156,25 +142,25 @@ def test_sinkhorn_bad_hyper_parameters(kwargs, match):
 @pytest.mark.parametrize("solver", ["sinkhorn", "emd"])
 def test_malformed_costs(C, match, solver):
     if solver == "sinkhorn":
-        _raises_clean(match, sinkhorn, C, reg=0.1)
+        raises_clean(match, sinkhorn, C, reg=0.1)
     else:
-        _raises_clean(match, emd, C)
+        raises_clean(match, emd, C)
 
 
 def test_sinkhorn_warm_start_of_wrong_size_is_a_clean_error():
     """Regression: a warm start of the wrong size raised a raw torch RuntimeError."""
-    _raises_clean("warm_start", sinkhorn, np.ones((4, 5)), reg=0.1,
+    raises_clean("warm_start", sinkhorn, np.ones((4, 5)), reg=0.1,
                   warm_start=(np.zeros(3), np.zeros(5)))
 
 
 def test_sinkhorn_non_numeric_weights_are_a_clean_error():
     """Regression: string weights raised torch's "can't convert np.ndarray" TypeError."""
-    _raises_clean(r"\ba\b.*numeric", sinkhorn, np.ones((2, 2)), ["x", "y"], reg=0.1)
+    raises_clean(r"\ba\b.*numeric", sinkhorn, np.ones((2, 2)), ["x", "y"], reg=0.1)
 
 
 def test_sinkhorn_complex_cost_is_rejected_not_truncated():
     """Regression: a complex numpy cost was cast to real with only a torch warning."""
-    _raises_clean("complex", sinkhorn, np.array([[1.0 + 1.0j, 0.0]]), reg=0.1)
+    raises_clean("complex", sinkhorn, np.array([[1.0 + 1.0j, 0.0]]), reg=0.1)
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.int64, np.bool_])
@@ -210,7 +196,7 @@ def test_emd_finite_and_feasible(problem, scale):
     (dict(a=np.zeros(4)), "mass"),
 ])
 def test_emd_bad_parameters(kwargs, match):
-    _raises_clean(match, emd, np.ones((4, 5)), **kwargs)
+    raises_clean(match, emd, np.ones((4, 5)), **kwargs)
 
 
 # ---------------------------------------------------------------------------
@@ -266,13 +252,13 @@ def test_cosine_cost_is_scale_free(scale, dtype):
 ])
 def test_frame_cost_bad_input(X, Y, match):
     """Regression: mismatched feature dimensions raised a raw torch bmm RuntimeError."""
-    _raises_clean(match, frame_cost, X, Y)
+    raises_clean(match, frame_cost, X, Y)
 
 
 def test_pairwise_frame_cost_mismatched_dims():
-    _raises_clean("feature dimension", pairwise_frame_cost, torch.zeros(1, 2, 2),
+    raises_clean("feature dimension", pairwise_frame_cost, torch.zeros(1, 2, 2),
                   torch.zeros(1, 2, 3))
-    _raises_clean("feature dimension", pairwise_frame_cost, torch.zeros(1, 2, 2),
+    raises_clean("feature dimension", pairwise_frame_cost, torch.zeros(1, 2, 2),
                   torch.zeros(1, 2, 3), problems_last=True)
 
 
@@ -324,7 +310,7 @@ def test_asot_finite_plans(C, alpha, lam, eps, balanced, dtype):
     (dict(mask=np.array([True, False, True, True, True, True])), "mask.*prefix"),
 ])
 def test_asot_bad_hyper_parameters(kwargs, match):
-    _raises_clean(match, asot, np.random.default_rng(0).random((6, 3)), **kwargs)
+    raises_clean(match, asot, np.random.default_rng(0).random((6, 3)), **kwargs)
 
 
 @pytest.mark.parametrize("cost, match", [
@@ -336,7 +322,7 @@ def test_asot_bad_hyper_parameters(kwargs, match):
     (np.ones((2, 2)) * 1j, "complex"),
 ])
 def test_asot_malformed_costs(cost, match):
-    _raises_clean(match, asot, cost)
+    raises_clean(match, asot, cost)
 
 
 # ---------------------------------------------------------------------------
@@ -383,7 +369,7 @@ def test_pairwise_distances_length_one_and_constant_sequences(metric):
 def test_pairwise_distances_mismatched_feature_dims(metric):
     X = [np.zeros((3, 2))]
     Y = [np.zeros((3, 3))]
-    _raises_clean("features", pairwise_sequence_distances, X, Y, metric=metric)
+    raises_clean("features", pairwise_sequence_distances, X, Y, metric=metric)
 
 
 @pytest.mark.parametrize("metric", sorted(available_metrics()))
@@ -409,7 +395,7 @@ def test_pairwise_distances_float32_extreme_scales(metric):
 ])
 def test_pairwise_bad_metric_params(metric, params, match):
     X = [np.zeros((3, 2)), np.ones((2, 2))]
-    _raises_clean(match, pairwise_sequence_distances, X, metric=metric, **params)
+    raises_clean(match, pairwise_sequence_distances, X, metric=metric, **params)
 
 
 @pytest.mark.parametrize("metric, params", [
@@ -483,7 +469,7 @@ def test_pairwise_gradients_finite(seqs, metric):
 
 def test_asot_list_with_an_empty_video_is_a_clean_error():
     """Regression: a zero-frame video in a list was solved silently (an empty plan)."""
-    _raises_clean(r"cost\[1\].*no frames", asot, [np.ones((2, 3)), np.zeros((0, 3))])
+    raises_clean(r"cost\[1\].*no frames", asot, [np.ones((2, 3)), np.zeros((0, 3))])
 
 
 def test_sinkhorn_float32_tiny_reg_keeps_the_marginals():

@@ -15,16 +15,6 @@ from seqot.fewshot import (
 )
 from seqot.utils.estimator_checks import make_check_data
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Episodes are many tiny tensor ops: intra-op threads only add synchronisation, which on a
-    busy 2-core machine made this module ~10x slower. Restored afterwards."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 FAST = dict(hidden=(8,), n_episodes=5, metric_params={"n_iter": 20}, device="cpu")
 
 

@@ -30,14 +30,6 @@ ESTIMATORS = [construct_instance(cls) for _, cls in all_estimators()]
 OUTPUT_METHODS = ("predict", "predict_proba", "decision_function", "transform")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _data(est, torch_input=False):
     X, y = make_check_data(random_state=11)
     if type(est).__name__ == "GrassmannKernel":

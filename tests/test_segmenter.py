@@ -18,15 +18,6 @@ from seqot.segmentation import (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Small tensors: intra-op threads only add synchronisation on a busy 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def n_segments(labels):
     return 1 + int(np.count_nonzero(np.diff(labels)))
 

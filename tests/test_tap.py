@@ -33,15 +33,6 @@ from seqot.nn import AlignmentPredictor, tap_alignment
 from seqot.utils import SequenceBatch
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny tensor ops on a busy 2-core machine: one intra-op thread. Restored afterwards."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 # --------------------------------------------------------------------------- oracles
 def ref_tap(x, y, predictor=None):
     """TAP for one unpadded pair from the equations: returns (A, d) (torch, differentiable)."""

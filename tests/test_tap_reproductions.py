@@ -3,7 +3,6 @@ learned distance on real data at least as good as DTW's and better than before t
 
 import numpy as np
 import pytest
-import torch
 from sklearn.metrics import average_precision_score
 
 from seqot import TAPMetricLearner
@@ -11,14 +10,6 @@ from seqot.datasets import load_japanese_vowels, make_warped_sequences, true_ali
 from seqot.distances import pairwise_sequence_distances
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def test_alignment_only_tap_is_closer_to_the_true_warps():
