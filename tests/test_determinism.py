@@ -170,3 +170,30 @@ def _digest(obj):
 
     feed(obj)
     return h.hexdigest()
+
+
+def test_random_state_none_draws_fresh_entropy_without_the_global_rng():
+    """``random_state=None`` must not mean "the global RNG" (sklearn's check_random_state(None)
+    does): EpisodeSampler used it and moved numpy's global state."""
+    from seqot import datasets
+    from seqot.fewshot import EpisodeSampler
+
+    X, y = make_check_data(random_state=0)
+    calls = {
+        "EpisodeSampler": lambda: list(EpisodeSampler(
+            n_way=2, n_shot=1, n_query=1, n_episodes=3, random_state=None).split(X, y)),
+        "make_order_only_sequences": lambda: datasets.make_order_only_sequences(
+            n_sequences=4, random_state=None),
+    }
+    for est in ESTIMATORS:
+        if "random_state" in est.get_params():
+            Xe, ye = _data(est)
+            calls[type(est).__name__] = (
+                lambda est=est, Xe=Xe, ye=ye: clone(est).set_params(random_state=None).fit(Xe, ye))
+    for name, call in calls.items():
+        np.random.seed(5)
+        torch.manual_seed(5)
+        random.seed(5)
+        before = _global_states()
+        call()
+        _assert_states_equal(before, _global_states(), f"{name} with random_state=None")

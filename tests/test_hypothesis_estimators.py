@@ -516,23 +516,84 @@ def test_extreme_hyperparameters(name, data):
         assert_clean(exc)
 
 
+# Extreme but valid settings must work: the grid test above accepts a clean refusal, so it
+# alone could not catch a validator that wrongly rejects a legitimate value.
+MUST_WORK = [
+    ("CMOTNearestCentroid", {"alpha": 0.0}), ("CMOTNearestCentroid", {"alpha": _HUGE}),
+    ("CMOTNearestCentroid", {"sigma": _TINY}), ("CMOTNearestCentroid", {"sigma": _HUGE}),
+    ("CMOTNearestCentroid", {"reg": _HUGE}), ("CMOTNearestCentroid", {"temperature": _TINY}),
+    ("CMOTNearestCentroid", {"temperature": _HUGE}),
+    ("SequenceNearestCentroid", {"metric": "sinkhorn", "metric_params": {"reg": _TINY}}),
+    ("SequenceNearestCentroid", {"metric": "sinkhorn", "metric_params": {"reg": _HUGE}}),
+    ("KNeighborsSequenceClassifier", {"metric": "soft_dtw", "metric_params": {"gamma": _TINY}}),
+    ("KNeighborsSequenceClassifier", {"metric": "soft_dtw", "metric_params": {"gamma": _HUGE}}),
+    ("KNeighborsSequenceClassifier", {"metric": "opw", "metric_params": {"lambda2": _TINY}}),
+    ("SequenceDistanceTransformer", {"metric": "otam", "metric_params": {"lbda": _HUGE}}),
+    ("DeepEMDClassifier", {"temperature": _TINY}), ("DeepEMDClassifier", {"temperature": _HUGE}),
+    ("ASOTSegmenter", {"alpha_eval": 0.0}), ("ASOTSegmenter", {"alpha_eval": 0.999}),
+    ("ASOTSegmenter", {"eps_eval": _TINY}), ("ASOTSegmenter", {"eps_eval": _HUGE}),
+    ("ASOTSegmenter", {"lambda_eval": 0.0}), ("ASOTSegmenter", {"lambda_eval": _HUGE}),
+    ("ASOTSegmenter", {"rho_eval": _HUGE}), ("ASOTSegmenter", {"n_actions": 40, "init": "random"}),
+]
+
+
+@pytest.mark.parametrize("name, params", MUST_WORK,
+                         ids=[f"{n}-{'-'.join(f'{k}={v}' for k, v in p.items())}"
+                              for n, p in MUST_WORK])
+def test_extreme_valid_hyperparameters_work(name, params):
+    X = _DATA["normal"](np.random.default_rng(0))
+    est = make(name, **params).fit(X, fit_labels(len(X)))
+    check_outputs(name, est, X, [len(x) for x in X], n_fit=len(X))
+
+
 # ---------------------------------------------------------------------------
 # regressions of failures found by the tests above
 # ---------------------------------------------------------------------------
 @pytest.mark.parametrize("metric", ["soft_dtw", "otam"])
 def test_knn_distance_weights_refuse_negative_soft_dtw(metric):
-    """soft-DTW/OTAM values can be negative: 1/d votes gave probabilities outside [0, 1]."""
+    """soft-DTW/OTAM values can be negative: 1/d votes gave probabilities outside [0, 1].
+    Signed metrics are refused at fit; a callable that returns a negative value, at predict."""
+    from seqot.distances import pairwise_sequence_distances
     from seqot.neighbors import KNeighborsSequenceClassifier
 
     X = [np.full((t, 2), 3.0) for t in (2, 3, 4, 5, 6, 2)]
-    clf = KNeighborsSequenceClassifier(3, metric=metric, weights="distance",
-                                       device="cpu").fit(X, fit_labels(6))
+    y = fit_labels(6)
+    with pytest.raises(ValueError) as exc_info:
+        KNeighborsSequenceClassifier(3, metric=metric, weights="distance", device="cpu").fit(X, y)
+    assert_clean(exc_info.value, match=r"soft\s+minimum|non-negative")
+
+    def signed(xb, yb):  # the same values through a callable: only predict can see the sign
+        return pairwise_sequence_distances(xb, yb, metric=metric)
+
+    clf = KNeighborsSequenceClassifier(3, metric=signed, weights="distance",
+                                       device="cpu").fit(X, y)
     for method in ("predict", "predict_proba"):
         with pytest.raises(ValueError) as exc_info:
             getattr(clf, method)(X)
         assert_clean(exc_info.value, match=r"non-negative distances")
     # uniform votes do not care about the sign
     proba = clf.set_params(weights="uniform").predict_proba(X)
+    assert np.all(proba >= 0) and np.allclose(proba.sum(1), 1.0)
+
+
+def test_knn_distance_weights_accept_rounding_below_zero():
+    """mean_cosine of identical means was -2e-16: distance weights must read that as 0."""
+    from seqot.neighbors import KNeighborsSequenceClassifier
+
+    rng = np.random.default_rng(0)
+    X = [rng.normal(size=(4, 3)) for _ in range(4)] * 2
+    y = np.array([0, 1, 0, 1] * 2)
+
+    def rounded(xb, yb):  # exact zeros nudged below 0, as rounding does
+        from seqot.distances import pairwise_sequence_distances
+
+        D = pairwise_sequence_distances(xb, yb, metric="mean_euclidean")
+        return torch.where(D == 0, torch.full_like(D, -2e-16), D)
+
+    clf = KNeighborsSequenceClassifier(2, metric=rounded, weights="distance",
+                                       device="cpu").fit(X, y)
+    np.testing.assert_array_equal(clf.predict(X), y)
+    proba = clf.predict_proba(X)
     assert np.all(proba >= 0) and np.allclose(proba.sum(1), 1.0)
 
 

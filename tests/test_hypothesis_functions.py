@@ -986,3 +986,43 @@ def test_train_valid(n_steps, lr, optimizer, validate_every, patience, lr_step_s
     assert_finite(hist.loss, "loss")
     for p in m.parameters():
         assert_finite(p, "parameters")
+
+
+# ---------------------------------------------------------------------------
+# regressions of the review of the validation layer: valid input it refused or changed
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("seed", [np.random.SeedSequence(0), np.random.PCG64(0), [1, 2], (3,),
+                                  np.array([4])])
+def test_check_generator_takes_every_seed_default_rng_takes(seed):
+    from seqot.utils._validation import check_generator
+
+    a = check_generator(seed).integers(1 << 30, size=3)
+    fresh = seed if not isinstance(seed, np.random.BitGenerator) else np.random.PCG64(0)
+    b = np.random.default_rng(fresh).integers(1 << 30, size=3)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_random_negatives_draws_from_a_random_state_as_is():
+    """A RandomState is drawn from directly (as before the validation layer), not re-seeded."""
+    X = np.ones((3, 4))
+    rs = np.random.RandomState(0)
+    out = random_negatives(X, rs)
+    # the value the function gave before check_generator existed (commit ec51af9)
+    assert out.sum() == pytest.approx(10.495139375759253, rel=1e-12)
+    assert not np.array_equal(rs.get_state()[1], np.random.RandomState(0).get_state()[1])
+
+
+def test_train_accepts_optimizer_factories_and_array_scores():
+    import functools
+
+    from seqot.nn import train
+
+    lin = torch.nn.Linear(2, 1)
+    x = torch.randn(8, 2, generator=torch.Generator().manual_seed(0))
+    history = train(lambda i: (lin(x) ** 2).mean(), lin, n_steps=4,
+                    optimizer=functools.partial(torch.optim.SGD, momentum=0.9),
+                    validate=lambda: np.array(0.5), validate_every=2)
+    assert history.validation == [(2, 0.5), (4, 0.5)]
+    history = train(lambda i: (lin(x) ** 2).mean(), lin, n_steps=1,
+                    validate=lambda: np.float32(0.25), validate_every=1)
+    assert history.validation == [(1, 0.25)]

@@ -523,3 +523,11 @@ def test_float32_gradients_finite_at_extreme_params(seqs, case):
     D.sum().backward()
     for t in ts:
         assert_finite(t.grad, f"{metric} gradient")
+
+
+def test_sinkhorn_accepts_a_zero_dim_tensor_reg():
+    """Regression (review): reg=torch.tensor(0.1) fell through to the scalar check."""
+    C = np.random.default_rng(0).random((4, 5))
+    a = sinkhorn(C, reg=torch.tensor(0.1)).value
+    b = sinkhorn(C, reg=float(torch.tensor(0.1))).value  # the same float32-rounded reg
+    np.testing.assert_allclose(a, b, rtol=1e-12)

@@ -7,7 +7,8 @@ from importlib import resources
 import numpy as np
 from sklearn.utils import Bunch
 
-from ._synthetic import _check_int, _check_int_range, _check_rng
+from ..utils._validation import check_int
+from ._synthetic import _check_int_range, _check_rng
 
 __all__ = ["load_japanese_vowels"]
 
@@ -132,7 +133,7 @@ def make_japanese_vowels_videos(n_videos=30, *, n_speakers=(3, 5), n_utterances=
     >>> len(X), X[0].shape[1], len(X[0]) == len(y[0])
     (2, 12, True)
     """
-    n_videos = _check_int("n_videos", n_videos, 1)
+    n_videos = check_int(n_videos, "n_videos", 1)
     s_lo, s_hi = _check_int_range("n_speakers", n_speakers, 1)
     u_lo, u_hi = _check_int_range("n_utterances", n_utterances, 1)
     rng = _check_rng(random_state)

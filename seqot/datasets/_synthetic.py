@@ -15,7 +15,7 @@ import numbers
 
 import numpy as np
 
-from ..utils._validation import check_generator
+from ..utils._validation import check_generator, check_int
 
 __all__ = [
     "make_reversal_tasks",
@@ -35,18 +35,10 @@ def _is_int(value) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def _check_int(name, value, min_value) -> int:
-    if not _is_int(value):
-        raise ValueError(f"{name} must be an int; got {value!r}.")
-    if value < min_value:
-        raise ValueError(f"{name} must be >= {min_value}; got {value!r}.")
-    return int(value)
-
-
 def _check_int_range(name, value, min_value) -> tuple[int, int]:
     """An int ``n`` (meaning ``(n, n)``) or an inclusive ``(low, high)`` pair of ints."""
     if _is_int(value):
-        v = _check_int(name, value, min_value)
+        v = check_int(value, name, min_value)
         return v, v
     if isinstance(value, (tuple, list, np.ndarray)) and len(value) == 2:
         low, high = value
@@ -178,10 +170,10 @@ def make_reversal_tasks(
     >>> y_content.tolist()
     [0, 0, 1, 1, 2, 2, 0, 0, 1, 1, 2, 2]
     """
-    n_classes = _check_int("n_classes", n_classes, 1)
-    n_per_class = _check_int("n_per_class", n_per_class, 1)
-    n_segments = _check_int("n_segments", n_segments, 2)
-    n_features = _check_int("n_features", n_features, 1)
+    n_classes = check_int(n_classes, "n_classes", 1)
+    n_per_class = check_int(n_per_class, "n_per_class", 1)
+    n_segments = check_int(n_segments, "n_segments", 2)
+    n_features = check_int(n_features, "n_features", 1)
     noise = _check_float("noise", noise, min_value=0.0)
     swap_prob = _check_float("swap_prob", swap_prob, min_value=0.0, max_value=1.0)
     if setting not in ("ordering", "content"):
@@ -312,12 +304,12 @@ def make_segmented_sequences(
     >>> bool(np.allclose(np.linalg.norm(X[0], axis=1), 1.0))
     True
     """
-    n_sequences = _check_int("n_sequences", n_sequences, 1)
+    n_sequences = check_int(n_sequences, "n_sequences", 1)
     frames_lo, frames_hi = _check_int_range("n_frames", n_frames, 1)
-    n_actions = _check_int("n_actions", n_actions, 1)
-    n_features = _check_int("n_features", n_features, 1)
+    n_actions = check_int(n_actions, "n_actions", 1)
+    n_features = check_int(n_features, "n_features", 1)
     seg_lo, seg_hi = _check_int_range("n_segments", n_segments, 1)
-    min_segment_length = _check_int("min_segment_length", min_segment_length, 1)
+    min_segment_length = check_int(min_segment_length, "min_segment_length", 1)
     noise = _check_float("noise", noise, min_value=0.0)
     return_prototypes = _check_bool("return_prototypes", return_prototypes)
     if seg_hi * min_segment_length > frames_lo:
@@ -473,12 +465,12 @@ def make_warped_sequences(
     >>> bool(w[0] == 0.0 and w[-1] == 1.0 and np.all(np.diff(w) > 0))
     True
     """
-    n_classes = _check_int("n_classes", n_classes, 1)
-    n_per_class = _check_int("n_per_class", n_per_class, 1)
-    n_features = _check_int("n_features", n_features, 1)
+    n_classes = check_int(n_classes, "n_classes", 1)
+    n_per_class = check_int(n_per_class, "n_per_class", 1)
+    n_features = check_int(n_features, "n_features", 1)
     len_lo, len_hi = _check_int_range("length", length, 2)
     noise = _check_float("noise", noise, min_value=0.0)
-    n_swaps = _check_int("n_swaps", n_swaps, 0)
+    n_swaps = check_int(n_swaps, "n_swaps", 0)
     return_warps = _check_bool("return_warps", return_warps)
     rng = _check_rng(random_state)
 
@@ -626,8 +618,8 @@ def make_order_only_sequences(n_sequences=80, n_features=12, length=(15, 29), ra
     >>> len(X), y.tolist()
     (4, [0, 1, 0, 1])
     """
-    n_sequences = _check_int("n_sequences", n_sequences, 1)
-    n_features = _check_int("n_features", n_features, 1)
+    n_sequences = check_int(n_sequences, "n_sequences", 1)
+    n_features = check_int(n_features, "n_features", 1)
     lo, hi = _check_int_range("length", length, 1)
     rng = _check_rng(random_state)
     base = np.abs(rng.normal(size=(4, n_features)))

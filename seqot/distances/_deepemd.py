@@ -183,7 +183,7 @@ def _mean_cosine_metric(xb, yb):
 
     mx = torch.nn.functional.normalize(masked_mean(xb), dim=-1)
     my = torch.nn.functional.normalize(masked_mean(yb), dim=-1)
-    return 1.0 - mx @ my.T
+    return (1.0 - mx @ my.T).clamp_min(0.0)  # rounding would make identical means negative
 
 
 @register_metric("local_knn")

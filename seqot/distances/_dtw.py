@@ -772,7 +772,7 @@ def _pairwise_dtw(xb, yb, cost="sqeuclidean"):
     return _pairwise_blocks(xb, yb, cost)
 
 
-@register_metric("soft_dtw", working_set="frames", symmetric=True)
+@register_metric("soft_dtw", working_set="frames", symmetric=True, signed=True)
 def _pairwise_soft_dtw(xb, yb, gamma=1.0, cost="sqeuclidean"):
     """Soft-DTW (:func:`soft_dtw`) between all pairs; params ``gamma``, ``cost``."""
     check_positive(gamma, "gamma")
@@ -781,7 +781,7 @@ def _pairwise_soft_dtw(xb, yb, gamma=1.0, cost="sqeuclidean"):
 
 # OTAM is not symmetric in one direction, so it is registered symmetric=False even though
 # bidirectional=True gives a symmetric value (the driver then simply computes every block).
-@register_metric("otam", working_set="frames", symmetric=False)
+@register_metric("otam", working_set="frames", symmetric=False, signed=True)
 def _pairwise_otam(xb, yb, lbda=0.1, cost="cosine", bidirectional=False):
     """OTAM (:func:`otam`) from each ``x`` (query) to each ``y`` (support); params ``lbda``,
     ``cost``, ``bidirectional``."""

@@ -26,7 +26,7 @@ _METRICS: dict[str, Callable] = {}
 _BLOCK_ELEMENTS = 2**24
 
 
-def register_metric(name, *, working_set="frames", symmetric=False, width=1):
+def register_metric(name, *, working_set="frames", symmetric=False, width=1, signed=False):
     """Register ``fn(xb, yb, **params) -> (n_x, n_y) Tensor`` under ``name``.
 
     ``working_set`` tells the driver how memory grows per pair: ``"frames"`` (T_x·T_y, the
@@ -34,13 +34,15 @@ def register_metric(name, *, working_set="frames", symmetric=False, width=1):
     is the number of values held per frame pair (e.g. the channels of a CNN over the cost
     image), which shrinks the blocks accordingly.
     ``symmetric=True`` declares ``d(x, y) = d(y, x)``, so ``Y=None`` computes only the blocks
-    on and above the diagonal.
+    on and above the diagonal. ``signed=True`` declares that values can be negative (soft
+    minima such as soft-DTW), so consumers that need a non-negative distance refuse it.
     """
 
     def deco(fn):
         fn._seqot_working_set = working_set
         fn._seqot_symmetric = symmetric
         fn._seqot_width = width
+        fn._seqot_signed = signed
         _METRICS[name] = fn
         return fn
 
@@ -69,12 +71,13 @@ def _get_metric(metric):
     return _METRICS[metric]
 
 
-def check_metric_params(metric, batch: SequenceBatch, params, *, max_frames=32):
+def check_metric_params(metric, batch: SequenceBatch, params, *, device="cpu", max_frames=32):
     """Fail at ``fit``, not at ``predict``: run ``metric`` once on the first fitted sequence.
 
     Estimators that store sequences and compute distances later call this in ``fit``, so that
     an unknown or invalid metric parameter raises there. The dry run compares the first
-    sequence (at most ``max_frames`` of its frames) with itself on the CPU: one small pair.
+    sequence (at most ``max_frames`` of its frames) with itself on ``device`` (the
+    estimator's): one small pair.
     """
     fn = _get_metric(metric)
     if params is not None and not isinstance(params, dict):
@@ -84,9 +87,9 @@ def check_metric_params(metric, batch: SequenceBatch, params, *, max_frames=32):
     probe = SequenceBatch(np.ascontiguousarray(first.data[:, :T]),
                           np.minimum(first.lengths, T))
     try:
-        pairwise_sequence_distances(probe, probe, metric=fn, device="cpu", **(params or {}))
+        pairwise_sequence_distances(probe, probe, metric=fn, device=device, **(params or {}))
     except TypeError as exc:
-        if "unexpected keyword" in str(exc) or "positional argument" in str(exc):
+        if "argument" in str(exc):  # unexpected / duplicate keyword, missing positional
             raise ValueError(f"metric_params {sorted(params or {})} do not fit metric="
                              f"{metric!r}: {exc}") from None
         raise

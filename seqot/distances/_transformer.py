@@ -65,10 +65,8 @@ class SequenceDistanceTransformer(SequenceInputMixin, TransformerMixin, BaseEsti
     def fit(self, X, y=None):
         """Store the reference sequences."""
         _get_metric(self.metric)
-        if self.metric_params is not None and not isinstance(self.metric_params, dict):
-            raise ValueError("metric_params must be a dict or None.")
         batch = validate_sequences(self, X, reset=True).to_numpy()
-        check_metric_params(self.metric, batch, self.metric_params)
+        check_metric_params(self.metric, batch, self.metric_params, device=self.device)
         self.X_fit_ = batch
         return self
 

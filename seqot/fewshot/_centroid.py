@@ -10,6 +10,7 @@ Class probabilities are :math:`\mathrm{softmax}(-\mathrm{DIS}/t)` (Eq. 14, tempe
 from __future__ import annotations
 
 import numpy as np
+import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
@@ -26,6 +27,10 @@ from ..utils._validation import (
 __all__ = ["SequenceNearestCentroid", "CMOTNearestCentroid"]
 
 _CLASS_DISTANCES = ("mean", "prototype")
+
+
+def _numpy(D):
+    return D.detach().cpu().numpy() if isinstance(D, torch.Tensor) else np.asarray(D)
 
 
 class _NearestClassBase(SequenceInputMixin, ClassifierMixin, BaseEstimator):
@@ -83,7 +88,7 @@ class _NearestClassBase(SequenceInputMixin, ClassifierMixin, BaseEstimator):
         batch, y = validate_sequences_targets(self, X, y)
         # numpy state: a model fitted on GPU tensors pickles device-free
         batch = self._prepare(batch).to_numpy()
-        check_metric_params(self._metric(), batch, self._metric_params())
+        check_metric_params(self._metric(), batch, self._metric_params(), device=self.device)
         self.y_fit_ = np.searchsorted(self.classes_, y)
         self.X_fit_ = batch
         if self.class_distance == "prototype":
@@ -119,13 +124,14 @@ class _NearestClassBase(SequenceInputMixin, ClassifierMixin, BaseEstimator):
                                  f"expecting {len(self.y_fit_)} features as input (one "
                                  "distance per support sequence).")
             return self._mean_over_classes(D)
-        batch = self._prepare(validate_sequences(self, X, reset=False)).to_numpy()
+        batch = self._prepare(validate_sequences(self, X, reset=False))
         params = dict(metric=self._metric(), batch_size=self.batch_size, n_jobs=self.n_jobs,
                       device=self.device, **self._metric_params())
+        # tensor queries give tensor distances on their device; the class scores are numpy
         if self.class_distance == "prototype":
-            return pairwise_sequence_distances(batch, self.prototypes_, **params)
-        return self._mean_over_classes(pairwise_sequence_distances(batch, self.X_fit_,
-                                                                   **params))
+            return _numpy(pairwise_sequence_distances(batch, self.prototypes_, **params))
+        return self._mean_over_classes(_numpy(pairwise_sequence_distances(batch, self.X_fit_,
+                                                                          **params)))
 
     def _mean_over_classes(self, D):
         n_classes = len(self.classes_)

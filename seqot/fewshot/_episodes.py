@@ -76,8 +76,10 @@ class EpisodeSampler:
 
     def _rng(self):
         rs = self.random_state
-        if rs is None or isinstance(rs, (np.random.RandomState, np.random.Generator)):
-            return check_random_state(rs) if not isinstance(rs, np.random.Generator) else rs
+        if rs is None:  # fresh OS entropy; sklearn's check_random_state(None) is the global RNG
+            return np.random.RandomState()
+        if isinstance(rs, (np.random.RandomState, np.random.Generator)):
+            return rs
         if isinstance(rs, numbers.Integral) and not isinstance(rs, bool) \
                 and 0 <= rs < 2**32:
             return check_random_state(int(rs))

@@ -90,9 +90,11 @@ class KNeighborsSequenceClassifier(SequenceInputMixin, ClassifierMixin, BaseEsti
             )
         if self.weights not in ("uniform", "distance"):
             raise ValueError(f"weights must be 'uniform' or 'distance'; got {self.weights!r}.")
-        if self.metric_params is not None and not isinstance(self.metric_params, dict):
-            raise ValueError("metric_params must be a dict or None.")
-        _get_metric(self.metric)
+        fn = _get_metric(self.metric)  # metric_params are checked by a dry run in fit
+        if self.weights == "distance" and getattr(fn, "_seqot_signed", False):
+            raise ValueError(
+                f"weights='distance' votes with 1 / d, but metric={self.metric!r} is a soft "
+                "minimum that can be negative; use weights='uniform' or a non-negative metric.")
 
     def fit(self, X, y):
         """Store the training sequences.
@@ -108,7 +110,7 @@ class KNeighborsSequenceClassifier(SequenceInputMixin, ClassifierMixin, BaseEsti
         batch, y = validate_sequences_targets(self, X, y)
         self._check_params(batch.n_sequences)
         self.X_fit_ = batch.to_numpy()
-        check_metric_params(self.metric, self.X_fit_, self.metric_params)
+        check_metric_params(self.metric, self.X_fit_, self.metric_params, device=self.device)
         self.y_fit_ = np.searchsorted(self.classes_, y)
         return self
 
@@ -142,7 +144,9 @@ class KNeighborsSequenceClassifier(SequenceInputMixin, ClassifierMixin, BaseEsti
         if self.weights == "uniform":
             w = np.ones_like(dist, dtype=np.float64)
         else:
-            if dist.size and np.min(dist) < 0:
+            # rounding may leave identical sequences at -1e-16: that is a distance of 0
+            tiny = 1e-9 * max(1.0, float(np.abs(dist).max())) if dist.size else 0.0
+            if dist.size and np.min(dist) < -tiny:
                 # 1 / d of a negative value (soft-DTW is a soft minimum, not a distance) would
                 # be a negative vote, and the "probabilities" would leave [0, 1]
                 raise ValueError(
@@ -150,7 +154,7 @@ class KNeighborsSequenceClassifier(SequenceInputMixin, ClassifierMixin, BaseEsti
                     f"{self.metric!r} gave {float(np.min(dist)):.4g} for a neighbour; use "
                     "weights='uniform' or a non-negative metric.")
             with np.errstate(divide="ignore"):
-                w = 1.0 / dist.astype(np.float64)
+                w = 1.0 / np.maximum(dist.astype(np.float64), 0.0)
             exact = np.isinf(w)
             rows = exact.any(axis=1)
             w[rows] = exact[rows].astype(np.float64)

@@ -14,6 +14,7 @@ import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from ..utils._validation import check_int, check_positive
@@ -62,16 +63,18 @@ def make_optimizer(params, optimizer="adam", lr=1e-3, **kwargs):
         if optimizer not in _OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {sorted(_OPTIMIZERS)}; got {optimizer!r}.")
         optimizer = _OPTIMIZERS[optimizer]
-    elif not (isinstance(optimizer, type) and issubclass(optimizer, torch.optim.Optimizer)):
-        raise ValueError(f"optimizer must be one of {sorted(_OPTIMIZERS)} or a "
-                         f"torch.optim.Optimizer class; got {optimizer!r}.")
+    elif not callable(optimizer):
+        raise ValueError(f"optimizer must be one of {sorted(_OPTIMIZERS)}, a "
+                         f"torch.optim.Optimizer class or a factory (e.g. functools.partial of "
+                         f"one); got {optimizer!r}.")
     if isinstance(lr, bool) or not (isinstance(lr, numbers.Real) and math.isfinite(lr)
                                     and lr > 0):
         raise ValueError(f"lr must be a finite number > 0; got {lr!r}.")
     try:
         return optimizer(params, lr=float(lr), **kwargs)
     except (TypeError, ValueError) as exc:
-        raise type(exc)(f"invalid optimizer arguments for {optimizer.__name__} "
+        raise type(exc)(f"invalid optimizer arguments for "
+                        f"{getattr(optimizer, '__name__', repr(optimizer))} "
                         f"({kwargs!r}): {exc}") from None
 
 
@@ -203,7 +206,8 @@ def train(
                     m.eval()
                 with torch.no_grad():
                     score = validate()
-                if isinstance(score, torch.Tensor) and score.numel() == 1:
+                if isinstance(score, (torch.Tensor, np.ndarray, np.generic)) and int(
+                        np.prod(score.shape)) == 1:
                     score = score.item()
                 if isinstance(score, bool) or not isinstance(score, numbers.Real):
                     raise ValueError(f"validate() must return a number (lower is better); got "

@@ -114,8 +114,8 @@ def _prepare(C, a, b):
 def _check_reg(reg, C):
     """reg as a (B,) tensor of positive finite values (no gradient)."""
     B = C.shape[0]
-    if isinstance(reg, (torch.Tensor, np.ndarray, list, tuple)) and np.ndim(
-            reg if not isinstance(reg, (list, tuple)) else np.empty(len(reg))) > 0:
+    if isinstance(reg, torch.Tensor) or (isinstance(reg, (np.ndarray, list, tuple)) and np.ndim(
+            reg if not isinstance(reg, (list, tuple)) else np.empty(len(reg))) > 0):
         r = check_float_tensor(reg.detach() if isinstance(reg, torch.Tensor) else reg, "reg",
                                device=C.device, dtype=C.dtype).reshape(-1)
         if r.numel() == 1:
@@ -325,7 +325,11 @@ def sinkhorn(
     ----------
     C : array or Tensor of shape (B, n, m) or (n, m)
         Costs. Entries whose row or column has zero weight are padding and may hold anything
-        finite.
+        finite. float32 and float64 are kept; float16/bfloat16 are solved and returned in
+        float32, integers in float64. A float32 problem whose largest cost exceeds
+        ``1.6e4 * reg`` is solved in float64 and cast back: in float32 the exponents
+        :math:`(f + g - C)/\varepsilon` would lose about ``max|C|/reg * 2**-24`` to rounding,
+        visibly breaking the marginals (on a GPU such a solve pays float64 speed).
     a, b : array or Tensor of shape (B, n)/(n,) and (B, m)/(m,), optional
         Non-negative weights; zero = padding. ``None`` is uniform over all ``n`` (``m``) entries.
         For balanced OT each problem's ``a`` and ``b`` should have the same total mass.

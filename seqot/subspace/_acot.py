@@ -135,10 +135,11 @@ def random_negatives(X, rng, *, per_frame=2, distribution="gaussian", activation
     signed features); :math:`\mathrm{nrm}(v) = v / (\lVert v\rVert + 10^{-10})`.
 
     Returns ``Y`` of shape (d, per_frame * n), column ``r * n + t`` generated from frame ``t``.
-    ``rng`` is a numpy Generator (or a seed for one).
+    ``rng`` is a numpy Generator or RandomState (drawn from as is), or a seed for a Generator.
     """
     X = _as_matrix(X, "X")
-    rng = check_generator(rng, "rng")
+    if not isinstance(rng, np.random.RandomState):
+        rng = check_generator(rng, "rng")
     check_int(per_frame, "per_frame", 1)
     d, n = X.shape
     reps = np.tile(X, (1, per_frame))

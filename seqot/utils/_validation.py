@@ -682,7 +682,7 @@ def check_int(value, name, low, *, allow_none=False):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
         extra = " or None" if allow_none else ""
         raise ValueError(f"{name} must be an integer >= {low}{extra}; got {value!r}.")
-    return value
+    return int(value)
 
 
 def check_float_tensor(x, name, *, device=None, dtype=None, ndim=None, finite=False):
@@ -791,10 +791,11 @@ def check_generator(random_state, name="random_state") -> np.random.Generator:
 
     Parameters
     ----------
-    random_state : None, int >= 0, numpy Generator or numpy RandomState
-        A Generator is used (and advanced) as is; an int seeds a fresh Generator
-        deterministically; a RandomState is advanced by one draw that seeds a fresh Generator;
-        None draws fresh OS entropy.
+    random_state : None, int >= 0, sequence of ints >= 0, numpy Generator, SeedSequence, \
+BitGenerator or RandomState
+        A Generator is used (and advanced) as is; ints, int sequences, SeedSequences and
+        BitGenerators seed a Generator as ``np.random.default_rng`` does; a RandomState is
+        advanced by one draw that seeds a fresh Generator; None draws fresh OS entropy.
     name : str, default="random_state"
         The argument's name, used in the error message.
 
@@ -812,7 +813,13 @@ def check_generator(random_state, name="random_state") -> np.random.Generator:
         if random_state < 0:
             raise ValueError(f"{name} must be a non-negative int; got {random_state!r}.")
         return np.random.default_rng(int(random_state))
+    if isinstance(random_state, (np.random.SeedSequence, np.random.BitGenerator)):
+        return np.random.default_rng(random_state)
+    if isinstance(random_state, (list, tuple, np.ndarray)) and len(random_state) and all(
+            isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 0
+            for v in np.asarray(random_state, dtype=object).ravel()):
+        return np.random.default_rng(np.asarray(random_state, dtype=np.uint64))
     raise ValueError(
-        f"{name} must be None, a non-negative int, a numpy Generator or a numpy RandomState; "
-        f"got {random_state!r}."
+        f"{name} must be None, a non-negative int (or a sequence of them), a numpy Generator, "
+        f"SeedSequence, BitGenerator or RandomState; got {random_state!r}."
     )
