@@ -5,10 +5,9 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-import torch
 
 from ..ot import asot
-from ..utils._validation import check_positive
+from ..utils._validation import check_float_array, check_positive
 
 __all__ = ["asot_segment", "viterbi_segment"]
 
@@ -74,24 +73,9 @@ def asot_segment(cost, mask=None, *, alpha=0.6, radius=0.04, eps=0.04, lambda_ac
 
 def _cost_matrix(cost):
     """``cost`` as a finite float64 ``(N, K)`` array with N, K >= 1, or a clean error."""
-    if isinstance(cost, torch.Tensor):
-        cost = cost.detach().cpu().numpy()
-    try:
-        C = np.asarray(cost)
-    except ValueError as exc:
-        raise ValueError(f"cost could not be read as an (N, K) matrix: {exc}") from None
-    if C.dtype.kind == "c":
-        raise ValueError("Complex data not supported: cost is complex.")
-    if C.dtype.kind not in "biuf":
-        if C.dtype.kind == "O" and any(v is None for v in C.flat):
-            raise TypeError("cost holds None; expected numbers (no missing values).")
-        try:
-            C = C.astype(np.float64)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"cost is not numeric: {exc}") from None
+    C = check_float_array(cost, "cost", finite=False)
     if C.ndim != 2 or C.shape[0] == 0 or C.shape[1] == 0:
         raise ValueError(f"cost must be a non-empty (N, K) matrix; got shape {C.shape}.")
-    C = C.astype(np.float64)
     if not np.isfinite(C).all():
         raise ValueError("cost contains NaN or infinite values.")
     return C

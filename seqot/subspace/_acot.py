@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..utils._validation import check_generator, check_int, check_positive
+from ..utils._validation import check_float_array, check_generator, check_int, check_positive
 
 __all__ = [
     "acot_cost",
@@ -51,21 +51,7 @@ _MAX_ABS = 1e100
 # ---------------------------------------------------------------------------
 def _as_matrix(X, name, *, rows=None, cols=None, min_cols=1):
     """``X`` as a finite float64 ``(d, n)`` matrix (columns are frames), or a clean error."""
-    if hasattr(X, "detach"):  # a torch tensor
-        X = X.detach().cpu().numpy()
-    try:
-        a = np.asarray(X)
-    except ValueError as exc:
-        raise ValueError(f"{name} could not be read as a matrix: {exc}") from None
-    if a.dtype.kind == "c":
-        raise ValueError(f"Complex data not supported: {name} is complex.")
-    if a.dtype.kind not in "biuf":
-        if a.dtype.kind == "O" and any(v is None for v in a.flat):
-            raise TypeError(f"{name} holds None; expected a numeric matrix.")
-        try:
-            a = a.astype(np.float64)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"{name} is not numeric: {exc}") from None
+    a = check_float_array(X, name)
     if a.ndim != 2:
         raise ValueError(f"{name} must be a 2-D (d, n) matrix whose columns are frames; got "
                          f"shape {a.shape}.")
@@ -78,9 +64,6 @@ def _as_matrix(X, name, *, rows=None, cols=None, min_cols=1):
                          "dimension d must match).")
     if cols is not None and a.shape[1] != cols:
         raise ValueError(f"{name} has {a.shape[1]} columns but X has {cols} (one per frame).")
-    a = a.astype(np.float64, copy=False)
-    if not np.all(np.isfinite(a)):
-        raise ValueError(f"{name} contains NaN or infinity.")
     if a.size and np.abs(a).max() > _MAX_ABS:
         raise ValueError(f"{name} has entries up to {np.abs(a).max():.3g}; the ACOT terms "
                          f"(squares of the frames) overflow above {_MAX_ABS:g}. Rescale it.")

@@ -24,7 +24,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from ..utils._validation import check_int, check_positive
+from ..utils._validation import check_float_array, check_int, check_positive
 
 __all__ = ["GrassmannKernel", "bases_to_flat", "flat_to_bases", "grassmann_kernel"]
 
@@ -128,13 +128,7 @@ def _as_bases(U, *, n_components, name, check_orthonormal, flat_k=None):
     Flat input is read with ``k = n_components``, else ``flat_k``, else ``k`` inferred from
     the row norms.
     """
-    if sp.issparse(U):
-        raise TypeError(f"{name} is a sparse matrix; Grassmann kernels need dense bases.")
-    try:
-        arr = np.asarray(U)
-    except ValueError as exc:
-        raise ValueError(f"{name} could not be read as an array of bases: {exc}") from None
-    arr = _numeric_bases(arr, name)
+    arr = check_float_array(U, name, dtype=None)
     if arr.ndim == 3:
         arr = _check_array(arr, name, allow_nd=True)
         n, d, k = arr.shape
@@ -170,22 +164,6 @@ def _as_bases(U, *, n_components, name, check_orthonormal, flat_k=None):
                 f"{name} has entries up to {np.abs(arr).max():.3g}; the kernel of such "
                 f"matrices overflows {arr.dtype} (limit {limit:.3g}). Rescale the bases."
             )
-    return arr
-
-
-def _numeric_bases(arr, name):
-    """Reject complex and non-numeric bases, and NaN or infinity, naming ``name``."""
-    if arr.dtype.kind == "c":
-        raise ValueError(f"Complex data not supported: {name} is complex.")
-    if arr.dtype.kind not in "biuf":
-        if arr.dtype.kind == "O" and any(v is None for v in arr.flat):
-            raise TypeError(f"{name} holds None; Grassmann kernels need numeric bases.")
-        try:
-            arr = arr.astype(np.float64)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"{name} is not numeric: {exc}") from None
-    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} contains NaN or infinity.")
     return arr
 
 

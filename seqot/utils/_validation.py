@@ -42,6 +42,7 @@ __all__ = [
     "check_int",
     "check_hidden",
     "check_generator",
+    "check_float_array",
     "check_float_tensor",
     "SequenceInputMixin",
     "input_form",
@@ -683,6 +684,44 @@ def check_int(value, name, low, *, allow_none=False):
         extra = " or None" if allow_none else ""
         raise ValueError(f"{name} must be an integer >= {low}{extra}; got {value!r}.")
     return int(value)
+
+
+def check_float_array(x, name, *, dtype=np.float64, finite=True):
+    """A real floating-point numpy array from array-like or tensor input, or a clean error.
+
+    The numpy twin of :func:`check_float_tensor`, for the functions that compute in numpy
+    (decoders, subspace methods, kernels): sparse, complex, ragged, non-numeric and ``None``
+    content raise naming ``name``.
+
+    Parameters
+    ----------
+    x : array-like or Tensor
+    name : str
+        The argument's name, used in error messages.
+    dtype : numpy float dtype or None, default=np.float64
+        Cast to this dtype; ``None`` keeps float32/float64 and makes anything else float64.
+    finite : bool, default=True
+        Also reject NaN and infinity.
+
+    Returns
+    -------
+    ndarray
+    """
+    if isinstance(x, torch.Tensor):
+        if x.is_complex():
+            raise ValueError(f"Complex data not supported: {name} is complex.")
+        x = x.detach().cpu().numpy()
+    if x is None:
+        raise TypeError(f"{name} must be an array of numbers; got None.")
+    arr = _numeric_array(x, name)
+    if arr.dtype == object:
+        raise ValueError(f"{name} could not be read as a numeric array (it holds arrays).")
+    if dtype is None:
+        dtype = arr.dtype if arr.dtype in (np.float32, np.float64) else np.float64
+    arr = arr.astype(dtype, copy=False)
+    if finite and not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinity.")
+    return arr
 
 
 def check_float_tensor(x, name, *, device=None, dtype=None, ndim=None, finite=False):
