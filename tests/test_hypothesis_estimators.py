@@ -794,3 +794,38 @@ def test_invalid_metric_params_fail_at_fit(name, params, match):
     with pytest.raises((ValueError, TypeError), match=match) as exc_info:
         est.fit(X, y)
     assert_clean(exc_info.value)
+
+
+def test_knn_distance_weights_negative_check_survives_infinite_distances():
+    """An infinite neighbour distance made the rounding tolerance infinite, so a clearly
+    negative distance was taken as an exact match."""
+    from seqot.neighbors import KNeighborsSequenceClassifier
+
+    rng = np.random.default_rng(0)
+    X = [rng.normal(size=(3, 2)) for _ in range(6)]
+    y = np.array([0, 1] * 3)
+
+    def metric(xb, yb):
+        D = torch.ones((xb.n_sequences, yb.n_sequences), dtype=torch.float64)
+        D[:, :1] = -5.0
+        D[:, 1:2] = float("inf")
+        return D
+
+    clf = KNeighborsSequenceClassifier(6, metric=metric, weights="distance",
+                                       device="cpu").fit(X, y)
+    with pytest.raises(ValueError) as exc_info:
+        clf.predict_proba(X[:1])
+    assert_clean(exc_info.value, match="non-negative distances")
+
+
+def test_metric_dry_run_keeps_errors_raised_inside_a_user_metric():
+    """A TypeError from a bug inside a callable metric is the user's error, not a
+    metric_params mismatch: it must surface unchanged."""
+    from seqot.neighbors import KNeighborsSequenceClassifier
+
+    def buggy(xb, yb):
+        return torch.cat(3, 4)  # a TypeError inside the metric
+
+    X = [np.ones((3, 2)), np.zeros((3, 2))]
+    with pytest.raises(TypeError, match="cat"):
+        KNeighborsSequenceClassifier(1, metric=buggy, device="cpu").fit(X, [0, 1])

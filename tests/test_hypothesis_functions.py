@@ -1026,3 +1026,19 @@ def test_train_accepts_optimizer_factories_and_array_scores():
     history = train(lambda i: (lin(x) ** 2).mean(), lin, n_steps=1,
                     validate=lambda: np.float32(0.25), validate_every=1)
     assert history.validation == [(1, 0.25)]
+
+
+def test_check_generator_takes_seeds_beyond_64_bits():
+    from seqot.utils._validation import check_generator
+
+    a = check_generator([2**64, 3]).integers(1 << 30, size=3)
+    np.testing.assert_array_equal(a, np.random.default_rng([2**64, 3]).integers(1 << 30, size=3))
+
+
+def test_grassmann_kernel_takes_bfloat16_tensors():
+    U = torch.linalg.qr(torch.randn(2, 4, 2, generator=torch.Generator().manual_seed(0)))[0]
+    # bfloat16 keeps ~3 digits: the orthonormality check refuses it cleanly, and without the
+    # check the kernel is computed
+    raises_clean("orthonormal", grassmann_kernel, U.bfloat16())
+    K = grassmann_kernel(U.bfloat16(), check_orthonormal=False)
+    assert K.shape == (2, 2) and np.all(np.isfinite(K))

@@ -89,9 +89,13 @@ def check_metric_params(metric, batch: SequenceBatch, params, *, device="cpu", m
     try:
         pairwise_sequence_distances(probe, probe, metric=fn, device=device, **(params or {}))
     except TypeError as exc:
-        if "argument" in str(exc):  # unexpected / duplicate keyword, missing positional
-            raise ValueError(f"metric_params {sorted(params or {})} do not fit metric="
-                             f"{metric!r}: {exc}") from None
+        # the call itself did not fit the parameters (not an error inside the metric)
+        msg = str(exc)
+        call_error = ("unexpected keyword argument" in msg or "multiple values for" in msg
+                      or ("missing" in msg and "argument" in msg))
+        if params and call_error:
+            raise ValueError(f"metric_params {sorted(params)} do not fit metric={metric!r}: "
+                             f"{exc}") from None
         raise
 
 

@@ -145,7 +145,8 @@ class KNeighborsSequenceClassifier(SequenceInputMixin, ClassifierMixin, BaseEsti
             w = np.ones_like(dist, dtype=np.float64)
         else:
             # rounding may leave identical sequences at -1e-16: that is a distance of 0
-            tiny = 1e-9 * max(1.0, float(np.abs(dist).max())) if dist.size else 0.0
+            finite = np.abs(dist[np.isfinite(dist)])
+            tiny = 1e-9 * (float(finite.max()) if finite.size else 0.0) + 1e-15
             if dist.size and np.min(dist) < -tiny:
                 # 1 / d of a negative value (soft-DTW is a soft minimum, not a distance) would
                 # be a negative vote, and the "probabilities" would leave [0, 1]

@@ -710,7 +710,8 @@ def check_float_array(x, name, *, dtype=np.float64, finite=True):
     if isinstance(x, torch.Tensor):
         if x.is_complex():
             raise ValueError(f"Complex data not supported: {name} is complex.")
-        x = x.detach().cpu().numpy()
+        x = x.detach().cpu()
+        x = (x.float() if x.dtype == torch.bfloat16 else x).numpy()  # numpy has no bfloat16
     if x is None:
         raise TypeError(f"{name} must be an array of numbers; got None.")
     arr = _numeric_array(x, name)
@@ -857,7 +858,10 @@ BitGenerator or RandomState
     if isinstance(random_state, (list, tuple, np.ndarray)) and len(random_state) and all(
             isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 0
             for v in np.asarray(random_state, dtype=object).ravel()):
-        return np.random.default_rng(np.asarray(random_state, dtype=np.uint64))
+        try:  # exactly what default_rng does with it (arbitrarily large ints included)
+            return np.random.default_rng(random_state)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ValueError(f"{name}={random_state!r} is not a valid seed: {exc}") from None
     raise ValueError(
         f"{name} must be None, a non-negative int (or a sequence of them), a numpy Generator, "
         f"SeedSequence, BitGenerator or RandomState; got {random_state!r}."
