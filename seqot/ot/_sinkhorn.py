@@ -105,8 +105,9 @@ def _prepare(C, a, b):
     b = weights(b, m, "b")
     mask_a, mask_b = a.detach() > 0, b.detach() > 0
     valid = mask_a[:, :, None] & mask_b[:, None, :]
-    Cd = C.detach()
-    if not bool(torch.isfinite(Cd[valid]).all()):
+    finite = torch.isfinite(C.detach())
+    # all-finite is the common case: one pass; padding may hold anything
+    if not bool(finite.all()) and not bool((finite | ~valid).all()):
         raise ValueError("C contains NaN or infinity on entries that carry mass.")
     return C, a, b, mask_a, mask_b, numpy_in, single
 
@@ -223,53 +224,103 @@ def _log_steps(logK, la, lb, fs, gs, upd_a, upd_b, kappa_a, kappa_b, k):
     return fs, gs, pf, pg
 
 
-def _kernel_steps(logK, la, lb, fs, gs, active, mask_a, mask_b, valid, kappa_a, kappa_b, k,
-                  hard_a, hard_b):
-    """k iterations as matrix scalings of the absorbed kernel A (Schmitzer 2019).
+# Absorb the scalings into the kernel once they leave [e^-20, e^20]: far inside float32's
+# range, so products A·v neither overflow nor lose entries to underflow between absorptions.
+_ABSORB_LOG = 20.0
 
-    A is the current plan, exp(logK + f + g + log a + log b) (entries <= 1), so the scalings
-    u = exp(f - f0), v = exp(g - g0) stay near 1. With scaled potentials, the update
-    f = -kappa * LSE_j(logK + g + log b) reads u = e^{(kappa-1) f0 + kappa log a} (A v)^{-kappa},
-    i.e. u = a / (A v) for a hard marginal: one batched mat-vec and one division instead of
-    the five passes of a log-sum-exp. Padded rows of A are zero; adding 1 there keeps their
-    scaling at exactly 1 without masking. Non-finite results mean A under/overflowed: the
-    caller redoes the chunk in the log domain.
+
+class _Scalings:
+    """Sinkhorn iterations as matrix scalings of an absorbed kernel (Schmitzer 2019).
+
+    With potentials ``f0, g0`` absorbed, A = exp(logK + f0 + g0 + log a + log b) is the plan at
+    absorption (entries <= 1), and the scalings u = exp(f - f0), v = exp(g - g0) stay near 1.
+    The log-domain update f = -kappa * LSE_j(logK + g + log b) then reads
+    u = e^{(kappa-1) f0 + kappa log a} (A v)^{-kappa}, i.e. u = a / (A v) for a hard marginal:
+    one batched mat-vec and one division instead of the five passes of a log-sum-exp.
+
+    Padding costs no extra operation per iteration: the numerators are 0 on padded rows and
+    columns, so padded scalings are exactly 0 and drop out of every product, and A is 1 on
+    padded entries, so a padded row's A v (a sum of valid v's) is positive, never 0/0.
+    A is rebuilt only when the scalings drift beyond ``_ABSORB_LOG`` or after a log-domain
+    redo, not every chunk: near convergence the scalings barely move, and a rebuild costs
+    several passes over the (B, n, m) kernel.
     """
-    # Padded entries become exp(floor) ~ 1e-38 instead of 0 (harmless: the final plan is
-    # masked) so that exp takes no slow underflow path on them. Valid entries are left alone:
-    # a row whose entries all underflow gives A v = 0, hence inf, hence the log-domain redo.
-    floor = torch.full((), _exp_floor(logK.dtype), dtype=logK.dtype, device=logK.device)
-    A = torch.where(valid, logK + (fs + la)[:, :, None] + (gs + lb)[:, None, :], floor).exp()
-    dt = A.dtype
-    pad_a, pad_b = (~mask_a).to(dt), (~mask_b).to(dt)
-    # e^{(kappa-1) f0 + kappa log a}: a itself for a hard marginal, 1 on padding
-    ea = torch.exp((kappa_a - 1.0) * fs + kappa_a * la)
-    eb = torch.exp((kappa_b - 1.0) * gs + kappa_b * lb)
-    frozen = None if active is None else ~active[:, None]
-    u = torch.ones_like(fs)
-    v = torch.ones_like(gs)
-    pu, pv = u, v
-    for _ in range(k):
+
+    def __init__(self, logK, la, lb, mask_a, mask_b, valid, kappa_a, kappa_b, hard_a, hard_b):
+        self.logK, self.la, self.lb = logK, la, lb
+        self.mask_a, self.mask_b, self.valid = mask_a, mask_b, valid
+        self.kappa_a, self.kappa_b, self.hard_a, self.hard_b = kappa_a, kappa_b, hard_a, hard_b
+        # exponents for the (B, n, 1) scalings of the mat-vecs
+        self.pow_a, self.pow_b = -kappa_a[:, :, None], -kappa_b[:, :, None]
+        self.A = None
+
+    def _absorb(self, fs, gs):
+        logA = self.logK + (fs + self.la)[:, :, None] + (gs + self.lb)[:, None, :]
+        # Valid entries are left alone: a row whose entries all underflow gives A v = 0, hence
+        # inf, hence the log-domain redo (flooring them would erase the plan's structure)
+        self.A = logA.masked_fill_(~self.valid, 0.0).exp_()
+        self.At = self.A.transpose(1, 2).contiguous()
+        dt = self.A.dtype
+        zero = torch.zeros((), dtype=dt, device=fs.device)
+        # e^{(kappa-1) f0 + kappa log a}: a itself for a hard marginal, 0 on padding
+        self.ea = torch.where(self.mask_a, torch.exp((self.kappa_a - 1.0) * fs
+                                                     + self.kappa_a * self.la), zero)[:, :, None]
+        self.eb = torch.where(self.mask_b, torch.exp((self.kappa_b - 1.0) * gs
+                                                     + self.kappa_b * self.lb), zero)[:, :, None]
+        self.f0, self.g0 = fs, gs
+        self.u = self.mask_a.to(dt)[:, :, None]
+        self.v = self.mask_b.to(dt)[:, :, None]
+        self.pad_a, self.pad_b = 1.0 - self.u.squeeze(2), 1.0 - self.v.squeeze(2)
+
+    def run(self, fs, gs, k, active, previous):
+        """k iterations from (fs, gs). Returns the last iterate of the scaled potentials, the
+        one before it (only if ``previous``, else None) and whether they are usable (finite);
+        an unusable chunk is left to the log domain."""
+        if self.A is None:
+            self._absorb(fs, gs)
+        A, At, ea, eb, u, v = self.A, self.At, self.ea, self.eb, self.u, self.v
+        frozen = None if active is None else ~active[:, None, None]
         pu, pv = u, v
-        Av = torch.bmm(A, v[:, :, None]).squeeze(2) + pad_a
-        u = ea / Av if hard_a else ea * Av.pow(-kappa_a)
-        if frozen is not None:
-            u = u.masked_fill(frozen, 1.0)
-        Atu = torch.bmm(u[:, None, :], A).squeeze(1) + pad_b
-        v = eb / Atu if hard_b else eb * Atu.pow(-kappa_b)
-        if frozen is not None:
-            v = v.masked_fill(frozen, 1.0)
-    return fs + u.log(), gs + v.log(), fs + pu.log(), gs + pv.log()
+        for _ in range(k):
+            pu, pv = u, v
+            Av = torch.bmm(A, v)
+            u = ea / Av if self.hard_a else ea * Av.pow(self.pow_a)
+            if frozen is not None:
+                u = torch.where(frozen, pu, u)
+            Atu = torch.bmm(At, u)
+            v = eb / Atu if self.hard_b else eb * Atu.pow(self.pow_b)
+            if frozen is not None:
+                v = torch.where(frozen, pv, v)
+        self.u, self.v = u, v
+
+        # padded scalings are 0: adding 1 there makes their log exactly 0 (no -inf pass)
+        def log_scaling(x, pad):
+            return (x.squeeze(2) + pad).log()
+
+        lu, lv = log_scaling(u, self.pad_a), log_scaling(v, self.pad_b)
+        f_new, g_new = self.f0 + lu, self.g0 + lv
+        if previous:
+            pf = self.f0 + log_scaling(pu, self.pad_a)
+            pg = self.g0 + log_scaling(pv, self.pad_b)
+        else:
+            pf = pg = None
+        # one host sync: finite, and whether the scalings drifted far enough to re-absorb
+        drift = torch.maximum(lu.abs().amax(), lv.abs().amax())
+        ok, keep = (torch.stack([torch.isfinite(f_new).all() & torch.isfinite(g_new).all(),
+                                 drift <= _ABSORB_LOG]).tolist())
+        if not ok or not keep:
+            self.A = None  # rebuilt from the next chunk's starting potentials
+        return f_new, g_new, pf, pg, ok
 
 
 def _iterate(logK, la, lb, mask_a, mask_b, eps, kappa_a, kappa_b, n_iter, tol, check_every,
              fs, gs, hard_a=True, hard_b=True):
     """Scaled potentials fs = f/eps, gs = g/eps after the Sinkhorn iterations.
 
-    Iterations run in chunks of ``check_every``: matrix scalings of an absorbed kernel, with
-    a log-domain redo of any chunk that under/overflows (log domain throughout when autograd
-    records the iterations). Each chunk costs one host sync (the
-    finiteness test, and the convergence test when ``tol > 0``); iterations cost none.
+    Iterations run in chunks of ``check_every``: matrix scalings of an absorbed kernel
+    (:class:`_Scalings`), with a log-domain redo of any chunk that under/overflows (log domain
+    throughout when autograd records the iterations). Each chunk costs one host sync (the
+    finiteness test, plus the convergence test when ``tol > 0``); iterations cost none.
     """
     zero = torch.zeros((), dtype=logK.dtype, device=logK.device)
     active = torch.ones(logK.shape[0], dtype=torch.bool, device=logK.device)
@@ -279,15 +330,17 @@ def _iterate(logK, la, lb, mask_a, mask_b, eps, kappa_a, kappa_b, n_iter, tol, c
     # in the log domain when autograd records, use the fast scalings otherwise.
     recording = torch.is_grad_enabled() and (logK.requires_grad or la.requires_grad
                                              or lb.requires_grad)
+    scalings = None if recording else _Scalings(logK, la, lb, mask_a, mask_b, valid, kappa_a,
+                                                kappa_b, hard_a, hard_b)
     it = 0
     while it < n_iter:
         k = min(check_every, n_iter - it)
         all_active = tol == 0 or it == 0 or bool(active.all())
-        if not recording:
-            f_new, g_new, pf, pg = _kernel_steps(
-                logK, la, lb, fs, gs, None if all_active else active, mask_a, mask_b, valid,
-                kappa_a, kappa_b, k, hard_a, hard_b)
-        if recording or not bool(torch.isfinite(f_new).all() & torch.isfinite(g_new).all()):
+        ok = False
+        if scalings is not None:
+            f_new, g_new, pf, pg, ok = scalings.run(fs, gs, k, None if all_active else active,
+                                                      previous=tol > 0)
+        if not ok:
             upd_a, upd_b = mask_a & active[:, None], mask_b & active[:, None]
             f_new, g_new, pf, pg = _log_steps(logK, la, lb, fs, gs, upd_a, upd_b, kappa_a,
                                               kappa_b, k)
