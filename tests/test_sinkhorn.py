@@ -232,3 +232,66 @@ def test_per_problem_reg_equals_separate_solves():
         sinkhorn(C, A, Bw, reg=np.ones(3))
     with pytest.raises(ValueError, match="finite number > 0 for every problem"):
         sinkhorn(C, A, Bw, reg=np.array([0.1, 0.1, 0.0, 0.1, 0.1]))
+
+
+# ---------------------------------------------------------------------------
+# The fast matrix-scaling iterations against the log-domain iterations: the same iterates,
+# computed independently (the log domain runs whenever autograd records the iterations)
+# ---------------------------------------------------------------------------
+def _log_domain_reference(C, A, Bw, **kw):
+    Ct = torch.tensor(C, requires_grad=True)  # recording autograd -> log-domain iterations
+    res = sinkhorn(Ct, torch.tensor(A), torch.tensor(Bw), grad="autodiff", **kw)
+    return res
+
+
+@pytest.mark.parametrize("inner", [True, False])
+@pytest.mark.parametrize("unbalanced", [None, 0.7, (None, 0.4)])
+@pytest.mark.parametrize("reg", [0.01, 0.3])
+def test_scaling_layouts_equal_log_domain_iterates(monkeypatch, inner, unbalanced, reg):
+    """Both mat-vec layouts (batch-innermost on CPU, bmm elsewhere), with padding, re-absorption
+    of drifting scalings and the floored kernel, give the log-domain iterates to 1e-10 after a
+    fixed number of iterations, from cold and warm starts far from the solution."""
+    import seqot.ot._sinkhorn as sk
+
+    class Forced(sk._Scalings):
+        def __init__(self, *args, **kwargs):
+            kwargs["inner"] = inner
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(sk, "_Scalings", Forced)
+    C, A, Bw, sizes = mixed_batch(3)
+    rng = np.random.default_rng(1)
+    warm = (rng.normal(0, 3, A.shape), rng.normal(0, 3, Bw.shape))
+    for warm_start in (None, warm):
+        kw = dict(reg=reg, n_iter=37, tol=0, unbalanced=unbalanced, warm_start=warm_start)
+        ref = _log_domain_reference(C, A, Bw, **kw)
+        res = sinkhorn(torch.tensor(C), torch.tensor(A), torch.tensor(Bw), **kw)
+        for k, (p, q) in enumerate(sizes):
+            np.testing.assert_allclose(res.plan[k, :p, :q], ref.plan[k, :p, :q].detach(),
+                                       rtol=1e-10, atol=1e-15)
+            np.testing.assert_allclose(res.potentials[0][k, :p],
+                                       ref.potentials[0][k, :p].detach(), rtol=1e-9, atol=1e-10)
+        torch.testing.assert_close(res.value, ref.value.detach(), rtol=1e-10, atol=1e-14)
+        assert float(res.plan[0, sizes[0][0]:].abs().max()) == 0.0  # padding carries nothing
+
+
+@pytest.mark.parametrize("inner", [True, False])
+def test_scaling_layouts_freeze_converged_problems(monkeypatch, inner):
+    """With tol > 0, converged problems stop moving while the others iterate: each problem's
+    result equals its own solve, in both layouts."""
+    import seqot.ot._sinkhorn as sk
+
+    class Forced(sk._Scalings):
+        def __init__(self, *args, **kwargs):
+            kwargs["inner"] = inner
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(sk, "_Scalings", Forced)
+    C, A, Bw, sizes = mixed_batch(4)
+    reg = np.array([1.0, 0.02, 0.5, 0.3, 0.05])  # very different convergence speeds
+    res = sinkhorn(C, A, Bw, reg=reg, n_iter=3000, tol=1e-9, check_every=5)
+    assert res.converged.all()
+    for k, (p, q) in enumerate(sizes):
+        one = sinkhorn(C[k, :p, :q], A[k, :p], Bw[k, :q], reg=reg[k], n_iter=3000, tol=1e-9,
+                       check_every=5)
+        np.testing.assert_allclose(res.plan[k, :p, :q], one.plan, rtol=1e-6, atol=1e-9)

@@ -104,10 +104,10 @@ def _prepare(C, a, b):
     a = weights(a, n, "a")
     b = weights(b, m, "b")
     mask_a, mask_b = a.detach() > 0, b.detach() > 0
-    valid = mask_a[:, :, None] & mask_b[:, None, :]
-    finite = torch.isfinite(C.detach())
-    # all-finite is the common case: one pass; padding may hold anything
-    if not bool(finite.all()) and not bool((finite | ~valid).all()):
+    # a finite sum (one fast pass) proves every entry finite; otherwise look closer, as
+    # padding may hold anything
+    if not bool(torch.isfinite(C.detach().sum())) and not bool(
+            (torch.isfinite(C.detach()) | ~(mask_a[:, :, None] & mask_b[:, None, :])).all()):
         raise ValueError("C contains NaN or infinity on entries that carry mass.")
     return C, a, b, mask_a, mask_b, numpy_in, single
 
@@ -244,58 +244,122 @@ class _Scalings:
     A is rebuilt only when the scalings drift beyond ``_ABSORB_LOG`` or after a log-domain
     redo, not every chunk: near convergence the scalings barely move, and a rebuild costs
     several passes over the (B, n, m) kernel.
+
+    On CPU, a batch of problems is stored batch-innermost, A as (n, m, B) and Aᵀ as (m, n, B),
+    and the mat-vecs are a product and a sum over the middle axis: SIMD runs across problems,
+    which is 2-4x faster than ``torch.bmm`` with one right-hand side (measured on a 2-core
+    AVX-512 CPU, torch 2.13, from 1875 8x8 to 4 1000x1000 problems). A single problem keeps
+    ``bmm`` (a GEMV, faster there), and so do other devices, whose batched GEMMs are
+    efficient.
     """
 
-    def __init__(self, logK, la, lb, mask_a, mask_b, valid, kappa_a, kappa_b, hard_a, hard_b):
-        self.logK, self.la, self.lb = logK, la, lb
-        self.mask_a, self.mask_b, self.valid = mask_a, mask_b, valid
+    def __init__(self, logK, keep, la, lb, mask_a, mask_b, kappa_a, kappa_b, hard_a, hard_b,
+                 inner=None):
+        self.logK, self.keep, self.la, self.lb = logK, keep, la, lb
+        self.mask_a, self.mask_b = mask_a, mask_b
         self.kappa_a, self.kappa_b, self.hard_a, self.hard_b = kappa_a, kappa_b, hard_a, hard_b
-        # exponents for the (B, n, 1) scalings of the mat-vecs
-        self.pow_a, self.pow_b = -kappa_a[:, :, None], -kappa_b[:, :, None]
+        if inner is None:
+            inner = logK.device.type == "cpu" and logK.shape[0] > 1
+        self.inner = inner
+        # state layout of the scalings: (n, B) batch-innermost, else (B, n, 1) for bmm
+        self._state = (lambda x: x.t().contiguous()) if inner else (lambda x: x[:, :, None])
+        self._unstate = (lambda x: x.t()) if inner else (lambda x: x.squeeze(2))
+        # exponents of the relaxed updates, broadcastable against the state layout
+        self.pow_a = self._state(-kappa_a.expand(-1, 1)) if inner else -kappa_a[:, :, None]
+        self.pow_b = self._state(-kappa_b.expand(-1, 1)) if inner else -kappa_b[:, :, None]
         self.A = None
 
     def _absorb(self, fs, gs):
-        logA = self.logK + (fs + self.la)[:, :, None] + (gs + self.lb)[:, None, :]
-        # Valid entries are left alone: a row whose entries all underflow gives A v = 0, hence
-        # inf, hence the log-domain redo (flooring them would erase the plan's structure)
-        self.A = logA.masked_fill_(~self.valid, 0.0).exp_()
-        self.At = self.A.transpose(1, 2).contiguous()
-        dt = self.A.dtype
+        """Build A from (fs, gs); False when the kernel domain cannot represent it."""
+        logA = (self.logK + (fs + self.la)[:, :, None]).add_((gs + self.lb)[:, None, :])
+        dt = logA.dtype
+        # exp is 7-20x slower on inputs whose result is subnormal or 0, so entries are floored
+        # at the smallest normal number. That is exact to rounding unless a row's (column's)
+        # largest entry is itself within ~1/eps of the floor: such problems (all entries tiny,
+        # e.g. zero potentials with reg << cost) are left to the log domain, as underflow was.
+        floor = _exp_floor(dt)
+        low = floor - math.log(torch.finfo(dt).eps) + 10.0
+        degenerate = (((logA.amax(2) < low) & self.mask_a).any()
+                      | ((logA.amax(1) < low) & self.mask_b).any())
+        if bool(degenerate):
+            return False
+        logA.clamp_min_(floor)
+        if self.keep is not None:
+            logA.mul_(self.keep)  # padded entries: exp(0) = 1 (see the class notes)
+        A = logA.exp_()
+        if self.inner:
+            self.A = A.permute(1, 2, 0).contiguous()
+            self.At = A.permute(2, 1, 0).contiguous()
+            # A's storage holds the products of both mat-vecs from now on (unless a permute
+            # above was already contiguous and returned A itself)
+            shared = A.data_ptr() in (self.A.data_ptr(), self.At.data_ptr())
+            self._buf = torch.empty_like(A) if shared else A
+        else:
+            self.A = A
+            self.At = A.transpose(1, 2).contiguous()
         zero = torch.zeros((), dtype=dt, device=fs.device)
         # e^{(kappa-1) f0 + kappa log a}: a itself for a hard marginal, 0 on padding
-        self.ea = torch.where(self.mask_a, torch.exp((self.kappa_a - 1.0) * fs
-                                                     + self.kappa_a * self.la), zero)[:, :, None]
-        self.eb = torch.where(self.mask_b, torch.exp((self.kappa_b - 1.0) * gs
-                                                     + self.kappa_b * self.lb), zero)[:, :, None]
+        self.ea = self._state(torch.where(
+            self.mask_a, torch.exp((self.kappa_a - 1.0) * fs + self.kappa_a * self.la), zero))
+        self.eb = self._state(torch.where(
+            self.mask_b, torch.exp((self.kappa_b - 1.0) * gs + self.kappa_b * self.lb), zero))
         self.f0, self.g0 = fs, gs
-        self.u = self.mask_a.to(dt)[:, :, None]
-        self.v = self.mask_b.to(dt)[:, :, None]
-        self.pad_a, self.pad_b = 1.0 - self.u.squeeze(2), 1.0 - self.v.squeeze(2)
+        u = self._state(self.mask_a.to(dt))
+        v = self._state(self.mask_b.to(dt))
+        self.pad_a, self.pad_b = 1.0 - u, 1.0 - v
+        # Every iteration writes into these buffers (two per scaling: the last two iterates),
+        # not into fresh tensors: on CPU, a fresh output of a few 100 kB costs page faults
+        # (the allocator hands freed memory back) worth several times the arithmetic.
+        self.u_bufs, self.v_bufs = (u, torch.empty_like(u)), (v, torch.empty_like(v))
+        self.u, self.v = u, v
+        self.Av, self.Atu = torch.empty_like(u), torch.empty_like(v)
+        return True
+
+    def _matvec(self, K, x, out):
+        """K x per problem, in the state layout, written to ``out``."""
+        if not self.inner:
+            return torch.bmm(K, x, out=out)
+        buf = self._buf.view(-1).view(K.shape)
+        torch.mul(K, x[None], out=buf)
+        return torch.sum(buf, 1, out=out)
+
+    @staticmethod
+    def _scale(e, Kx, power, hard, out):
+        """e / Kx for a hard marginal, e * Kx^power for a relaxed one, written to ``out``."""
+        if hard:
+            return torch.div(e, Kx, out=out)
+        return torch.pow(Kx, power, out=out).mul_(e)
+
+    @staticmethod
+    def _other(bufs, x):
+        return bufs[1] if x is bufs[0] else bufs[0]
 
     def run(self, fs, gs, k, active, previous):
         """k iterations from (fs, gs). Returns the last iterate of the scaled potentials, the
         one before it (only if ``previous``, else None) and whether they are usable (finite);
         an unusable chunk is left to the log domain."""
-        if self.A is None:
-            self._absorb(fs, gs)
+        if self.A is None and not self._absorb(fs, gs):
+            return None, None, None, None, False
         A, At, ea, eb, u, v = self.A, self.At, self.ea, self.eb, self.u, self.v
-        frozen = None if active is None else ~active[:, None, None]
+        frozen = None
+        if active is not None:
+            frozen = ~active[None, :] if self.inner else ~active[:, None, None]
         pu, pv = u, v
         for _ in range(k):
             pu, pv = u, v
-            Av = torch.bmm(A, v)
-            u = ea / Av if self.hard_a else ea * Av.pow(self.pow_a)
+            u = self._scale(ea, self._matvec(A, v, self.Av), self.pow_a, self.hard_a,
+                            self._other(self.u_bufs, pu))
             if frozen is not None:
-                u = torch.where(frozen, pu, u)
-            Atu = torch.bmm(At, u)
-            v = eb / Atu if self.hard_b else eb * Atu.pow(self.pow_b)
+                torch.where(frozen, pu, u, out=u)
+            v = self._scale(eb, self._matvec(At, u, self.Atu), self.pow_b, self.hard_b,
+                            self._other(self.v_bufs, pv))
             if frozen is not None:
-                v = torch.where(frozen, pv, v)
+                torch.where(frozen, pv, v, out=v)
         self.u, self.v = u, v
 
         # padded scalings are 0: adding 1 there makes their log exactly 0 (no -inf pass)
         def log_scaling(x, pad):
-            return (x.squeeze(2) + pad).log()
+            return self._unstate((x + pad).log())
 
         lu, lv = log_scaling(u, self.pad_a), log_scaling(v, self.pad_b)
         f_new, g_new = self.f0 + lu, self.g0 + lv
@@ -306,15 +370,15 @@ class _Scalings:
             pf = pg = None
         # one host sync: finite, and whether the scalings drifted far enough to re-absorb
         drift = torch.maximum(lu.abs().amax(), lv.abs().amax())
-        ok, keep = (torch.stack([torch.isfinite(f_new).all() & torch.isfinite(g_new).all(),
+        ok, near = (torch.stack([torch.isfinite(f_new).all() & torch.isfinite(g_new).all(),
                                  drift <= _ABSORB_LOG]).tolist())
-        if not ok or not keep:
+        if not ok or not near:
             self.A = None  # rebuilt from the next chunk's starting potentials
         return f_new, g_new, pf, pg, ok
 
 
-def _iterate(logK, la, lb, mask_a, mask_b, eps, kappa_a, kappa_b, n_iter, tol, check_every,
-             fs, gs, hard_a=True, hard_b=True):
+def _iterate(logK, keep, la, lb, mask_a, mask_b, eps, kappa_a, kappa_b, n_iter, tol,
+             check_every, fs, gs, hard_a=True, hard_b=True):
     """Scaled potentials fs = f/eps, gs = g/eps after the Sinkhorn iterations.
 
     Iterations run in chunks of ``check_every``: matrix scalings of an absorbed kernel
@@ -324,13 +388,12 @@ def _iterate(logK, la, lb, mask_a, mask_b, eps, kappa_a, kappa_b, n_iter, tol, c
     """
     zero = torch.zeros((), dtype=logK.dtype, device=logK.device)
     active = torch.ones(logK.shape[0], dtype=torch.bool, device=logK.device)
-    valid = mask_a[:, :, None] & mask_b[:, None, :]
     # Back-propagating through scalings overflows where a (relaxed) marginal entry is tiny
     # (d/dx x^-k ~ x^-(k+1)), while the log-domain gradient is a softmax, always bounded: unroll
     # in the log domain when autograd records, use the fast scalings otherwise.
     recording = torch.is_grad_enabled() and (logK.requires_grad or la.requires_grad
                                              or lb.requires_grad)
-    scalings = None if recording else _Scalings(logK, la, lb, mask_a, mask_b, valid, kappa_a,
+    scalings = None if recording else _Scalings(logK, keep, la, lb, mask_a, mask_b, kappa_a,
                                                 kappa_b, hard_a, hard_b)
     it = 0
     while it < n_iter:
@@ -457,10 +520,12 @@ def sinkhorn(
     eps = _check_reg(reg, C)
     warm_start = _check_warm_start(warm_start, mask_a, mask_b)
     out_dtype = C.dtype
-    work = _working_dtype(C, eps, mask_a, mask_b)
+    Cz, keep = _zero_padding(C, mask_a, mask_b)
+    work = _working_dtype(Cz, eps)
     if work != out_dtype:
-        C, a, b, eps = C.to(work), a.to(work), b.to(work), eps.to(work)
-    res = _solve(C, a, b, mask_a, mask_b, eps, tau_a, tau_b, int(n_iter), float(tol),
+        Cz, a, b, eps = Cz.to(work), a.to(work), b.to(work), eps.to(work)
+        keep = None if keep is None else keep.to(work)
+    res = _solve(Cz, keep, a, b, mask_a, mask_b, eps, tau_a, tau_b, int(n_iter), float(tol),
                  int(check_every), grad, warm_start)
     if work != out_dtype:
         res = OTResult(plan=res.plan.to(out_dtype), value=res.value.to(out_dtype),
@@ -475,30 +540,49 @@ def sinkhorn(
 _FLOAT32_MAX_RATIO = 1.6e4
 
 
-def _working_dtype(C, eps, mask_a, mask_b):
+def _working_dtype(Cz, eps):
     """float64 for a low-precision problem whose costs are huge relative to ``reg``.
 
     In float32 the plan's exponents lose ``max|C|/reg * 2^-24`` to rounding: at reg = 1e-6
     and costs ~1 that is several percent of every entry, and the marginals are visibly
-    violated. Such problems are solved in float64 and the results cast back.
+    violated. Such problems are solved in float64 and the results cast back. ``Cz`` is the
+    cost with zeros on padding.
     """
-    if C.dtype == torch.float64:
-        return C.dtype
-    valid = mask_a[:, :, None] & mask_b[:, None, :]
-    span = torch.where(valid, C.detach().abs(), torch.zeros((), dtype=C.dtype,
-                                                            device=C.device)).amax((1, 2))
+    if Cz.dtype == torch.float64:
+        return Cz.dtype
+    Cd = Cz.detach()
+    span = torch.maximum(Cd.amax((1, 2)), -Cd.amin((1, 2)))  # max |C| without a |C| copy
     if bool((span > _FLOAT32_MAX_RATIO * eps).any()):
         return torch.float64
-    return C.dtype
+    return Cz.dtype
 
 
-def _solve(C, a, b, mask_a, mask_b, eps, tau_a, tau_b, n_iter, tol, check_every, grad,
+def _zero_padding(C, mask_a, mask_b):
+    """The cost with zeros on entries without mass, and the 0/1 float mask of the entries with
+    mass (None when every entry has mass).
+
+    Padding is handled by multiplying with this float mask rather than by boolean selection:
+    on CPU, ``torch.where`` and ``masked_fill`` with a boolean mask cost 10-20x a float
+    multiply over the (B, n, m) tensors.
+    """
+    if bool(mask_a.all() & mask_b.all()):
+        return C, None
+    keep = mask_a.to(C.dtype)[:, :, None] * mask_b.to(C.dtype)[:, None, :]
+    # a finite sum means every entry is finite (NaN and inf propagate); padding may hold
+    # anything, so a non-finite sum takes the selecting path
+    if bool(torch.isfinite(C.detach().sum())):
+        return C * keep, keep
+    return torch.where(keep > 0, C, torch.zeros((), dtype=C.dtype, device=C.device)), keep
+
+
+def _solve(Cz, keep, a, b, mask_a, mask_b, eps, tau_a, tau_b, n_iter, tol, check_every, grad,
            warm_start):
-    dtype = C.dtype
-    valid = mask_a[:, :, None] & mask_b[:, None, :]
+    """Sinkhorn on costs ``Cz`` that are zero on padding; ``keep`` is the float mask of the
+    entries with mass (None without padding)."""
+    dtype = Cz.dtype
     neg = torch.finfo(dtype).min / 4  # finite "-inf": keeps padded rows NaN-free in backward
-    zero = torch.zeros((), dtype=dtype, device=C.device)
-    Cz = torch.where(valid, C, zero)
+    zero = torch.zeros((), dtype=dtype, device=Cz.device)
+    floor = _exp_floor(dtype)
     one = torch.ones_like(eps)
     kappa_a = (one if math.isinf(tau_a) else tau_a / (tau_a + eps))[:, None]
     kappa_b = (one if math.isinf(tau_b) else tau_b / (tau_b + eps))[:, None]
@@ -508,18 +592,21 @@ def _solve(C, a, b, mask_a, mask_b, eps, tau_a, tau_b, n_iter, tol, check_every,
 
     def init():
         if warm_start is None:
-            return (torch.zeros(mask_a.shape, dtype=dtype, device=C.device),
-                    torch.zeros(mask_b.shape, dtype=dtype, device=C.device))
+            return (torch.zeros(mask_a.shape, dtype=dtype, device=Cz.device),
+                    torch.zeros(mask_b.shape, dtype=dtype, device=Cz.device))
         f0, g0 = (p.to(dtype) for p in warm_start)
         return (torch.where(mask_a, f0, zero) / eps[:, None],
                 torch.where(mask_b, g0, zero) / eps[:, None])
 
     def run(Cz, a, b):
         la, lb = log_weights(a, mask_a), log_weights(b, mask_b)
-        logK = torch.where(valid, -Cz / eps[:, None, None],
-                           torch.full((), neg, dtype=dtype, device=C.device))
+        logK = Cz / -eps[:, None, None]
+        if keep is not None:
+            # padded entries: exp(.) = 0, in every pass (in place: division needs no output
+            # for its gradient)
+            logK.add_(torch.sub(1.0, keep).mul_(neg))
         fs, gs = init()
-        fs, gs, it, conv = _iterate(logK, la, lb, mask_a, mask_b, eps, kappa_a, kappa_b,
+        fs, gs, it, conv = _iterate(logK, keep, la, lb, mask_a, mask_b, eps, kappa_a, kappa_b,
                                     n_iter, tol, check_every, fs, gs,
                                     math.isinf(tau_a), math.isinf(tau_b))
         return la, lb, logK, fs, gs, it, conv
@@ -530,33 +617,49 @@ def _solve(C, a, b, mask_a, mask_b, eps, tau_a, tau_b, n_iter, tol, check_every,
         with torch.no_grad():
             la, lb, logK, fs, gs, it, conv = run(Cz.detach(), a.detach(), b.detach())
 
-    def primal(logK, la, lb, fs, gs, Cz, a, b):
-        log_plan = torch.where(valid, logK + fs[:, :, None] + gs[:, None, :]
-                               + la[:, :, None] + lb[:, None, :], torch.full((), neg,
-                                                                             dtype=dtype,
-                                                                             device=C.device))
-        plan = torch.where(valid, torch.exp(log_plan.clamp_min(_exp_floor(dtype))), zero)
-        value_linear = (plan * Cz).sum((1, 2))
-        mass = plan.sum((1, 2))
-        # KL(P || a b^T): log(P / ab) = logK + fs + gs on the support
-        kl_plan = (torch.where(plan > 0, plan * (logK + fs[:, :, None] + gs[:, None, :]), zero)
-                   .sum((1, 2)) - mass + a.sum(1) * b.sum(1))
+    def dot(x, y):
+        """<x, y> per problem, without a (B, n, m) product."""
+        return torch.bmm(x.reshape(x.shape[0], 1, -1), y.reshape(y.shape[0], -1, 1))[:, 0, 0]
+
+    def primal(logK, la, lb, fs, gs, Cz, a, b, inplace):
+        # padded entries of log_plan stay near `neg` (finite), so no selection is needed
+        log_plan = logK + (fs + la)[:, :, None]
+        if inplace:  # fewer fresh (B, n, m) buffers: each costs page faults on CPU
+            plan = log_plan.add_((gs + lb)[:, None, :]).clamp_min_(floor).exp_()
+            log_plan = None
+            if keep is not None:
+                plan.mul_(keep)
+        else:
+            log_plan = log_plan + (gs + lb)[:, None, :]
+            plan = torch.exp(log_plan.clamp_min(floor))  # no slow exp path on underflow
+            if keep is not None:
+                plan = plan * keep
+        value_linear = dot(plan, Cz)
+        rows, cols = plan.sum(2), plan.sum(1)
+        mass = rows.sum(1)
+        # KL(P || a b^T) = sum P (logK + fs + gs) - |P| + |a||b|: log(P / ab) = logK + fs + gs
+        # on the support, and logK is finite everywhere (P = 0 off the support)
+        kl_plan = (dot(plan, logK) + (rows * fs).sum(1) + (cols * gs).sum(1)
+                   - mass + a.sum(1) * b.sum(1))
         value = value_linear + eps * kl_plan
         for tau, mask, w, lw, dim in ((tau_a, mask_a, a, la, 2), (tau_b, mask_b, b, lb, 1)):
             if math.isinf(tau):
                 continue
-            marg = plan.sum(dim)
+            marg = rows if dim == 2 else cols
+            if log_plan is None:
+                log_plan = logK + (fs + la)[:, :, None] + (gs + lb)[:, None, :]
             log_marg = torch.logsumexp(log_plan, dim=dim)
             log_ratio = torch.where(mask, log_marg - lw, zero)
             value = value + tau * _kl_terms(log_ratio, marg, w)
         return plan, value, value_linear
 
     if grad == "autodiff":
-        plan, value, value_linear = primal(logK, la, lb, fs, gs, Cz, a, b)
+        plan, value, value_linear = primal(logK, la, lb, fs, gs, Cz, a, b, inplace=False)
     else:
         with torch.no_grad():
-            plan, value, value_linear = primal(logK, la, lb, fs, gs, Cz, a, b)
-        if grad == "envelope" and (C.requires_grad or a.requires_grad or b.requires_grad):
+            plan, value, value_linear = primal(logK, la, lb, fs, gs, Cz, a, b, inplace=True)
+        if grad == "envelope" and (Cz.requires_grad or a.requires_grad or b.requires_grad):
+            valid = mask_a[:, :, None] & mask_b[:, None, :]
             dual = _dual(Cz, a, b, fs * eps[:, None], gs * eps[:, None], valid, eps, tau_a,
                          tau_b, mask_a, mask_b)
             value = value + (dual - dual.detach())
