@@ -295,3 +295,39 @@ def test_scaling_layouts_freeze_converged_problems(monkeypatch, inner):
         one = sinkhorn(C[k, :p, :q], A[k, :p], Bw[k, :q], reg=reg[k], n_iter=3000, tol=1e-9,
                        check_every=5)
         np.testing.assert_allclose(res.plan[k, :p, :q], one.plan, rtol=1e-6, atol=1e-9)
+
+
+def test_fixed_iterations_with_underflowing_kernel_equal_log_domain():
+    """Cold starts with reg << cost: kernel entries underflow when absorbed, and the scalings
+    then grow by e^hundreds within one chunk. The fast iterations must still give the log-domain
+    iterates (found by review: a floored or dropped entry once dominated a column)."""
+    C = torch.tensor([[0.6, 10.2], [3.3, 18.1]], dtype=torch.float64)
+    a = torch.tensor([0.02, 0.98], dtype=torch.float64)
+    b = torch.tensor([0.004, 0.996], dtype=torch.float64)
+    for n_iter in (2, 10, 100):
+        fast = sinkhorn(C, a, b, reg=0.018, n_iter=n_iter, tol=0)
+        ref = sinkhorn(C.clone().requires_grad_(True), a, b, reg=0.018, n_iter=n_iter, tol=0)
+        torch.testing.assert_close(fast.plan, ref.plan.detach(), rtol=1e-10, atol=1e-14)
+        torch.testing.assert_close(fast.value, ref.value.detach(), rtol=1e-10, atol=0)
+
+    rng = np.random.default_rng(0)
+    for trial in range(60):
+        n, m = rng.integers(2, 6, size=2)
+        x, y = rng.normal(0, 3, (n, 1)), rng.normal(0, 1, (m, 1))
+        Cn = (x - y.T) ** 2
+        reg = Cn.max() / (300.0, 1000.0, 1.5e4)[trial % 3]
+        an = rng.uniform(size=n) ** 3 + 1e-3
+        bn = rng.uniform(size=m) ** 3 + 1e-3
+        an, bn = an / an.sum(), bn / bn.sum()
+        for n_iter in (2, 5, 10, 40):
+            kw = dict(reg=reg, n_iter=n_iter, tol=0)
+            truth = sinkhorn(torch.tensor(Cn, requires_grad=True), an, bn, grad="autodiff", **kw)
+            truth = truth.plan.detach().numpy()
+            fast64 = sinkhorn(Cn, an, bn, **kw).plan
+            assert np.abs(fast64 - truth).sum() <= 1e-9
+            # float32: within the documented precision, max|C|/reg * 2^-24 per plan entry
+            # (relative); a dropped kernel entry used to be off by up to 1e9 here
+            C32 = torch.tensor(Cn, dtype=torch.float32)
+            a32, b32 = torch.tensor(an, dtype=torch.float32), torch.tensor(bn, dtype=torch.float32)
+            fast32 = sinkhorn(C32, a32, b32, **kw).plan.double().numpy()
+            assert np.abs(fast32 - truth).sum() <= 4 * Cn.max() / reg * 2.0**-24 + 1e-5

@@ -224,8 +224,9 @@ def _log_steps(logK, la, lb, fs, gs, upd_a, upd_b, kappa_a, kappa_b, k):
     return fs, gs, pf, pg
 
 
-# Absorb the scalings into the kernel once they leave [e^-20, e^20]: far inside float32's
-# range, so products A·v neither overflow nor lose entries to underflow between absorptions.
+# Re-absorb the scalings into the kernel once they leave [e^-20, e^20] at the end of a chunk.
+# (Within a chunk they may move further, e.g. from a cold start: overflow then shows as a
+# non-finite iterate and the chunk is redone in the log domain.)
 _ABSORB_LOG = 20.0
 
 
@@ -267,26 +268,46 @@ class _Scalings:
         # exponents of the relaxed updates, broadcastable against the state layout
         self.pow_a = self._state(-kappa_a.expand(-1, 1)) if inner else -kappa_a[:, :, None]
         self.pow_b = self._state(-kappa_b.expand(-1, 1)) if inner else -kappa_b[:, :, None]
+        # largest log(u_i v_j) for which a zeroed kernel entry (< e^floor) still weighs less
+        # than machine precision times the smallest marginal weight in a row or column sum
+        dt = logK.dtype
+        inf = torch.full((), math.inf, dtype=dt, device=logK.device)
+        log_wmin = float(torch.minimum(torch.where(mask_a, la, inf).amin(),
+                                       torch.where(mask_b, lb, inf).amin()))
+        self.max_log_uv = (-_exp_floor(dt) + math.log(torch.finfo(dt).eps) + log_wmin
+                           - math.log(max(logK.shape[1], logK.shape[2])))
         self.A = None
 
     def _absorb(self, fs, gs):
         """Build A from (fs, gs); False when the kernel domain cannot represent it."""
         logA = (self.logK + (fs + self.la)[:, :, None]).add_((gs + self.lb)[:, None, :])
         dt = logA.dtype
-        # exp is 7-20x slower on inputs whose result is subnormal or 0, so entries are floored
-        # at the smallest normal number. That is exact to rounding unless a row's (column's)
-        # largest entry is itself within ~1/eps of the floor: such problems (all entries tiny,
-        # e.g. zero potentials with reg << cost) are left to the log domain, as underflow was.
+        # exp is 7-20x slower on inputs whose result is subnormal or 0, so exp never sees them
+        # (see below). A row (column) whose largest entry is itself within ~1/eps of that floor
+        # (all entries tiny, e.g. zero potentials with reg << cost) is left to the log domain,
+        # as underflow was.
         floor = _exp_floor(dt)
         low = floor - math.log(torch.finfo(dt).eps) + 10.0
         degenerate = (((logA.amax(2) < low) & self.mask_a).any()
                       | ((logA.amax(1) < low) & self.mask_b).any())
         if bool(degenerate):
             return False
-        logA.clamp_min_(floor)
         if self.keep is not None:
             logA.mul_(self.keep)  # padded entries: exp(0) = 1 (see the class notes)
-        A = logA.exp_()
+        # Entries below the floor are exactly 0, as if exp had underflowed: a floored value
+        # would be wrong by up to e^700, and the scalings can grow that much within a chunk.
+        # The 0/1 mask is built with float ops (boolean ops are ~20x slower on CPU), and only
+        # when some entry is that small.
+        underflow = None
+        if bool(logA.amin() < floor):
+            underflow = (logA - floor).sign_().clamp_min_(0.0)
+        A = logA.clamp_min_(floor).exp_()
+        # Those zeros are exact only while u_i v_j e^floor stays negligible: with zeroed
+        # entries, run() tracks the largest scalings and hands the chunk to the log domain
+        # when that bound fails (a cold start with reg << cost can move them by e^hundreds).
+        self.track = underflow is not None
+        if self.track:
+            A.mul_(underflow)
         if self.inner:
             self.A = A.permute(1, 2, 0).contiguous()
             self.At = A.permute(2, 1, 0).contiguous()
@@ -345,6 +366,8 @@ class _Scalings:
         if active is not None:
             frozen = ~active[None, :] if self.inner else ~active[:, None, None]
         pu, pv = u, v
+        if self.track:
+            umax, vmax = u.clone(), v.clone()
         for _ in range(k):
             pu, pv = u, v
             u = self._scale(ea, self._matvec(A, v, self.Av), self.pow_a, self.hard_a,
@@ -355,6 +378,9 @@ class _Scalings:
                             self._other(self.v_bufs, pv))
             if frozen is not None:
                 torch.where(frozen, pv, v, out=v)
+            if self.track:
+                torch.maximum(umax, u, out=umax)
+                torch.maximum(vmax, v, out=vmax)
         self.u, self.v = u, v
 
         # padded scalings are 0: adding 1 there makes their log exactly 0 (no -inf pass)
@@ -370,8 +396,11 @@ class _Scalings:
             pf = pg = None
         # one host sync: finite, and whether the scalings drifted far enough to re-absorb
         drift = torch.maximum(lu.abs().amax(), lv.abs().amax())
-        ok, near = (torch.stack([torch.isfinite(f_new).all() & torch.isfinite(g_new).all(),
-                                 drift <= _ABSORB_LOG]).tolist())
+        finite = torch.isfinite(f_new).all() & torch.isfinite(g_new).all()
+        if self.track:  # zeroed entries stayed negligible (see _absorb), per problem
+            per_problem = self._unstate(umax).amax(1) * self._unstate(vmax).amax(1)
+            finite = finite & (per_problem.log() <= self.max_log_uv).all()
+        ok, near = torch.stack([finite, drift <= _ABSORB_LOG]).tolist()
         if not ok or not near:
             self.A = None  # rebuilt from the next chunk's starting potentials
         return f_new, g_new, pf, pg, ok
