@@ -357,10 +357,11 @@ class _Scalings:
 
     def run(self, fs, gs, k, active, previous):
         """k iterations from (fs, gs). Returns the last iterate of the scaled potentials, the
-        one before it (only if ``previous``, else None) and whether they are usable (finite);
-        an unusable chunk is left to the log domain."""
+        one before it (only if ``previous``, else None) and whether they are usable: True,
+        False (non-finite, or dropped kernel entries that matter: the chunk is left to the log
+        domain), or None (no kernel can be absorbed at (fs, gs); nothing was computed)."""
         if self.A is None and not self._absorb(fs, gs):
-            return None, None, None, None, False
+            return None, None, None, None, None
         A, At, ea, eb, u, v = self.A, self.At, self.ea, self.eb, self.u, self.v
         frozen = None
         if active is not None:
@@ -428,12 +429,20 @@ def _iterate(logK, keep, la, lb, mask_a, mask_b, eps, kappa_a, kappa_b, n_iter, 
     while it < n_iter:
         k = min(check_every, n_iter - it)
         all_active = tol == 0 or it == 0 or bool(active.all())
+        upd_a, upd_b = mask_a & active[:, None], mask_b & active[:, None]
         ok = False
         if scalings is not None:
             f_new, g_new, pf, pg, ok = scalings.run(fs, gs, k, None if all_active else active,
                                                       previous=tol > 0)
+            if ok is None and k > 1:
+                # No kernel at these potentials (typically a cold start with reg << cost):
+                # one log-domain iteration normalises rows and columns, then the scalings
+                # take the rest of the chunk.
+                f1, g1, _, _ = _log_steps(logK, la, lb, fs, gs, upd_a, upd_b, kappa_a,
+                                          kappa_b, 1)
+                f_new, g_new, pf, pg, ok = scalings.run(
+                    f1, g1, k - 1, None if all_active else active, previous=tol > 0)
         if not ok:
-            upd_a, upd_b = mask_a & active[:, None], mask_b & active[:, None]
             f_new, g_new, pf, pg = _log_steps(logK, la, lb, fs, gs, upd_a, upd_b, kappa_a,
                                               kappa_b, k)
         it += k
