@@ -268,14 +268,13 @@ class _Scalings:
         # exponents of the relaxed updates, broadcastable against the state layout
         self.pow_a = self._state(-kappa_a.expand(-1, 1)) if inner else -kappa_a[:, :, None]
         self.pow_b = self._state(-kappa_b.expand(-1, 1)) if inner else -kappa_b[:, :, None]
-        # largest log(u_i v_j) for which a zeroed kernel entry (< e^floor) still weighs less
-        # than machine precision times the smallest marginal weight in a row or column sum
+        # Zeroed kernel entries (< e^floor) leave a mat-vec exact to rounding while
+        # m e^floor max_j v_j <= eps * (A v)_i for every row (and likewise for columns):
+        # the largest allowed ratio max v / min (A v), per side
         dt = logK.dtype
-        inf = torch.full((), math.inf, dtype=dt, device=logK.device)
-        log_wmin = float(torch.minimum(torch.where(mask_a, la, inf).amin(),
-                                       torch.where(mask_b, lb, inf).amin()))
-        self.max_log_uv = (-_exp_floor(dt) + math.log(torch.finfo(dt).eps) + log_wmin
-                           - math.log(max(logK.shape[1], logK.shape[2])))
+        log_eps = math.log(torch.finfo(dt).eps) - _exp_floor(dt)
+        self.max_ratio_rows = math.exp(min(log_eps - math.log(logK.shape[2]), 700.0))
+        self.max_ratio_cols = math.exp(min(log_eps - math.log(logK.shape[1]), 700.0))
         self.A = None
 
     def _absorb(self, fs, gs):
@@ -302,9 +301,10 @@ class _Scalings:
         if bool(logA.amin() < floor):
             underflow = (logA - floor).sign_().clamp_min_(0.0)
         A = logA.clamp_min_(floor).exp_()
-        # Those zeros are exact only while u_i v_j e^floor stays negligible: with zeroed
-        # entries, run() tracks the largest scalings and hands the chunk to the log domain
-        # when that bound fails (a cold start with reg << cost can move them by e^hundreds).
+        # Those zeros are exact only while e^floor * (scaling) stays negligible next to the
+        # mat-vec it is dropped from: with zeroed entries, run() tracks the largest scalings
+        # and smallest mat-vecs and hands the chunk to the log domain when that bound fails
+        # (a cold start with reg << cost can move the scalings by e^hundreds).
         self.track = underflow is not None
         if self.track:
             A.mul_(underflow)
@@ -369,19 +369,23 @@ class _Scalings:
         pu, pv = u, v
         if self.track:
             umax, vmax = u.clone(), v.clone()
+            Av_min = torch.full_like(self.Av, math.inf)
+            Atu_min = torch.full_like(self.Atu, math.inf)
         for _ in range(k):
             pu, pv = u, v
-            u = self._scale(ea, self._matvec(A, v, self.Av), self.pow_a, self.hard_a,
-                            self._other(self.u_bufs, pu))
+            Av = self._matvec(A, v, self.Av)
+            u = self._scale(ea, Av, self.pow_a, self.hard_a, self._other(self.u_bufs, pu))
             if frozen is not None:
                 torch.where(frozen, pu, u, out=u)
-            v = self._scale(eb, self._matvec(At, u, self.Atu), self.pow_b, self.hard_b,
-                            self._other(self.v_bufs, pv))
+            Atu = self._matvec(At, u, self.Atu)
+            v = self._scale(eb, Atu, self.pow_b, self.hard_b, self._other(self.v_bufs, pv))
             if frozen is not None:
                 torch.where(frozen, pv, v, out=v)
             if self.track:
                 torch.maximum(umax, u, out=umax)
                 torch.maximum(vmax, v, out=vmax)
+                torch.minimum(Av_min, Av, out=Av_min)
+                torch.minimum(Atu_min, Atu, out=Atu_min)
         self.u, self.v = u, v
 
         # padded scalings are 0: adding 1 there makes their log exactly 0 (no -inf pass)
@@ -398,9 +402,11 @@ class _Scalings:
         # one host sync: finite, and whether the scalings drifted far enough to re-absorb
         drift = torch.maximum(lu.abs().amax(), lv.abs().amax())
         finite = torch.isfinite(f_new).all() & torch.isfinite(g_new).all()
-        if self.track:  # zeroed entries stayed negligible (see _absorb), per problem
-            per_problem = self._unstate(umax).amax(1) * self._unstate(vmax).amax(1)
-            finite = finite & (per_problem.log() <= self.max_log_uv).all()
+        if self.track:  # zeroed entries stayed negligible in every mat-vec, per problem
+            rows = self._unstate(vmax).amax(1) / self._unstate(Av_min).amin(1)
+            cols = self._unstate(umax).amax(1) / self._unstate(Atu_min).amin(1)
+            finite = finite & (rows <= self.max_ratio_rows).all() \
+                & (cols <= self.max_ratio_cols).all()
         ok, near = torch.stack([finite, drift <= _ABSORB_LOG]).tolist()
         if not ok or not near:
             self.A = None  # rebuilt from the next chunk's starting potentials
