@@ -244,13 +244,8 @@ def _log_domain_reference(C, A, Bw, **kw):
     return res
 
 
-@pytest.mark.parametrize("inner", [True, False])
-@pytest.mark.parametrize("unbalanced", [None, 0.7, (None, 0.4)])
-@pytest.mark.parametrize("reg", [0.01, 0.3])
-def test_scaling_layouts_equal_log_domain_iterates(monkeypatch, inner, unbalanced, reg):
-    """Both mat-vec layouts (batch-innermost on CPU, bmm elsewhere), with padding, re-absorption
-    of drifting scalings and the floored kernel, give the log-domain iterates to 1e-10 after a
-    fixed number of iterations, from cold and warm starts far from the solution."""
+def _force_layout(monkeypatch, inner):
+    """Make every solve use one mat-vec layout: batch-innermost (CPU) or bmm (other devices)."""
     import seqot.ot._sinkhorn as sk
 
     class Forced(sk._Scalings):
@@ -259,6 +254,16 @@ def test_scaling_layouts_equal_log_domain_iterates(monkeypatch, inner, unbalance
             super().__init__(*args, **kwargs)
 
     monkeypatch.setattr(sk, "_Scalings", Forced)
+
+
+@pytest.mark.parametrize("inner", [True, False])
+@pytest.mark.parametrize("unbalanced", [None, 0.7, (None, 0.4)])
+@pytest.mark.parametrize("reg", [0.01, 0.3])
+def test_scaling_layouts_equal_log_domain_iterates(monkeypatch, inner, unbalanced, reg):
+    """Both mat-vec layouts (batch-innermost on CPU, bmm elsewhere), with padding, re-absorption
+    of drifting scalings and the floored kernel, give the log-domain iterates to 1e-10 after a
+    fixed number of iterations, from cold and warm starts far from the solution."""
+    _force_layout(monkeypatch, inner)
     C, A, Bw, sizes = mixed_batch(3)
     rng = np.random.default_rng(1)
     warm = (rng.normal(0, 3, A.shape), rng.normal(0, 3, Bw.shape))
@@ -279,14 +284,7 @@ def test_scaling_layouts_equal_log_domain_iterates(monkeypatch, inner, unbalance
 def test_scaling_layouts_freeze_converged_problems(monkeypatch, inner):
     """With tol > 0, converged problems stop moving while the others iterate: each problem's
     result equals its own solve, in both layouts."""
-    import seqot.ot._sinkhorn as sk
-
-    class Forced(sk._Scalings):
-        def __init__(self, *args, **kwargs):
-            kwargs["inner"] = inner
-            super().__init__(*args, **kwargs)
-
-    monkeypatch.setattr(sk, "_Scalings", Forced)
+    _force_layout(monkeypatch, inner)
     C, A, Bw, sizes = mixed_batch(4)
     reg = np.array([1.0, 0.02, 0.5, 0.3, 0.05])  # very different convergence speeds
     res = sinkhorn(C, A, Bw, reg=reg, n_iter=3000, tol=1e-9, check_every=5)
