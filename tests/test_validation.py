@@ -195,6 +195,20 @@ def test_torch_list_errors():
         check_sequences([torch.ones(3, 2), torch.tensor([[1.0, float("nan")]])])
     with pytest.raises(ValueError, match="row 1"):
         check_sequences(torch.tensor([[1.0, 2.0], [float("inf"), 0.0]]))
+    # +inf and -inf in different sequences: their total is NaN, and the error names the first
+    with pytest.raises(ValueError, match=r"sequence 1 of X contains NaN or infinity \(first at "
+                                         r"frame 2\)"):
+        check_sequences([torch.ones(2, 1), torch.tensor([[0.0], [1.0], [float("inf")]]),
+                         torch.tensor([[-float("inf")]])])
+
+
+def test_torch_list_of_huge_finite_values_is_accepted():
+    """The batch-wide finiteness test overflows here (3e38 + 3e38 = inf in float32); the
+    per-sequence test must then clear the input, not reject it."""
+    big = torch.full((3, 2), 3e38)
+    batch = check_sequences([big, -big[:2], big[:1]])
+    assert torch.equal(batch.data[0], big)
+    assert batch.lengths.tolist() == [3, 2, 1]
 
 
 def test_type_errors():

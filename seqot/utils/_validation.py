@@ -498,12 +498,16 @@ def _pad_list(items, input_name):
         tens = [a if isinstance(a, torch.Tensor) else torch.as_tensor(a, device=ref.device)
                 for a in arrs]
         tdt = _target_torch_dtype({t.dtype for t in tens}, None)
-        for i, t in enumerate(tens):
-            fin = torch.isfinite(t.detach()).all(dim=1)
-            if not bool(fin.all()):
-                raise _first_bad_frame(fin.cpu().numpy(), i, input_name)
         # pad_sequence keeps autograd through every element
         data = torch.nn.utils.rnn.pad_sequence([t.to(tdt) for t in tens], batch_first=True)
+        # one reduction over the zero-padded batch instead of a check (and a host sync) per
+        # sequence: a finite total means every frame is finite; a non-finite one (or an
+        # overflow of finite values) is located sequence by sequence
+        if not bool(torch.isfinite(data.detach().sum())):
+            for i, t in enumerate(tens):
+                fin = torch.isfinite(t.detach()).all(dim=1)
+                if not bool(fin.all()):
+                    raise _first_bad_frame(fin.cpu().numpy(), i, input_name)
         lengths = torch.tensor(lengths_list, dtype=torch.int64, device=ref.device)
         return data, lengths
     ndt = _target_numpy_dtype({a.dtype for a in arrs}, None)
