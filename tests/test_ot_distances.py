@@ -118,6 +118,37 @@ def test_pairwise_equals_per_pair_and_padding_is_a_no_op(metric, params):
         rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("metric, params", [
+    ("sinkhorn", {}), ("opw", {}), ("tcot", {}), ("cmot", dict(n_iter=5)),
+    ("deepemd", dict(solver="sinkhorn", reg=0.1, n_iter=20)),
+])
+def test_iterative_metrics_do_not_depend_on_blocks(metric, params):
+    """Stopped before convergence, d(x, y) != d(y, x) (by up to 15% for OPW here): an X-vs-X
+    matrix must hold d(x_i, x_j) in every entry, never a mirrored d(x_j, x_i), so that
+    ``batch_size`` (a memory knob) cannot change it."""
+    rng = np.random.default_rng(0)
+    X = [rng.normal(size=(t, 3)) for t in (5, 20, 2, 9)]
+    ref = np.array([[pairwise_sequence_distances([x], [y], metric=metric, **params)[0, 0]
+                     for y in X] for x in X])
+    assert np.abs(ref - ref.T).max() > 1e-6  # the asymmetry this test is about
+    for bs in (None, 1, 3):
+        D = pairwise_sequence_distances(X, metric=metric, batch_size=bs, **params)
+        np.testing.assert_allclose(D, ref, rtol=1e-9, atol=1e-7)
+
+
+@pytest.mark.parametrize("metric", ["sinkhorn", "opw", "tcot", "cmot"])
+def test_one_sequence_against_several_with_cosine_cost(metric):
+    """Regression: the cosine cost of a 1 x n block is a non-contiguous view, which the
+    Sinkhorn scalings' product buffer could not be viewed from (RuntimeError)."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 3))
+    ys = [rng.normal(size=(1, 3)), rng.normal(size=(4, 3)), rng.normal(size=(3, 3))]
+    D = pairwise_sequence_distances([x], ys, metric=metric, cost="cosine")
+    ref = [pairwise_sequence_distances([x], [y], metric=metric, cost="cosine")[0, 0]
+           for y in ys]
+    np.testing.assert_allclose(D[0], ref, rtol=1e-9, atol=1e-12)
+
+
 def test_symmetric_metrics_self_distance_matrix():
     X = ragged(8, 7)
     D = pairwise_sequence_distances(X, metric="emd", batch_size=3)

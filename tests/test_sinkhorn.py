@@ -344,3 +344,19 @@ def test_fixed_iterations_with_underflowing_kernel_equal_log_domain():
             a32, b32 = torch.tensor(an, dtype=torch.float32), torch.tensor(bn, dtype=torch.float32)
             fast32 = sinkhorn(C32, a32, b32, **kw).plan.double().numpy()
             assert np.abs(fast32 - truth).sum() <= 4 * Cn.max() / reg * 2.0**-24 + 1e-5
+
+
+@pytest.mark.parametrize("order", [(0, 1, 2), (1, 2, 0), (2, 0, 1), (0, 2, 1)])
+def test_costs_in_any_memory_layout(order):
+    """Costs that are a permuted view (as the cosine cost builder returns) solve exactly like
+    contiguous ones, with and without padding (regression: a RuntimeError in the scalings)."""
+    C, A, Bw, _ = mixed_batch(3)
+    Ct = torch.tensor(C)
+    # the same values, stored in another axis order
+    perm = Ct.permute(order).contiguous().permute(tuple(np.argsort(order)))
+    assert torch.equal(perm, Ct) and (perm.is_contiguous() == (order == (0, 1, 2)))
+    for a, b in ((torch.tensor(A), torch.tensor(Bw)), (None, None)):
+        ref = sinkhorn(Ct, a, b, reg=0.1, n_iter=40, tol=0)
+        got = sinkhorn(perm, a, b, reg=0.1, n_iter=40, tol=0)
+        torch.testing.assert_close(got.plan, ref.plan, rtol=1e-12, atol=1e-15)
+        torch.testing.assert_close(got.value, ref.value, rtol=1e-12, atol=1e-15)

@@ -185,7 +185,7 @@ def _weights(batch, segment_weights, which):
     return w[None, :].expand(batch.n_sequences, -1)
 
 
-@register_metric("cmot", symmetric=True)
+@register_metric("cmot")  # Sinkhorn stopped early: d(x, y) != d(y, x)
 def _cmot_metric(xb, yb, **params):
     return cmot_block(xb, yb, **params)
 

@@ -118,7 +118,7 @@ def deepemd_problems(xb: SequenceBatch, yb: SequenceBatch, *, weights="cross_ref
     return C, a.reshape(nx_ * ny_, -1), b.reshape(nx_ * ny_, -1)
 
 
-@register_metric("deepemd", symmetric=True)
+@register_metric("deepemd", symmetric=lambda params: params.get("solver", "emd") == "emd")
 def _deepemd_metric(xb, yb, *, weights="cross_reference", center=True, weight_eps=1e-3,
                     solver="emd", reg=0.01, n_iter=1000, weight_grad=True, n_jobs=None):
     _check_options(weights, solver, weight_eps)

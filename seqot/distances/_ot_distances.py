@@ -95,7 +95,7 @@ def _check_value(value):
         raise ValueError(f"value must be one of {_VALUES}; got {value!r}.")
 
 
-@register_metric("sinkhorn", symmetric=True)
+@register_metric("sinkhorn")  # not symmetric before convergence
 def _sinkhorn_metric(xb, yb, *, reg=0.1, cost="sqeuclidean", n_iter=100, tol=1e-9,
                      value="transport", unbalanced=None):
     _check_value(value)
@@ -179,7 +179,7 @@ def emd(x, y, *, cost="sqeuclidean"):
 # ---------------------------------------------------------------------------
 # TCOT and OPW (Su & Hua)
 # ---------------------------------------------------------------------------
-@register_metric("tcot", symmetric=True)
+@register_metric("tcot")
 def _tcot_metric(xb, yb, *, lbda=1.0, n_iter=100, tol=5e-3, cost="sqeuclidean"):
     check_positive(lbda, "lbda")
     C, a, b = block_problems(xb, yb, cost)
@@ -226,7 +226,7 @@ def opw_cost(C, gap_rel, len_x, len_y, lambda1, lambda2, delta):
     return C - S - lambda2 * log_prior
 
 
-@register_metric("opw", symmetric=True)
+@register_metric("opw")
 def _opw_metric(xb, yb, *, lambda1=50.0, lambda2=0.1, delta=1.0, n_iter=20, tol=0.0,
                 cost="sqeuclidean"):
     check_positive(lambda1, "lambda1", strict=False)

@@ -33,8 +33,12 @@ def register_metric(name, *, working_set="frames", symmetric=False, width=1, sig
     alignment/OT metrics) or ``"pooled"`` (O(1) per pair, pooled representations); ``width``
     is the number of values held per frame pair (e.g. the channels of a CNN over the cost
     image), which shrinks the blocks accordingly.
-    ``symmetric=True`` declares ``d(x, y) = d(y, x)``, so ``Y=None`` computes only the blocks
-    on and above the diagonal. ``signed=True`` declares that values can be negative (soft
+    ``symmetric=True`` declares ``d(x, y) = d(y, x)`` to rounding, so ``Y=None`` computes only
+    the blocks on and above the diagonal and mirrors them; it may also be a function of the
+    metric's parameters (``symmetric=lambda params: ...``). Declare it only for exact
+    computations (dynamic programs, exact EMD, closed forms): an iterative solver stopped
+    before convergence gives ``d(x, y) != d(y, x)``, and mirroring would make the matrix
+    depend on ``batch_size``. ``signed=True`` declares that values can be negative (soft
     minima such as soft-DTW), so consumers that need a non-negative distance refuse it.
     """
 
@@ -210,7 +214,10 @@ def pairwise_sequence_distances(
     n_x, n_y = xb.n_sequences, yb.n_sequences
     working = getattr(fn, "_seqot_working_set", "frames")
     width = max(1, int(getattr(fn, "_seqot_width", 1)))
-    symmetric = Y is None and getattr(fn, "_seqot_symmetric", False)
+    symmetric = getattr(fn, "_seqot_symmetric", False)
+    if callable(symmetric):
+        symmetric = symmetric(metric_params)
+    symmetric = Y is None and bool(symmetric)
     if batch_size is not None:
         rows, cols = (batch_size, batch_size) if np.isscalar(batch_size) else batch_size
         if int(rows) < 1 or int(cols) < 1:

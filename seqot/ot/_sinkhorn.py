@@ -314,7 +314,9 @@ class _Scalings:
             # A's storage holds the products of both mat-vecs from now on (unless a permute
             # above was already contiguous and returned A itself)
             shared = A.data_ptr() in (self.A.data_ptr(), self.At.data_ptr())
-            self._buf = torch.empty_like(A) if shared else A
+            # a flat buffer: A may be non-contiguous (costs built as a permuted view)
+            self._buf = (A.view(-1) if A.is_contiguous() and not shared
+                         else torch.empty(A.numel(), dtype=dt, device=A.device))
         else:
             self.A = A
             self.At = A.transpose(1, 2).contiguous()
@@ -340,7 +342,7 @@ class _Scalings:
         """K x per problem, in the state layout, written to ``out``."""
         if not self.inner:
             return torch.bmm(K, x, out=out)
-        buf = self._buf.view(-1).view(K.shape)
+        buf = self._buf.view(K.shape)
         torch.mul(K, x[None], out=buf)
         return torch.sum(buf, 1, out=out)
 
