@@ -377,3 +377,38 @@ def test_japanese_vowels_1nn_dtw():
     clf = KNeighborsSequenceClassifier(metric="dtw", device="cpu")
     acc = clf.fit(jv.X_train, jv.y_train).score(jv.X_test, jv.y_test)
     assert acc >= 0.94  # published 1-NN DTW: ~0.949
+
+
+@pytest.mark.parametrize("metric", ["sqeuclidean", "euclidean"])
+def test_frame_costs_keep_their_digits_far_from_the_origin(metric):
+    """Features around 100 that differ by ~0.01: the Gram formula |x|^2 + |y|^2 - 2<x, y>
+    taken from the origin cancels every float32 digit (DTW came out 0, or 3x too large);
+    measured from a point among the frames it keeps them. Oracle: float64 differences of the
+    same float32 inputs."""
+    from seqot.ot import frame_cost, pairwise_frame_cost
+
+    rng = np.random.default_rng(0)
+    X = (rng.normal(size=(3, 5, 4)) * 0.01 + 100).astype(np.float32)
+    Y = (rng.normal(size=(2, 6, 4)) * 0.01 + 100).astype(np.float32)
+    diff = X.astype(np.float64)[:, None, :, None] - Y.astype(np.float64)[None, :, None, :]
+    ref = (diff ** 2).sum(-1)
+    if metric == "euclidean":
+        ref = np.sqrt(ref)
+    tol = dict(rtol=1e-4, atol=0)
+    Xt, Yt = torch.tensor(X), torch.tensor(Y)
+    np.testing.assert_allclose(pairwise_frame_cost(Xt, Yt, metric).numpy(), ref, **tol)
+    last = pairwise_frame_cost(Xt, Yt, metric, problems_last=True).permute(2, 3, 0, 1)
+    np.testing.assert_allclose(last.numpy(), ref, **tol)
+    paired = frame_cost(Xt[:, None].expand(-1, 2, -1, -1).reshape(6, 5, 4),
+                        Yt[None].expand(3, -1, -1, -1).reshape(6, 6, 4), metric)
+    np.testing.assert_allclose(paired.numpy().reshape(3, 2, 5, 6), ref, **tol)
+    # DTW: per pair, all pairs (the no-autograd engine builds costs per anti-diagonal) and
+    # all pairs with autograd (cost tensor), against the brute-force DP on the exact costs
+    dp = np.array([[brute_dp(ref[i, j]) for j in range(2)] for i in range(3)])
+    per_pair = np.array([[dtw(X[i], Y[j], cost=metric) for j in range(2)] for i in range(3)])
+    np.testing.assert_allclose(per_pair, dp, **tol)
+    np.testing.assert_allclose(pairwise_sequence_distances(list(X), list(Y), metric="dtw",
+                                                           cost=metric), dp, **tol)
+    Xg = torch.tensor(X, requires_grad=True)
+    D = pairwise_sequence_distances(Xg, Yt, metric="dtw", cost=metric)
+    np.testing.assert_allclose(D.detach().numpy(), dp, **tol)

@@ -66,7 +66,7 @@ import numpy as np
 import torch
 from torch.autograd.function import once_differentiable
 
-from ..ot._costs import COST_METRICS, frame_cost, pairwise_frame_cost
+from ..ot._costs import COST_METRICS, _translated, frame_cost, pairwise_frame_cost
 from ..utils._validation import check_positive, check_sequence
 from ._pairwise import register_metric
 
@@ -158,6 +158,7 @@ class _FrameCost:
             Xa = torch.cat([-X / X.norm(dim=-1, keepdim=True).clamp_min(tiny), one_x], -1)
             Ya = torch.cat([Y / Y.norm(dim=-1, keepdim=True).clamp_min(tiny), one_y], -1)
         else:
+            X, Y = _translated(X, Y, paired=False)  # norms of the spread, not the offset
             Xa = torch.cat([-2.0 * X, (X * X).sum(-1, keepdim=True), one_x], -1)
             Ya = torch.cat([Y, one_y, (Y * Y).sum(-1, keepdim=True)], -1)
         self.Xa = Xa.transpose(0, 1).contiguous()  # (n, r, d')
