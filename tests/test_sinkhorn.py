@@ -1,5 +1,7 @@
 """seqot.ot.sinkhorn against POT, per problem of a mixed-size batch, and its gradients."""
 
+import math
+
 import numpy as np
 import ot
 import pytest
@@ -360,3 +362,43 @@ def test_costs_in_any_memory_layout(order):
         got = sinkhorn(perm, a, b, reg=0.1, n_iter=40, tol=0)
         torch.testing.assert_close(got.plan, ref.plan, rtol=1e-12, atol=1e-15)
         torch.testing.assert_close(got.value, ref.value, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("ratio", [1e17, 1e20])
+def test_costs_beyond_float64_resolution_warn_and_stay_a_coupling(ratio):
+    """Regression: with max C / reg above 2^53 the exponents' rounding exceeds 1, and the plan
+    had mass up to 1e20 (a transport value 1e19 times the largest cost). Now a warning says
+    so, and the plan is rescaled to the column weights: mass 1, value within the costs."""
+    rng = np.random.default_rng(2)
+    C = rng.uniform(0.1, 1.0, (4, 9)) * ratio
+    with pytest.warns(UserWarning, match="reg"):
+        res = sinkhorn(C, reg=1.0, n_iter=100)
+    np.testing.assert_allclose(res.plan.sum(0), np.full(9, 1 / 9), rtol=1e-12)
+    assert C.min() <= res.value_linear <= C.max()
+    # float32 costs are solved in float64 and cast back: finite, not inf
+    with pytest.warns(UserWarning, match="reg"):
+        res32 = sinkhorn(C.astype(np.float32), reg=1.0, n_iter=100)
+    assert np.isfinite(res32.value_linear) and res32.value_linear <= C.max() * (1 + 1e-6)
+
+
+def test_large_cost_ratios_below_the_limit_are_unchanged(monkeypatch):
+    """From max C / reg = 1e10 the plan is rescaled to its column weights: a change of the
+    order of the exponents' rounding (ratio * 2^-53) while they are nearly exact (the last
+    update fitted the columns), checked against the same solve without the rescaling."""
+    import warnings
+
+    import seqot.ot._sinkhorn as sk
+
+    C, A, Bw, sizes = mixed_batch(4, garbage=False)
+    C = C * 1e12
+    reg = 1e2
+    kw = dict(reg=reg, n_iter=300, tol=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = sinkhorn(C, A, Bw, **kw)
+        monkeypatch.setattr(sk, "_RENORMALISE_RATIO", math.inf)
+        plain = sinkhorn(C, A, Bw, **kw)
+    # the two differ by the exponents' rounding only, and the rescaled plan fits the columns
+    ratio = float((C.max((1, 2)) / reg).max())
+    np.testing.assert_allclose(res.plan, plain.plan, rtol=20 * ratio * 2.0 ** -53, atol=1e-300)
+    np.testing.assert_allclose(res.plan.sum(1), Bw, rtol=1e-13, atol=1e-16)

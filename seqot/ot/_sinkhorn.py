@@ -26,6 +26,7 @@ so problems of different sizes share one batch.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -576,12 +577,20 @@ def sinkhorn(
     warm_start = _check_warm_start(warm_start, mask_a, mask_b)
     out_dtype = C.dtype
     Cz, keep = _zero_padding(C, mask_a, mask_b)
-    work = _working_dtype(Cz, eps)
+    work, ratio = _working_dtype(Cz, eps)
     if work != out_dtype:
         Cz, a, b, eps = Cz.to(work), a.to(work), b.to(work), eps.to(work)
         keep = None if keep is None else keep.to(work)
+    if ratio > _FLOAT64_MAX_RATIO:
+        warnings.warn(
+            f"costs reach {ratio:.1e} times reg: beyond {_FLOAT64_MAX_RATIO:.0e}, float64 "
+            "rounding of the plan's exponents (C - f - g)/reg exceeds 1, so the plan is "
+            "dominated by rounding (it is rescaled to the column weights, which keeps its "
+            "value within the costs' range). Increase reg (e.g. a few % of the median cost) or "
+            "use the exact seqot.ot.emd.", UserWarning, stacklevel=2)
     res = _solve(Cz, keep, a, b, mask_a, mask_b, eps, tau_a, tau_b, int(n_iter), float(tol),
-                 int(check_every), grad, warm_start)
+                 int(check_every), grad, warm_start,
+                 renormalise=ratio > _RENORMALISE_RATIO and math.isinf(tau_b))
     if work != out_dtype:
         res = OTResult(plan=res.plan.to(out_dtype), value=res.value.to(out_dtype),
                        value_linear=res.value_linear.to(out_dtype),
@@ -593,23 +602,28 @@ def sinkhorn(
 # Largest cost/reg ratio a float32 solve resolves: the exponents (f + g - C)/reg carry a
 # rounding error of about ratio * 2^-24, i.e. ~0.1% on every plan entry at 1.7e4.
 _FLOAT32_MAX_RATIO = 1.6e4
+# In float64 the same rounding, ratio * 2^-53, reaches 1e-6 at 1e10: from there the plan of a
+# hard column marginal is rescaled to it exactly (a no-op to rounding when the exponents are
+# exact, as the last update fitted the columns). Beyond 2^53 ~ 9e15 the rounding exceeds 1:
+# the plan is dominated by it (plans of mass 1e20 were returned), hence the warning.
+_RENORMALISE_RATIO = 1e10
+_FLOAT64_MAX_RATIO = 2.0 ** 53
 
 
 def _working_dtype(Cz, eps):
-    """float64 for a low-precision problem whose costs are huge relative to ``reg``.
+    """The dtype to solve in, and the largest ratio ``max|C| / reg`` of the batch.
 
     In float32 the plan's exponents lose ``max|C|/reg * 2^-24`` to rounding: at reg = 1e-6
     and costs ~1 that is several percent of every entry, and the marginals are visibly
     violated. Such problems are solved in float64 and the results cast back. ``Cz`` is the
     cost with zeros on padding.
     """
-    if Cz.dtype == torch.float64:
-        return Cz.dtype
     Cd = Cz.detach()
     span = torch.maximum(Cd.amax((1, 2)), -Cd.amin((1, 2)))  # max |C| without a |C| copy
-    if bool((span > _FLOAT32_MAX_RATIO * eps).any()):
-        return torch.float64
-    return Cz.dtype
+    ratio = float((span / eps).max())
+    if Cz.dtype != torch.float64 and ratio > _FLOAT32_MAX_RATIO:
+        return torch.float64, ratio
+    return Cz.dtype, ratio
 
 
 def _zero_padding(C, mask_a, mask_b):
@@ -631,7 +645,7 @@ def _zero_padding(C, mask_a, mask_b):
 
 
 def _solve(Cz, keep, a, b, mask_a, mask_b, eps, tau_a, tau_b, n_iter, tol, check_every, grad,
-           warm_start):
+           warm_start, renormalise=False):
     """Sinkhorn on costs ``Cz`` that are zero on padding; ``keep`` is the float mask of the
     entries with mass (None without padding)."""
     dtype = Cz.dtype
@@ -689,6 +703,10 @@ def _solve(Cz, keep, a, b, mask_a, mask_b, eps, tau_a, tau_b, n_iter, tol, check
             plan = torch.exp(log_plan.clamp_min(floor))  # no slow exp path on underflow
             if keep is not None:
                 plan = plan * keep
+        if renormalise:  # exponents rounded by up to ratio * 2^-53 (see _RENORMALISE_RATIO)
+            cols = plan.sum(1)
+            plan = plan * torch.where(cols > 0, b / cols.clamp_min(torch.finfo(dtype).tiny),
+                                      zero)[:, None, :]
         value_linear = dot(plan, Cz)
         rows, cols = plan.sum(2), plan.sum(1)
         mass = rows.sum(1)
