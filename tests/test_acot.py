@@ -75,6 +75,24 @@ def test_cg_without_order_term_reaches_the_closed_form():
     assert acot_cost(closed, X, Y_hat, beta2=0.0) <= min(costs) + 1e-9
 
 
+def test_closed_form_is_the_top_eigenvectors_of_the_dense_matrix():
+    """Oracle: eigh of the dense d x d M_pi. Where M_pi is indefinite in span([X, Y_hat]) and k
+    exceeds its positive eigenvalues, the zero eigenvalues outside the span come before the
+    negative ones (regression: they came after, a worse cost by up to 5)."""
+    rng = np.random.default_rng(0)
+    cases = [(np.array([[1.0], [0.0], [0.0]]), np.array([[0.0], [1.0], [0.0]]), 2)]
+    for _ in range(200):
+        d, n = rng.integers(1, 7), rng.integers(1, 5)
+        cases.append((rng.normal(size=(d, n)), rng.normal(size=(d, n)), rng.integers(1, d + 1)))
+    for X, Y_hat, k in cases:
+        for alpha, beta1 in ((1.0, 1.0), (2.0, 0.5)):
+            M = (alpha + beta1) * X @ X.T - alpha * (X @ Y_hat.T + Y_hat @ X.T)
+            best = np.linalg.eigvalsh(M)[::-1][:k].sum()
+            U = acot_closed_form(X, Y_hat, k, alpha=alpha, beta1=beta1)
+            np.testing.assert_allclose(U.T @ U, np.eye(k), atol=1e-10)
+            np.testing.assert_allclose(np.trace(U.T @ M @ U), best, rtol=1e-10, atol=1e-10)
+
+
 def test_reduction_to_pca():
     X, _, _, Y_hat, k = _problem(seed=3)
     rng = np.random.default_rng(0)
@@ -238,3 +256,15 @@ def test_pipeline_with_grassmann_kernel_in_grid_search_on_ragged_lists():
     search.fit(X, y)
     assert search.predict(X[:4]).shape == (4,)
     assert search.best_score_ > 0.6
+
+
+def test_rescaled_sequences_get_the_same_basis():
+    """Spec §9.14: with normalize_frames=True, c * x gives the basis of x (same seed), since
+    the negatives are seeded from the normalised frames (regression: from the raw ones)."""
+    rng = np.random.default_rng(0)
+    X = [rng.normal(size=(t, 4)) for t in (5, 7, 6)]
+    est = ACOTSubspacePooling(n_components=2, noise="random", random_state=0).fit(X)
+    U = est.transform(X)
+    V = est.transform([3.7 * X[0], 1e-3 * X[1], X[2]])
+    for u, v in zip(U, V):
+        np.testing.assert_allclose(u @ u.T, v @ v.T, atol=1e-9)

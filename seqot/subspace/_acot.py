@@ -202,12 +202,15 @@ def acot_closed_form(X, Y_hat, k, *, alpha=1.0, beta1=1.0):
     XQ, YQ = Q.T @ X, Q.T @ Y_hat
     M = (alpha + beta1) * XQ @ XQ.T - alpha * (XQ @ YQ.T + YQ @ XQ.T)
     evals, evecs = np.linalg.eigh(M)
-    U = Q @ evecs[:, ::-1][:, :k]
-    if U.shape[1] < k:  # fewer than k directions in the span: complete deterministically
-        d = X.shape[0]
-        Qc, _ = np.linalg.qr(np.concatenate([U, np.eye(d)], axis=1))
-        U = np.concatenate([U, Qc[:, U.shape[1]:k]], axis=1)
-    return U
+    evals, V = evals[::-1], Q @ evecs[:, ::-1]  # descending
+    n_pos = int(np.count_nonzero(evals > 0))
+    if k <= n_pos:
+        return V[:, :k]
+    # M_pi is 0 outside span(Q): those directions (eigenvalue 0) rank above the span's negative
+    # eigenvalues, so they come before them (completed deterministically)
+    d, r = X.shape[0], Q.shape[1]
+    Qc, _ = np.linalg.qr(np.concatenate([Q, np.eye(d)], axis=1))
+    return np.concatenate([V[:, :n_pos], Qc[:, r:d], V[:, n_pos:]], axis=1)[:, :k]
 
 
 def require_pymanopt():

@@ -130,8 +130,9 @@ class ACOTSubspacePooling(SequenceInputMixin, TransformerMixin, BaseEstimator):
         Where the WGAN trains (transform runs in numpy).
     random_state : None, int, RandomState or Generator, default=None
         Seeds the negatives: a sequence's generator is seeded from ``random_state`` and a
-        hash of its own values, so its basis does not depend on the other sequences, their
-        order or ``n_jobs``.
+        hash of its own frames (after ``normalize_frames``), so its basis does not depend on
+        the other sequences, their order or ``n_jobs``, nor on its scale when the frames are
+        normalised.
 
     verbose : bool, default=False
         Progress bars of the WGAN training.
@@ -285,9 +286,14 @@ class ACOTSubspacePooling(SequenceInputMixin, TransformerMixin, BaseEstimator):
         generator_state = self.generator_state_ if self.noise == "adversarial" else None
         frames = [np.ascontiguousarray(batch.data[i, : batch.lengths[i]], dtype=np.float64)
                   for i in range(batch.n_sequences)]
+        # seeded from the frames as ACOT sees them (normalised when normalize_frames), so that
+        # rescaling a sequence leaves its basis unchanged (spec §9.14); hashed in float32, as
+        # c * x normalises to x only up to float64 rounding
+        seeds = [_sequence_seed(base, np.ascontiguousarray(
+            _normalized(f, params["normalize_frames"]), dtype=np.float32)) for f in frames]
         bases = Parallel(n_jobs=self.n_jobs)(
-            delayed(_one_sequence)(f, _sequence_seed(base, f), params, generator_state)
-            for f in frames)
+            delayed(_one_sequence)(f, seed, params, generator_state)
+            for f, seed in zip(frames, seeds))
         # computed in float64 (thin SVDs, CG); returned in the input's float precision
         out_dtype = batch.data.dtype if batch.data.dtype in (np.float32, np.float64) else \
             np.float64
