@@ -606,3 +606,19 @@ def test_float32_large_video(backend):
     plan64 = asot(C64, **kw).plan
     assert np.mean(plan32.argmax(1) == plan64.argmax(1)) > 0.995
     assert np.mean(plan32.argmax(1) == y[0]) > 0.95
+
+
+@pytest.mark.parametrize("balanced", [False, True])
+def test_a_video_without_valid_frames_gets_a_zero_plan(balanced):
+    """Regression: the balanced solve passed the empty video's zero masses to Sinkhorn, which
+    refused them (a ValueError about an internal ``a[1]``). Its plan is 0 and the other
+    videos are solved as if alone."""
+    C = np.random.default_rng(2).random((3, 10, 3))
+    M = np.ones((3, 10), bool)
+    M[1] = False
+    M[2, 6:] = False
+    plan = asot(C, M, alpha=0.5, balanced=balanced).plan
+    assert np.all(plan[1] == 0)
+    for i in (0, 2):
+        alone = asot(C[i:i + 1], M[i:i + 1], alpha=0.5, balanced=balanced).plan[0]
+        np.testing.assert_allclose(plan[i], alone, atol=1e-12)

@@ -431,18 +431,33 @@ def _solve(C, M, maskf, *, alpha, radius, eps, lam, balanced, rho, n_iter, step_
     b = torch.where(lengths[:, None] > 0, torch.full((B, K), 1.0 / K, dtype=dtype,
                                                      device=device), torch.zeros((), dtype=dtype, device=device))
     potentials = None
+    # videos without a valid frame have no mass to transport: the balanced solve leaves them out
+    # (their plan stays 0), as Sinkhorn needs positive masses
+    solved = None if bool((lengths > 0).all()) else torch.nonzero(lengths > 0).squeeze(1)
     for t in range(n_iter + 1):
         trace[:, t] = _objective(T, Phi, C_lin, log_T * maskf, gw, eps, lam, balanced, K)
         if t == n_iter:
             break
         if balanced:
-            res = sinkhorn(gw * Phi + C_lin, a, b, reg=eps, n_iter=n_sinkhorn_iter,
-                           tol=1e-9 if n_sinkhorn_iter > 1 else 0.0, grad="detach",
-                           warm_start=potentials)
-            potentials = res.potentials
+            cost = gw * Phi + C_lin
+            if solved is None:
+                res = sinkhorn(cost, a, b, reg=eps, n_iter=n_sinkhorn_iter,
+                               tol=1e-9 if n_sinkhorn_iter > 1 else 0.0, grad="detach",
+                               warm_start=potentials)
+                plan = res.plan
+            else:
+                plan = torch.zeros_like(T)
+                if solved.numel():
+                    res = sinkhorn(cost[solved], a[solved], b[solved], reg=eps,
+                                   n_iter=n_sinkhorn_iter,
+                                   tol=1e-9 if n_sinkhorn_iter > 1 else 0.0, grad="detach",
+                                   warm_start=potentials)
+                    plan[solved] = res.plan
+            if solved is None or solved.numel():
+                potentials = res.potentials
             # the Sinkhorn plan ends on the column update: make the rows exact, as the output
             # contract and the (T C^a) = p - T identity of the structure product need
-            T = res.plan * (p / res.plan.sum(-1, keepdim=True).clamp_min(torch.finfo(dtype).tiny))
+            T = plan * (p / plan.sum(-1, keepdim=True).clamp_min(torch.finfo(dtype).tiny))
             T = T * maskf
             log_T = torch.log(T.clamp_min(torch.finfo(dtype).tiny))
         else:
