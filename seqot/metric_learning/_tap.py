@@ -306,6 +306,7 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
         else:
             batch, y = validate_sequences_targets(self, X, y)
         y_idx = np.searchsorted(self.classes_, y)
+        self._check_n_neighbors(batch.n_sequences)
         nb = batch.to_numpy()
         seqs = [np.asarray(nb.data[i, : nb.lengths[i]], dtype=np.float64)
                 for i in range(nb.n_sequences)]
@@ -518,10 +519,18 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
                                         device=dev)
         return _as_numpy(D)
 
+    def _check_n_neighbors(self, n_fit):
+        # more neighbours than fitted sequences would make every vote the class counts
+        if int(self.n_neighbors) > n_fit:
+            raise ValueError(f"n_neighbors={self.n_neighbors} is larger than the {n_fit} "
+                             "fitted sequences.")
+
     def predict(self, X):
         """k-NN labels against the fitted sequences (each query the source)."""
+        check_is_fitted(self, "embedding_state_")
+        self._check_n_neighbors(len(self.X_fit_embedded_))
         D = self._neighbour_distances(X)
-        k = min(int(self.n_neighbors), D.shape[1])
+        k = int(self.n_neighbors)
         nearest = np.argsort(D, axis=1, kind="stable")[:, :k]
         votes = np.zeros((D.shape[0], len(self.classes_)))
         np.add.at(votes, (np.arange(D.shape[0])[:, None], self.y_fit_[nearest]), 1.0)

@@ -230,9 +230,12 @@ class ACOTSubspacePooling(SequenceInputMixin, TransformerMixin, BaseEstimator):
         training)."""
         self._check_params()
         require_pymanopt()
-        self.generator_state_ = None
+        # transform's negatives are seeded from this (with each sequence's frames): drawn once
+        # here, so that repeated transforms agree whatever random_state is (None, an instance)
+        self._negatives_seed = seed_from_random_state(self.random_state)
         if self.noise != "adversarial":
             validate_sequences(self, X, reset=True)
+            self.generator_state_ = None
             return self
         if y is None:
             raise ValueError('noise="adversarial" trains its generator on labelled frames: '
@@ -250,7 +253,7 @@ class ACOTSubspacePooling(SequenceInputMixin, TransformerMixin, BaseEstimator):
             classifier_iter=int(self.classifier_iter), n_critic=int(self.n_critic),
             batch_size=int(self.gan_batch_size), lr=float(self.gan_lr),
             device=resolve_device(self.device),
-            random_state=seed_from_random_state(self.random_state), verbose=self.verbose)
+            random_state=self._negatives_seed, verbose=self.verbose)
         self.generator_state_ = out["generator"]
         self.classifier_train_accuracy_ = out["classifier_accuracy"]
         self.fooling_rate_ = out["fooling_rate"]
@@ -272,7 +275,7 @@ class ACOTSubspacePooling(SequenceInputMixin, TransformerMixin, BaseEstimator):
         if self.n_components > batch.n_features:
             raise ValueError(f"n_components={self.n_components} exceeds the feature dimension "
                              f"{batch.n_features}.")
-        base = seed_from_random_state(self.random_state)
+        base = self._negatives_seed
         params = dict(n_components=int(self.n_components),
                       negatives_per_frame=int(self.negatives_per_frame),
                       noise_distribution=self.noise_distribution, activation=self.activation,

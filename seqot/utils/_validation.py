@@ -603,20 +603,41 @@ def check_frame_weights(weights, batch: SequenceBatch, *, input_name="weights"):
 def validate_sequences(estimator, X, *, reset: bool, **kwargs) -> SequenceBatch:
     """``check_sequences`` for an estimator: sets or checks ``n_features_in_``.
 
-    With ``reset=True`` (``fit``) it records ``n_features_in_`` (and ``feature_names_in_``
-    for a DataFrame); with ``reset=False`` it checks ``X`` against them.
+    With ``reset=True`` (``fit``) it first forgets every fitted attribute of a previous fit,
+    then records ``n_features_in_`` (and ``feature_names_in_`` for a DataFrame); with
+    ``reset=False`` it checks ``X`` against them.
+
+    Tensors are detached: an estimator learns its own parameters, and an input's autograd
+    graph (features straight out of a network) must not enter its training losses (a second
+    backward through that graph fails) or its outputs.
     """
+    if reset:
+        _forget_fit(estimator)
     _check_feature_names(estimator, X, reset)
     if reset:
-        batch = check_sequences(X, **kwargs)
+        batch = _detached(check_sequences(X, **kwargs))
         estimator.n_features_in_ = batch.n_features
         return batch
-    return check_sequences(
+    return _detached(check_sequences(
         X,
         n_features=getattr(estimator, "n_features_in_", None),
         estimator_name=type(estimator).__name__,
         **kwargs,
-    )
+    ))
+
+
+def _forget_fit(estimator):
+    """Drop the fitted attributes (public names ending in ``_``) of a previous fit: a refit
+    whose parameters or data no longer produce one of them must not leave it behind (e.g. the
+    ``classes_`` of a supervised fit after an unsupervised refit)."""
+    for name in [n for n in vars(estimator) if n.endswith("_") and not n.startswith("_")]:
+        delattr(estimator, name)
+
+
+def _detached(batch):
+    if batch.is_torch and batch.data.requires_grad:
+        return SequenceBatch(batch.data.detach(), batch.lengths)
+    return batch
 
 
 def _check_feature_names(estimator, X, reset):

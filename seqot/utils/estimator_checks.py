@@ -9,7 +9,11 @@ violation. They run on small ragged data with a class structure:
 * :func:`check_variable_length` — fit on length ``T``, predict on length ``T' != T``;
 * :func:`check_float32_preserved` — float32 in gives float32 out (transformers) and works;
 * :func:`check_random_state_determinism` — the same ``random_state`` gives identical results;
-* :func:`check_pickle_roundtrip` — a pickled and reloaded fitted model predicts identically.
+* :func:`check_pickle_roundtrip` — a pickled and reloaded fitted model predicts identically;
+* :func:`check_torch_input_with_grad` — tensors that require grad (features out of a network)
+  fit and predict like the same numpy data, and their ``.grad`` stays untouched;
+* :func:`check_refit_forgets_previous_fit` — a refit on other data (other ``d``, other classes)
+  equals a fresh fit: same outputs and the same fitted attributes, none left over.
 
 Use :func:`parametrize_with_sequence_checks` in a test module, or
 :func:`check_sequence_estimator` to run everything at once.
@@ -29,7 +33,9 @@ __all__ = [
     "check_padding_invariance",
     "check_pickle_roundtrip",
     "check_random_state_determinism",
+    "check_refit_forgets_previous_fit",
     "check_sequence_estimator",
+    "check_torch_input_with_grad",
     "check_variable_length",
     "make_check_data",
     "parametrize_with_sequence_checks",
@@ -166,6 +172,46 @@ def check_pickle_roundtrip(name, estimator):
                  what=f"{name}: pickle round trip")
 
 
+def _seeded(estimator):
+    est = clone(estimator)
+    if "random_state" in est.get_params():
+        est.set_params(random_state=0)
+    return est
+
+
+def check_torch_input_with_grad(name, estimator):
+    import torch
+
+    X, y = make_check_data(random_state=7)
+    Xt = [torch.tensor(x, requires_grad=True) for x in X]
+    est = _seeded(estimator)
+    a = _outputs(clone(est).fit(X, y), X)
+    fitted = clone(est).fit(Xt, y)
+    b = _outputs(fitted, Xt)
+    b = {k: [np.asarray(t.detach().cpu()) if isinstance(t, torch.Tensor) else t
+             for t in (v if isinstance(v, (list, tuple)) else [v])] for k, v in b.items()}
+    a = {k: (v if isinstance(v, (list, tuple)) else [v]) for k, v in a.items()}
+    _assert_same(a, b, exact=False, what=f"{name}: numpy vs torch tensors requiring grad")
+    assert all(x.grad is None for x in Xt), f"{name} back-propagated into its input"
+
+
+def _fitted_names(est):
+    return sorted(n for n in vars(est) if n.endswith("_") and not n.startswith("_"))
+
+
+def check_refit_forgets_previous_fit(name, estimator):
+    X1, y1 = make_check_data(n_classes=3, n_features=3, random_state=8)
+    X2, y2 = make_check_data(n_classes=2, n_features=2, random_state=9)
+    est = _seeded(estimator)
+    refit = clone(est).fit(X1, y1).fit(X2, y2)
+    fresh = clone(est).fit(X2, y2)
+    assert _fitted_names(refit) == _fitted_names(fresh), (
+        f"{name}: a refit keeps {sorted(set(_fitted_names(refit)) - set(_fitted_names(fresh)))}"
+        f" and lacks {sorted(set(_fitted_names(fresh)) - set(_fitted_names(refit)))}")
+    _assert_same(_outputs(fresh, X2), _outputs(refit, X2), exact=True,
+                 what=f"{name}: refit vs fresh fit")
+
+
 _ALL_CHECKS = (
     check_list_vs_padded,
     check_padding_invariance,
@@ -173,6 +219,8 @@ _ALL_CHECKS = (
     check_float32_preserved,
     check_random_state_determinism,
     check_pickle_roundtrip,
+    check_torch_input_with_grad,
+    check_refit_forgets_previous_fit,
 )
 
 
