@@ -838,3 +838,18 @@ def test_episodic_encoder_through_the_emd_head():
     Z = enc.transform(X)
     assert max(np.abs(z - x).max() for z, x in zip(Z, X)) > 1e-4
     assert any(np.abs(v).max() > 0 for v in enc.encoder_state_.values())
+
+
+@pytest.mark.parametrize("param", ["center", "weight_grad"])
+def test_boolean_options_are_checked(param):
+    """Regression: center="no" was read as truthy (centring on) by the distance, while the
+    classifier refused it."""
+    from seqot.distances import deepemd, pairwise_sequence_distances
+
+    rng = np.random.default_rng(0)
+    U, V = rng.normal(size=(4, 5)), rng.normal(size=(3, 5))
+    with pytest.raises(ValueError, match=f"{param} must be a bool"):
+        deepemd(U, V, **{param: "no"}) if param == "center" else \
+            pairwise_sequence_distances([U], [V], metric="deepemd", **{param: "no"})
+    with pytest.raises(ValueError, match=f"{param} must be a bool"):
+        pairwise_sequence_distances([U], [V], metric="deepemd", **{param: 1})

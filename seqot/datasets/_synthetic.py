@@ -15,7 +15,7 @@ import numbers
 
 import numpy as np
 
-from ..utils._validation import check_generator, check_int
+from ..utils._validation import check_bool, check_generator, check_int
 
 __all__ = [
     "make_reversal_tasks",
@@ -60,12 +60,6 @@ def _check_float(name, value, min_value=None, max_value=None) -> float:
     if max_value is not None and value > max_value:
         raise ValueError(f"{name} must be <= {max_value}; got {value!r}.")
     return float(value)
-
-
-def _check_bool(name, value) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be a bool; got {value!r}.")
-    return bool(value)
 
 
 # --------------------------------------------------------------------------------------
@@ -178,7 +172,7 @@ def make_reversal_tasks(
     swap_prob = _check_float("swap_prob", swap_prob, min_value=0.0, max_value=1.0)
     if setting not in ("ordering", "content"):
         raise ValueError(f"setting must be 'ordering' or 'content'; got {setting!r}.")
-    return_is_reversed = _check_bool("return_is_reversed", return_is_reversed)
+    return_is_reversed = check_bool(return_is_reversed, "return_is_reversed")
     rng = _check_rng(random_state)
 
     M, D = n_segments, n_features
@@ -311,7 +305,7 @@ def make_segmented_sequences(
     seg_lo, seg_hi = _check_int_range("n_segments", n_segments, 1)
     min_segment_length = check_int(min_segment_length, "min_segment_length", 1)
     noise = _check_float("noise", noise, min_value=0.0)
-    return_prototypes = _check_bool("return_prototypes", return_prototypes)
+    return_prototypes = check_bool(return_prototypes, "return_prototypes")
     if seg_hi * min_segment_length > frames_lo:
         raise ValueError(
             "n_segments * min_segment_length must not exceed n_frames: "
@@ -471,7 +465,7 @@ def make_warped_sequences(
     len_lo, len_hi = _check_int_range("length", length, 2)
     noise = _check_float("noise", noise, min_value=0.0)
     n_swaps = check_int(n_swaps, "n_swaps", 0)
-    return_warps = _check_bool("return_warps", return_warps)
+    return_warps = check_bool(return_warps, "return_warps")
     rng = _check_rng(random_state)
 
     J, d = _N_SINUSOIDS, n_features

@@ -31,7 +31,7 @@ import torch
 from ..ot._costs import pairwise_frame_cost
 from ..ot._emd import emd as _emd
 from ..ot._sinkhorn import sinkhorn as _sinkhorn
-from ..utils._validation import SequenceBatch, check_positive
+from ..utils._validation import SequenceBatch, check_bool, check_positive
 from ._ot_distances import _grad_mode, pair_distance
 from ._pairwise import register_metric
 
@@ -41,7 +41,8 @@ _WEIGHTS = ("cross_reference", "uniform")
 _SOLVERS = ("emd", "sinkhorn")
 
 
-def _check_options(weights, solver, weight_eps):
+def _check_options(weights, solver, weight_eps, center=True):
+    check_bool(center, "center")
     if not (isinstance(weights, str) and weights in _WEIGHTS):
         raise ValueError(f"weights must be one of {_WEIGHTS}; got {weights!r}.")
     if not (isinstance(solver, str) and solver in _SOLVERS):
@@ -121,7 +122,8 @@ def deepemd_problems(xb: SequenceBatch, yb: SequenceBatch, *, weights="cross_ref
 @register_metric("deepemd", symmetric=lambda params: params.get("solver", "emd") == "emd")
 def _deepemd_metric(xb, yb, *, weights="cross_reference", center=True, weight_eps=1e-3,
                     solver="emd", reg=0.01, n_iter=1000, weight_grad=True, n_jobs=None):
-    _check_options(weights, solver, weight_eps)
+    _check_options(weights, solver, weight_eps, center)
+    check_bool(weight_grad, "weight_grad")
     C, a, b = deepemd_problems(xb, yb, weights=weights, center=center, weight_eps=weight_eps)
     if not weight_grad:  # the authors' OpenCV path: flows and weights are constants
         a, b = a.detach(), b.detach()

@@ -67,7 +67,7 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from ..ot._costs import COST_METRICS, _translated, frame_cost, pairwise_frame_cost
-from ..utils._validation import check_positive, check_sequence
+from ..utils._validation import check_bool, check_positive, check_sequence
 from ._pairwise import register_metric
 
 __all__ = ["dtw", "soft_dtw", "otam", "batched_alignment_dp"]
@@ -496,12 +496,6 @@ def _check_cost_metric(metric, name="metric"):
     return metric
 
 
-def _check_bool(value, name):
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be True or False; got {value!r}.")
-    return bool(value)
-
-
 def _pair(x, y):
     """Validate one pair -> (x (T_x, d) tensor, y (T_y, d) tensor, torch_in)."""
     torch_in = isinstance(x, torch.Tensor) or isinstance(y, torch.Tensor)
@@ -573,7 +567,7 @@ def dtw(x, y, *, cost="sqeuclidean", return_path=False):
     [(0, 0), (1, 0), (2, 1)]
     """
     _check_cost_metric(cost, "cost")
-    return_path = _check_bool(return_path, "return_path")
+    return_path = check_bool(return_path, "return_path")
     x, y, torch_in = _pair(x, y)
     C = frame_cost(x, y, cost)[None]
     value = batched_alignment_dp(C)
@@ -632,7 +626,7 @@ def soft_dtw(x, y, *, gamma=1.0, cost="sqeuclidean", return_alignment=False):
     """
     check_positive(gamma, "gamma")
     _check_cost_metric(cost, "cost")
-    return_alignment = _check_bool(return_alignment, "return_alignment")
+    return_alignment = check_bool(return_alignment, "return_alignment")
     x, y, torch_in = _pair(x, y)
     C = frame_cost(x, y, cost)[None]
     value = _out(batched_alignment_dp(C, gamma=gamma), torch_in)
@@ -707,7 +701,7 @@ def otam(x, y, *, lbda=0.1, cost="cosine", bidirectional=False):
     """
     check_positive(lbda, "lbda")
     _check_cost_metric(cost, "cost")
-    bidirectional = _check_bool(bidirectional, "bidirectional")
+    bidirectional = check_bool(bidirectional, "bidirectional")
     x, y, torch_in = _pair(x, y)
     C = frame_cost(x, y, cost)[None]
     one = torch.ones(1, dtype=torch.long, device=C.device)
@@ -787,5 +781,5 @@ def _pairwise_otam(xb, yb, lbda=0.1, cost="cosine", bidirectional=False):
     """OTAM (:func:`otam`) from each ``x`` (query) to each ``y`` (support); params ``lbda``,
     ``cost``, ``bidirectional``."""
     check_positive(lbda, "lbda")
-    bidirectional = _check_bool(bidirectional, "bidirectional")
+    bidirectional = check_bool(bidirectional, "bidirectional")
     return _pairwise_blocks(xb, yb, cost, otam=(float(lbda), bidirectional))

@@ -23,16 +23,17 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ..utils._validation import SequenceInputMixin, check_int, check_positive, validate_sequences
+from ..utils._validation import (
+    SequenceInputMixin,
+    check_bool,
+    check_int,
+    check_positive,
+    validate_sequences,
+)
 
 __all__ = ["MeanPooling", "PCASubspacePooling", "RankPooling"]
 
 _NONLINEARITIES = (None, "ssr")
-
-
-def _check_bool(value, name):
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be a bool; got {value!r}.")
 
 
 def _l2_normalize(a, axis=-1):
@@ -112,7 +113,7 @@ class MeanPooling(_PoolingBase):
         self.normalize = normalize
 
     def _check_params(self, n_features):
-        _check_bool(self.normalize, "normalize")
+        check_bool(self.normalize, "normalize")
 
     def transform(self, X):
         """The mean frame of each sequence.
@@ -258,7 +259,7 @@ class PCASubspacePooling(_PoolingBase):
 
     def _check_params(self, n_features):
         check_int(self.n_components, "n_components", 1)
-        _check_bool(self.normalize_frames, "normalize_frames")
+        check_bool(self.normalize_frames, "normalize_frames")
         if self.n_components > n_features:
             raise ValueError(
                 f"n_components={self.n_components} exceeds the number of features d="
@@ -403,8 +404,8 @@ class RankPooling(_PoolingBase):
             raise ValueError(
                 f"nonlinearity must be one of {_NONLINEARITIES}; got {self.nonlinearity!r}."
             )
-        _check_bool(self.bidirectional, "bidirectional")
-        _check_bool(self.normalize, "normalize")
+        check_bool(self.bidirectional, "bidirectional")
+        check_bool(self.normalize, "normalize")
 
     def _descriptors(self, data, lengths):
         T = data.shape[1]
