@@ -531,25 +531,31 @@ def test_augmentation_reproducible_from_seed():
 ALPHA, BETA, M, THR = 40.0, 2.0, 0.1, 0.5
 
 
-def loop_lifted(D, y):
+def _is_pos(y, n, k, skip_self):
+    return y[k] == y[n] and not (skip_self and k == n)
+
+
+def loop_lifted(D, y, skip_self=False):
     total = D.new_zeros(())
     B = len(y)
     for n in range(B):
-        pos = [D[n, k] for k in range(B) if y[k] == y[n]]
+        pos = [D[n, k] for k in range(B) if _is_pos(y, n, k, skip_self)]
         neg = [D[n, k] for k in range(B) if y[k] != y[n]]
         if not neg:
             continue
-        p = torch.stack(pos)
         q = torch.stack(neg)
         # stable log-sum-exp written out: log Σ e^{a} = c + log Σ e^{a - c}
-        a, b = BETA * p, -ALPHA * q
-        lp = a.max().detach() + torch.log(torch.exp(a - a.max().detach()).sum())
+        b = -ALPHA * q
         ln = b.max().detach() + torch.log(torch.exp(b - b.max().detach()).sum())
-        total = total + 2.0 / BETA * lp + 2.0 / ALPHA * ln
+        total = total + 2.0 / ALPHA * ln
+        if pos:
+            a = BETA * torch.stack(pos)
+            lp = a.max().detach() + torch.log(torch.exp(a - a.max().detach()).sum())
+            total = total + 2.0 / BETA * lp
     return total
 
 
-def loop_mined(D, y):
+def loop_mined(D, y, skip_self=False):
     """Mined sets by loops, thresholds as plain floats (no gradient)."""
     B = len(y)
     D = D.detach()
@@ -557,16 +563,17 @@ def loop_mined(D, y):
     for n in range(B):
         ds = min(float(D[n, k]) for k in range(B) if y[k] != y[n]) if any(
             y[k] != y[n] for k in range(B)) else math.inf
-        dl = max(float(D[n, k]) for k in range(B) if y[k] == y[n])
-        P = [k for k in range(B) if y[k] == y[n] and float(D[n, k]) > ds - M]
+        dl = max((float(D[n, k]) for k in range(B) if _is_pos(y, n, k, skip_self)),
+                 default=-math.inf)
+        P = [k for k in range(B) if _is_pos(y, n, k, skip_self) and float(D[n, k]) > ds - M]
         N = [k for k in range(B) if y[k] != y[n] and float(D[n, k]) < dl + M]
         out.append((P, N))
     return out
 
 
-def loop_hm(D, y):
+def loop_hm(D, y, skip_self=False):
     total = D.new_zeros(())
-    for n, (P, N) in enumerate(loop_mined(D, y)):
+    for n, (P, N) in enumerate(loop_mined(D, y, skip_self)):
         if not N:
             continue
         pos = sum(D[n, k] for k in P) / len(P) if P else 0.0
@@ -575,9 +582,9 @@ def loop_hm(D, y):
     return total
 
 
-def loop_binomial(D, y):
+def loop_binomial(D, y, skip_self=False):
     total = D.new_zeros(())
-    for n, (P, N) in enumerate(loop_mined(D, y)):
+    for n, (P, N) in enumerate(loop_mined(D, y, skip_self)):
         if not P or not N:
             continue
         pos = sum(torch.log1p(torch.exp(BETA * (D[n, k] - THR))) for k in P)
@@ -599,12 +606,16 @@ def _loss_problem(seed, B=7, hi=2.0):
 
 @pytest.mark.parametrize("lib, loop", LOSS_PAIRS, ids=["lifted", "hm", "binomial"])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_losses_equal_loop_forms_values_and_gradients(lib, loop, seed):
+@pytest.mark.parametrize("self_positive", [True, False])
+def test_losses_equal_loop_forms_values_and_gradients(lib, loop, seed, self_positive):
+    """self_positive=False (training without augmentations) leaves the diagonal out; class 2
+    is then an anchor without positives. Regression: the learner wrote 1e4 on the diagonal,
+    which stayed a positive (lifted: no gradient on the real positive pairs at all)."""
     D, y = _loss_problem(seed)
     D1 = D.clone().requires_grad_()
     D2 = D.clone().requires_grad_()
-    v1 = lib(D1, torch.tensor(y))
-    v2 = loop(D2, y)
+    v1 = lib(D1, torch.tensor(y), self_positive=self_positive)
+    v2 = loop(D2, y, skip_self=not self_positive)
     assert torch.isfinite(v1)
     torch.testing.assert_close(v1, v2, atol=1e-10, rtol=1e-10)
     v1.backward()
@@ -835,14 +846,19 @@ def test_mean_average_precision_skips_unseen_query_labels(fitted, data):
 
 
 @pytest.mark.parametrize("loss", ["binomial", "lifted", "hm"])
-def test_fit_reduces_training_loss(loss, data):
-    Xtr, ytr, _, _ = data
-    # one full batch per epoch and no augmentation: the loss is a function of the parameters
+def test_fit_reduces_training_loss(loss):
+    # one full batch per epoch and no augmentation: the loss is a function of the parameters.
+    # Overlapping classes, so that hard mining finds pairs (on the well-separated `data` it
+    # rightly finds none, a zero loss, once the diagonal is out of the loss).
+    from seqot.utils.estimator_checks import make_check_data
+
+    X, y = make_check_data(n_classes=2, n_per_class=4, random_state=0)
+    X = [x + 1.5 * np.random.default_rng(10).normal(size=x.shape) for x in X]
     est = TAPMetricLearner(loss, **{**FAST, "n_epochs": 3, "lr": 1e-2, "augment": False})
-    est.fit(Xtr, ytr)
+    est.fit(X, y)
     loss_curve = est.history_.loss
     assert len(loss_curve) == 3 and np.all(np.isfinite(loss_curve))
-    assert loss_curve[-1] < loss_curve[0]
+    assert loss_curve[0] > 0 and loss_curve[-1] < loss_curve[0]
 
 
 def test_validation_early_stopping_keeps_best_step(data):
@@ -924,3 +940,19 @@ def test_bad_parameters_raise(params, name, data):
     Xtr, ytr, _, _ = data
     with pytest.raises(ValueError, match=name):
         TAPMetricLearner(**{**FAST, **params}).fit(Xtr, ytr)
+
+
+def test_learner_without_augmentation_and_alignment_only_use_the_right_data():
+    """augment=False: the diagonal is out of the loss (it was a 1e4 positive: losses ~1e5).
+    loss="alignment": no validation, so validation_fraction holds nothing out (10% of the
+    sequences were silently dropped)."""
+    from seqot.utils.estimator_checks import make_check_data
+
+    X, y = make_check_data(n_classes=3, n_per_class=6, random_state=0)
+    small = dict(hidden=(8,), channels=(3, 3), n_epochs=1, device="cpu", random_state=0)
+    t = TAPMetricLearner("lifted", batch_size=6, augment=False, validation_fraction=None,
+                         **small).fit(X, y)
+    assert np.all(np.asarray(t.history_.loss) < 100)
+    steps = [TAPMetricLearner("alignment", batch_size=2, validation_fraction=vf, **small)
+             .fit(X).history_.n_steps for vf in (None, 0.5)]
+    assert steps == [9, 9]

@@ -1,7 +1,8 @@
 r"""Metric-learning losses over a matrix of (asymmetric) distances, anchors in rows.
 
 ``D[n, n']`` is the distance from anchor ``n`` to ``n'``; the diagonal holds each anchor's
-distance to its own augmentation (a positive). The forms follow TAP's code (Su and Wen 2022,
+distance to its own augmentation (a positive), or, with ``self_positive=False`` (training
+without augmentations), is left out of the loss. The forms follow TAP's code (Su and Wen 2022,
 Eqs. 4-7): hard mining thresholds carry no gradient, and losses are summed over anchors.
 """
 
@@ -12,9 +13,12 @@ import torch
 __all__ = ["binomial_deviance_loss", "hard_mining_loss", "lifted_structure_loss", "LOSSES"]
 
 
-def _masks(labels):
+def _masks(labels, self_positive=True):
     same = labels[:, None] == labels[None, :]
-    return same, ~same
+    different = ~same
+    if not self_positive:  # the diagonal is no pair at all: neither positive nor negative
+        same = same & ~torch.eye(len(labels), dtype=torch.bool, device=labels.device)
+    return same, different
 
 
 def _mining(D, positive, negative, margin):
@@ -29,11 +33,11 @@ def _mining(D, positive, negative, margin):
     return pos, neg
 
 
-def hard_mining_loss(D, labels, *, margin=0.1):
+def hard_mining_loss(D, labels, *, margin=0.1, self_positive=True):
     r"""Triplet loss with hard mining (Hermans et al. 2017) in the form of TAP's code:
     :math:`\ell_n = \mathrm{mean}_{P_n} d + \mathrm{mean}_{N_n} (m - d)` over the mined sets,
     anchors without a mined negative skipped."""
-    positive, negative = _masks(labels)
+    positive, negative = _masks(labels, self_positive)
     pos, neg = _mining(D, positive, negative, margin)
     n_pos, n_neg = pos.sum(1), neg.sum(1)
     keep = n_neg > 0
@@ -42,25 +46,29 @@ def hard_mining_loss(D, labels, *, margin=0.1):
     return torch.where(keep, pos_term + neg_term, torch.zeros_like(pos_term)).sum()
 
 
-def lifted_structure_loss(D, labels, *, alpha=40.0, beta=2.0):
+def lifted_structure_loss(D, labels, *, alpha=40.0, beta=2.0, self_positive=True):
     r""":math:`\ell_n = \frac2\beta\log\sum_{P_n} e^{\beta d} + \frac2\alpha\log\sum_{N_n}
     e^{-\alpha d}` (the log-sum-exp "LiftedStructure" of TAP's Eq. 5; :math:`\beta` acts on
     positives, :math:`\alpha` on negatives), anchors without negatives skipped."""
-    positive, negative = _masks(labels)
+    positive, negative = _masks(labels, self_positive)
     neg_inf = torch.full_like(D, float("-inf"))
     pos_term = torch.logsumexp(torch.where(positive, beta * D, neg_inf), dim=1) * (2.0 / beta)
     neg_term = torch.logsumexp(torch.where(negative, -alpha * D, neg_inf), dim=1) * (2.0 / alpha)
     keep = negative.any(1)
     zero = torch.zeros_like(pos_term)
-    return torch.where(keep, pos_term, zero).sum() + torch.where(keep, neg_term, zero).sum()
+    # an anchor without positives (its class alone in the batch, self_positive=False) has no
+    # positive term (its log-sum-exp would be -inf)
+    keep_pos = keep & positive.any(1)
+    return torch.where(keep_pos, pos_term, zero).sum() + torch.where(keep, neg_term, zero).sum()
 
 
-def binomial_deviance_loss(D, labels, *, alpha=40.0, beta=2.0, threshold=0.5, margin=0.1):
+def binomial_deviance_loss(D, labels, *, alpha=40.0, beta=2.0, threshold=0.5, margin=0.1,
+                           self_positive=True):
     r"""Binomial deviance with hard mining (Yi et al. 2014; TAP's Eqs. 6-7):
     :math:`\ell_n = \frac{2}{\beta|P_n|}\sum_{P_n}\log(1 + e^{\beta(d - 0.5)}) +
     \frac{2}{\alpha|N_n|}\sum_{N_n}\log(1 + e^{-\alpha(d - 0.5)})`, anchors with an empty
     mined set skipped."""
-    positive, negative = _masks(labels)
+    positive, negative = _masks(labels, self_positive)
     pos, neg = _mining(D, positive, negative, margin)
     n_pos, n_neg = pos.sum(1), neg.sum(1)
     keep = (n_pos > 0) & (n_neg > 0)

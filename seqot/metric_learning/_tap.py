@@ -139,7 +139,7 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
         precision of retrieving their classes among the other training sequences, computed
         after every epoch, selects the parameters kept (early stopping with ``patience``) —
         never the test set. ``None`` trains on everything and keeps the
-        final parameters.
+        final parameters, as does ``loss="alignment"`` (nothing to validate).
     patience : int, optional
         Stop after this many epochs without improvement of the validation error.
     n_neighbors : int, default=1
@@ -318,7 +318,10 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
 
         seed = seed_from_random_state(self.random_state)
         ss_split, ss_batches, ss_aug, ss_init = np.random.SeedSequence(seed).spawn(4)
-        train_idx, val_idx = self._split(y_idx, np.random.default_rng(ss_split))
+        if alignment_only:  # nothing to validate: every sequence trains
+            train_idx, val_idx = np.arange(len(y_idx)), np.arange(0)
+        else:
+            train_idx, val_idx = self._split(y_idx, np.random.default_rng(ss_split))
         rng_batches = np.random.default_rng(ss_batches)
         rng_aug = np.random.default_rng(ss_aug)
         gen = torch.Generator(device="cpu")
@@ -362,9 +365,8 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
             B = len(idx)
             eye = torch.eye(B, dtype=torch.bool, device=dev)
             if not self.augment:
-                # no augmentation: the diagonal (self-distances) is no positive pair
-                big = torch.full_like(D, 1e4)
-                return loss_fn(torch.where(eye, big, D), labels)
+                # no augmentation: the diagonal (self-distances) is no pair of the loss
+                return loss_fn(D, labels, self_positive=False)
             augmented = [augment_sequence(seqs[k], rng_aug) for k in idx]
             ab = _pad([a for a, _ in augmented], dev, torch.float32)
             truth = _pad_matrices([t for _, t in augmented], dev, torch.float32)
