@@ -192,7 +192,10 @@ def _write_predictions_atomically(out, video_names, labels, names):
         return write_mstcn_predictions(out, video_names, labels, names)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    umask = os.umask(0)  # mkdtemp makes the folder 0700; the published one follows the umask
+    os.umask(umask)
     try:
+        os.chmod(staging, 0o777 & ~umask)
         write_mstcn_predictions(staging, video_names, labels, names)
         os.replace(staging, out)
     except BaseException:
@@ -365,14 +368,9 @@ def _read_labels(path):
 def _check_classes(entries, args, labels_path):
     from collections import Counter
 
+    # classes with fewer than n_shot + n_query videos take no part (as --help says): the
+    # sampler skips them, and the run reports how many
     counts = Counter(label for _, label in entries)
-    too_few = sorted(c for c, n in counts.items() if n < args.n_shot + 1)
-    if too_few:
-        shown = ", ".join(f"{c!r} ({counts[c]})" for c in too_few[:5])
-        more = f" and {len(too_few) - 5} more" if len(too_few) > 5 else ""
-        raise _UsageError(f"{labels_path}: {len(too_few)} class(es) have fewer than n_shot + 1 "
-                          f"= {args.n_shot + 1} videos: {shown}{more}; remove them or lower "
-                          f"--n-shot.")
     if len(counts) < args.n_way:
         raise _UsageError(f"--n-way {args.n_way} is more than the {len(counts)} classes in "
                           f"{labels_path}.")

@@ -101,6 +101,33 @@ def test_segment_writes_named_predictions_and_prints_metrics(tmp_path, capsys):
     assert [len(y) for y in back.y] == [40, 40, 40]
 
 
+def test_segment_predictions_folder_follows_the_umask(tmp_path, capsys):
+    """Regression: the folder was staged with mkdtemp and kept its mode 0700."""
+    import os
+    import stat
+
+    root = tmp_path / "data"
+    make_mstcn(root)
+    old = os.umask(0o022)
+    try:
+        assert main(["segment", str(root), "--n-actions", "3", *SEG_FAST]) == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((root / "predictions").stat().st_mode) == 0o755
+
+
+def test_fewshot_leaves_out_classes_with_too_few_videos(tmp_path, capsys):
+    """As --help says; a class with a single video aborted the run instead."""
+    feats, labels = make_fewshot(tmp_path)
+    np.save(feats / "lonely.npy", np.zeros((12, 5), np.float32))
+    labels.write_text(labels.read_text() + "lonely,classX\n")
+    argv = [a for a in FS_FAST if a != "--quiet"]
+    assert main(["fewshot", str(feats), "--labels", str(labels), *argv]) == 0
+    captured = capsys.readouterr()
+    assert "accuracy" in captured.out
+    assert "1 class(es) with fewer than 3 videos take no part" in captured.out + captured.err
+
+
 def test_segment_split_output_subsample_without_gt(tmp_path, capsys):
     root = tmp_path / "data"
     make_mstcn(root, gt=False)
@@ -119,7 +146,7 @@ def test_segment_split_output_subsample_without_gt(tmp_path, capsys):
 @pytest.mark.parametrize("case", [
     "no_root", "no_features", "bad_split", "length_mismatch", "bad_shape", "bad_background",
     "output_is_file", "bad_device", "bad_k", "bad_epochs", "bad_rho", "bad_mismatch_choice",
-    "missing_k",
+    "missing_k", "empty_npy", "mps_device", "meta_device",
 ])
 def test_segment_errors(tmp_path, capsys, case):
     root = tmp_path / "data"
@@ -166,6 +193,12 @@ def test_segment_errors(tmp_path, capsys, case):
     elif case == "missing_k":
         del argv[2:4]
         expect = "--n-actions"
+    elif case == "empty_npy":  # regression: EOFError traceback
+        (root / "features" / "video1.npy").write_bytes(b"")
+        expect = "video1.npy"
+    elif case in ("mps_device", "meta_device"):  # regression: tracebacks deep inside the fit
+        argv[argv.index("cpu")] = case.split("_")[0]
+        expect = "--device"
     message = run_error(capsys, argv)
     assert expect in message, message
     assert not (root / "predictions").exists()
@@ -238,7 +271,7 @@ def test_fewshot_json_output_transpose(tmp_path, capsys):
 
 @pytest.mark.parametrize("case", [
     "no_dir", "no_labels", "no_header", "missing_column", "unknown_video", "inconsistent_d",
-    "bad_ndim", "too_few_per_class", "too_few_classes", "too_few_for_queries", "duplicate",
+    "bad_ndim", "too_few_classes", "too_few_for_queries", "duplicate",
     "empty_csv", "pickle", "nan", "bad_way", "bad_method", "output_is_dir", "bad_device",
     "missing_labels_option",
 ])
@@ -269,10 +302,6 @@ def test_fewshot_errors(tmp_path, capsys, case):
     elif case == "bad_ndim":
         np.save(feats / "c0_v1.npy", np.zeros(12, np.float32))
         expect = "2-D"
-    elif case == "too_few_per_class":
-        labels.write_text(text + "extra,class9\n")
-        np.save(feats / "extra.npy", np.zeros((12, 5), np.float32))
-        expect = "class9"
     elif case == "too_few_classes":
         argv[argv.index("--n-way") + 1] = "4"
         expect = "--n-way"

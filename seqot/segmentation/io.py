@@ -46,7 +46,7 @@ def _strip_suffix(name):
 def _read_lines(path):
     """The lines of a text file (UTF-8, any newline convention), trailing blanks removed."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8-sig")  # a byte-order mark is no label
     except UnicodeDecodeError as exc:
         raise ValueError(f"{path} is not a UTF-8 text file ({exc}).") from None
     lines = [line.strip() for line in text.splitlines()]
@@ -127,8 +127,8 @@ def _parse_background(background, names, mapping_path):
 def _load_features(path, *, transpose, dtype, non_finite):
     try:
         arr = np.load(path, allow_pickle=False)
-    except ValueError as exc:  # object arrays, pickles, corrupt headers
-        raise ValueError(f"cannot read features {path}: {exc}") from None
+    except (ValueError, EOFError) as exc:  # object arrays, pickles, corrupt headers, empty
+        raise ValueError(f"cannot read features {path}: {exc or 'empty file'}") from None
     if not isinstance(arr, np.ndarray):  # an .npz archive under a .npy name
         if hasattr(arr, "close"):
             arr.close()

@@ -53,6 +53,17 @@ def resolve_device(device=None) -> torch.device:
             f"device={device!r} asks for CUDA, but torch sees no CUDA device here; "
             "use device='auto' or 'cpu'."
         )
+    if dev.type == "meta":
+        raise ValueError(f"device={device!r} holds no data (shapes only); use 'auto', 'cpu' "
+                         "or 'cuda'.")
+    if dev.type != "cpu":
+        # fail here, naming the device, rather than deep inside a fit (no such backend in this
+        # torch build, CUDA index out of range, ...)
+        try:
+            torch.empty(1, device=dev)
+        except (RuntimeError, AssertionError, NotImplementedError) as exc:
+            raise ValueError(f"device={device!r} is not usable here: "
+                             f"{' '.join(str(exc).split()) or type(exc).__name__}") from None
     return dev
 
 
