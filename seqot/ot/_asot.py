@@ -439,22 +439,15 @@ def _solve(C, M, maskf, *, alpha, radius, eps, lam, balanced, rho, n_iter, step_
         if t == n_iter:
             break
         if balanced:
-            cost = gw * Phi + C_lin
-            if solved is None:
-                res = sinkhorn(cost, a, b, reg=eps, n_iter=n_sinkhorn_iter,
+            rows = slice(None) if solved is None else solved  # a view when none is empty
+            plan = torch.zeros_like(T)
+            if solved is None or solved.numel():
+                res = sinkhorn((gw * Phi + C_lin)[rows], a[rows], b[rows], reg=eps,
+                               n_iter=n_sinkhorn_iter,
                                tol=1e-9 if n_sinkhorn_iter > 1 else 0.0, grad="detach",
                                warm_start=potentials)
-                plan = res.plan
-            else:
-                plan = torch.zeros_like(T)
-                if solved.numel():
-                    res = sinkhorn(cost[solved], a[solved], b[solved], reg=eps,
-                                   n_iter=n_sinkhorn_iter,
-                                   tol=1e-9 if n_sinkhorn_iter > 1 else 0.0, grad="detach",
-                                   warm_start=potentials)
-                    plan[solved] = res.plan
-            if solved is None or solved.numel():
                 potentials = res.potentials
+                plan[rows] = res.plan
             # the Sinkhorn plan ends on the column update: make the rows exact, as the output
             # contract and the (T C^a) = p - T identity of the structure product need
             T = plan * (p / plan.sum(-1, keepdim=True).clamp_min(torch.finfo(dtype).tiny))
