@@ -215,9 +215,15 @@ def _run_segment(args):
     from .segmentation import (ASOTSegmenter, hungarian_match, load_mstcn_dataset,
                                segmentation_scores)
 
-    data = load_mstcn_dataset(root, split=args.split, features_dir=args.features_dir,
-                              background=args.background, length_mismatch=args.length_mismatch,
-                              subsample=args.subsample, transpose=not args.time_major)
+    try:
+        data = load_mstcn_dataset(root, split=args.split, features_dir=args.features_dir,
+                                  background=args.background,
+                                  length_mismatch=args.length_mismatch,
+                                  subsample=args.subsample, transpose=not args.time_major)
+    except ValueError as exc:  # the loader's hints name its Python arguments: name the flags
+        raise _UsageError(_one_line(exc).replace(
+            "pass length_mismatch='truncate'", "pass --length-mismatch truncate").replace(
+            "; pass non_finite='zero' to replace them by 0", "")) from None
     n_frames = sum(len(x) for x in data.X)
     has_gt = data.y is not None
     _say(args, f"loaded {len(data.X)} videos, {n_frames} frames of {data.X[0].shape[1]} "

@@ -164,7 +164,7 @@ def test_segment_errors(tmp_path, capsys, case):
         expect = "nope.bundle"
     elif case == "length_mismatch":
         np.save(root / "features" / "video1.npy", np.zeros((4, 39), np.float32))
-        expect = "truncate"
+        expect = "pass --length-mismatch truncate"  # the flag, not the Python argument
     elif case == "bad_shape":
         np.save(root / "features" / "video1.npy", np.zeros((4, 39, 2), np.float32))
         expect = "2-D"
