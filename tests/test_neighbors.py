@@ -124,3 +124,21 @@ def test_length_groups_limit_padding_and_keep_every_sequence():
     chunks = _chunks(gx, lx, 64, "frames", 7)
     assert all(len(c) <= 7 for c in chunks)
     np.testing.assert_array_equal(np.sort(np.concatenate(chunks)), np.arange(100))
+
+
+def test_kneighbors_checks_n_neighbors_and_infinite_distances_vote_equally():
+    """Regressions: kneighbors(n_neighbors=-1) returned "all but the last" neighbours and 10
+    returned all 3; a set_params after fit went unchecked; with weights="distance" and every
+    neighbour at an infinite (overflowed) distance, predict_proba was 0/0 = NaN."""
+    X = [np.array([[0.0]]), np.array([[1.0]]), np.array([[5.0]])]
+    y = [0, 1, 1]
+    clf = KNeighborsSequenceClassifier(1, metric="dtw", device="cpu").fit(X, y)
+    for k in (-1, 0, 2.5, 10):
+        with pytest.raises(ValueError, match="n_neighbors"):
+            clf.kneighbors(X[:1], n_neighbors=k)
+    clf.set_params(n_neighbors=10)
+    with pytest.raises(ValueError, match="n_neighbors=10 is larger than the 3"):
+        clf.predict(X[:1])
+    clf = KNeighborsSequenceClassifier(2, metric="dtw", weights="distance", device="cpu")
+    proba = clf.fit(X, y).predict_proba([np.array([[1e200]])])
+    np.testing.assert_array_equal(proba, [[0.5, 0.5]])

@@ -80,14 +80,18 @@ class KNeighborsSequenceClassifier(SequenceInputMixin, ClassifierMixin, BaseEsti
         self.n_jobs = n_jobs
         self.device = device
 
-    def _check_params(self, n_train):
-        k = self.n_neighbors
+    @staticmethod
+    def _check_n_neighbors(k, n_train):
         if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
             raise ValueError(f"n_neighbors must be a positive integer; got {k!r}.")
         if k > n_train:
             raise ValueError(
                 f"n_neighbors={k} is larger than the {n_train} training sequences."
             )
+        return int(k)
+
+    def _check_params(self, n_train):
+        self._check_n_neighbors(self.n_neighbors, n_train)
         if self.weights not in ("uniform", "distance"):
             raise ValueError(f"weights must be 'uniform' or 'distance'; got {self.weights!r}.")
         fn = _get_metric(self.metric)  # metric_params are checked by a dry run in fit
@@ -129,8 +133,12 @@ class KNeighborsSequenceClassifier(SequenceInputMixin, ClassifierMixin, BaseEsti
 
     def kneighbors(self, X, n_neighbors=None, return_distance=True):
         """Indices (and distances) of the nearest training sequences of each sequence of X."""
+        check_is_fitted(self)
+        # also checked here: a set_params after fit, or an explicit n_neighbors (-1 would
+        # slice "all but the last")
+        k = self._check_n_neighbors(self.n_neighbors if n_neighbors is None else n_neighbors,
+                                    self.X_fit_.n_sequences)
         D = self._distances(X)
-        k = self.n_neighbors if n_neighbors is None else n_neighbors
         # stable sort: ties go to the earlier training sequence, as in scikit-learn
         idx = np.argsort(D, axis=1, kind="stable")[:, :k]
         if return_distance:
@@ -159,6 +167,9 @@ class KNeighborsSequenceClassifier(SequenceInputMixin, ClassifierMixin, BaseEsti
             exact = np.isinf(w)
             rows = exact.any(axis=1)
             w[rows] = exact[rows].astype(np.float64)
+            # every neighbour infinitely far (an overflowing cost): all weights are 0, so the
+            # neighbours vote equally, the limit of equal huge distances (not 0 / 0 = NaN)
+            w[~(w > 0).any(axis=1)] = 1.0
         proba = np.zeros((len(idx), len(self.classes_)))
         np.add.at(proba, (np.arange(len(idx))[:, None], votes), w)
         return proba / proba.sum(axis=1, keepdims=True)
