@@ -109,6 +109,13 @@ def _fitted(est, X, y):
     return clone(est).fit(X, y)
 
 
+def _seeded(estimator):
+    est = clone(estimator)
+    if "random_state" in est.get_params():
+        est.set_params(random_state=0)
+    return est
+
+
 def check_list_vs_padded(name, estimator):
     X, y = make_check_data()
     Xp = _nan_padded(X)
@@ -156,9 +163,7 @@ def check_float32_preserved(name, estimator):
 
 def check_random_state_determinism(name, estimator):
     X, y = make_check_data(random_state=5)
-    est = clone(estimator)
-    if "random_state" in est.get_params():
-        est.set_params(random_state=0)
+    est = _seeded(estimator)
     a = _outputs(clone(est).fit(X, y), X)
     b = _outputs(clone(est).fit(X, y), X)
     _assert_same(a, b, exact=True, what=f"{name}: two fits with the same random_state")
@@ -170,13 +175,6 @@ def check_pickle_roundtrip(name, estimator):
     loaded = pickle.loads(pickle.dumps(est))
     _assert_same(_outputs(est, X), _outputs(loaded, X), exact=True,
                  what=f"{name}: pickle round trip")
-
-
-def _seeded(estimator):
-    est = clone(estimator)
-    if "random_state" in est.get_params():
-        est.set_params(random_state=0)
-    return est
 
 
 def check_torch_input_with_grad(name, estimator):
