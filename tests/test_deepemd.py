@@ -589,7 +589,8 @@ def test_one_shot_sfc_is_plain_emd():
     fits = {s: DeepEMDClassifier(shot_strategy=s, device="cpu").fit(X, y)
             for s in ("sfc", "mean", "nearest", "fusion")}
     assert fits["sfc"].sfc_loss_curve_ is None
-    D = np.array([[np_deepemd(q, x) for x in X] for q in Q])
+    eps = fits["sfc"].weight_eps_  # δ relative to the supports' mean squared node norm
+    D = np.array([[np_deepemd(q, x, eps=eps) for x in X] for q in Q])
     proba = np.exp(T * (1 - D))
     proba /= proba.sum(1, keepdims=True)
     for clf in fits.values():
@@ -600,7 +601,8 @@ def test_one_shot_sfc_is_plain_emd():
 
 def test_nearest_and_fusion_are_min_and_mean_over_the_supports():
     X, y, Q, _ = parts_task(3, 3, seed=11, noise=1.5, ragged=True)
-    D = np.array([[np_deepemd(q, x) for x in X] for q in Q])
+    eps = 1e-3 * np.mean(np.concatenate([np.sum(x * x, axis=1) for x in X]))
+    D = np.array([[np_deepemd(q, x, eps=eps) for x in X] for q in Q])
     classes = np.unique(y)
     per_class = np.stack([D[:, y == c] for c in classes], axis=1)  # (n_q, n_classes, shots)
     for strategy, reduce in (("nearest", np.min), ("fusion", np.mean)):
@@ -621,7 +623,9 @@ def test_zero_sfc_steps_is_the_nodewise_mean_prototype():
     protos = np.stack([np.mean([x for x, c in zip(X, y) if c == k], axis=0)
                        for k in np.unique(y)])
     np.testing.assert_allclose(np.asarray(a.prototypes_.data), protos, atol=1e-14)
-    D = np.array([[np_deepemd(q, p) for p in protos] for q in Q])
+    eps = 1e-3 * np.mean([np.sum(x * x, axis=1) for x in X])  # equal-size sets here
+    assert a.weight_eps_ == pytest.approx(eps, rel=1e-12)
+    D = np.array([[np_deepemd(q, p, eps=eps) for p in protos] for q in Q])
     np.testing.assert_allclose(a.class_distances(Q), D, atol=1e-9)
     np.testing.assert_allclose(b.predict_proba(Q), a.predict_proba(Q), atol=1e-12)
     np.testing.assert_array_equal(b.predict(Q), a.predict(Q))
@@ -679,6 +683,54 @@ def test_default_sfc_rate_is_scale_free():
     c = DeepEMDClassifier(sfc_lr=a.sfc_lr_, **kw).fit([40.0 * x for x in X], y)
     assert np.abs(np.asarray(c.prototypes_.data) / 40.0
                   - np.asarray(a.prototypes_.data)).max() > 1e-3
+
+
+_SCALES = (1e-3, 1e-2, 1e-1, 10.0, 1e2, 1e3)
+
+
+@pytest.mark.parametrize("strategy, n_shot", [
+    ("sfc", 3), ("mean", 3), ("nearest", 3), ("fusion", 3), ("sfc", 1)])
+def test_classifier_is_invariant_to_a_global_feature_scale(strategy, n_shot):
+    """Regression (issue 17): an absolute δ = ``weight_eps`` next to cross-reference responses
+    that scale as k² made every strategy, SFC included, depend on a global feature scale k
+    (uniform weights at k = 1e-3: 7 of 12 labels changed here). The classifier now takes δ
+    relative to the support's mean squared node norm; the cosine cost, the unit-mass weights
+    and the default SFC rate (∝ k², against a cosine gradient ∝ 1/k) are scale-free, so only
+    rounding differs: the probabilities agree to about 1e-14 on this task (1e-10 asserted)."""
+    X, y, Q, _ = parts_task(4, n_shot, seed=2, noise=1.6)
+    kw = dict(shot_strategy=strategy, random_state=0, device="cpu")
+    ref = DeepEMDClassifier(**kw).fit(X, y)
+    pred, P = ref.predict(Q), ref.predict_proba(Q)
+    assert P.max(1).min() < 0.9  # not saturated: a changed weight would show
+    for k in _SCALES:
+        clf = DeepEMDClassifier(**kw).fit([k * x for x in X], y)
+        Qk = [k * q for q in Q]
+        np.testing.assert_array_equal(clf.predict(Qk), pred, err_msg=f"scale {k}")
+        np.testing.assert_allclose(clf.predict_proba(Qk), P, rtol=1e-10, atol=1e-12,
+                                   err_msg=f"scale {k}")
+        if ref.sfc_loss_curve_ is not None:
+            np.testing.assert_allclose(clf.sfc_loss_curve_, ref.sfc_loss_curve_, rtol=1e-10)
+            np.testing.assert_allclose(np.asarray(clf.prototypes_.data),
+                                       k * np.asarray(ref.prototypes_.data), rtol=1e-9,
+                                       atol=1e-12 * k)
+        assert clf.weight_eps_ == pytest.approx(k * k * ref.weight_eps_, rel=1e-12)
+
+
+def test_relative_weight_eps_is_the_support_mean_squared_node_norm():
+    """``weight_eps_`` = ``weight_eps`` × the mean squared norm of the (raw) support nodes, and
+    the distances are the distance function's at that absolute δ."""
+    X, y, Q, _ = parts_task(3, 2, seed=3, noise=1.0, ragged=True)
+    clf = DeepEMDClassifier(shot_strategy="nearest", weight_eps=0.01, device="cpu").fit(X, y)
+    msq = np.mean(np.concatenate([np.sum(x * x, axis=1) for x in X]))
+    assert clf.weight_eps_ == pytest.approx(0.01 * msq, rel=1e-12)
+    D = np.array([[np_deepemd(q, x, eps=clf.weight_eps_) for x in X] for q in Q])
+    order = np.argsort(y, kind="stable")
+    np.testing.assert_allclose(clf.class_distances(Q), D[:, order].reshape(
+        len(Q), 3, 2).min(2), atol=1e-9)
+    # all-zero supports: no scale to take, δ stays as given
+    Z = [np.zeros((3, 4)), np.zeros((3, 4))]
+    assert DeepEMDClassifier(shot_strategy="nearest", device="cpu").fit(
+        Z, [0, 1]).weight_eps_ == 1e-3
 
 
 def test_inputs_not_mutated_3d_array_and_queries():
@@ -750,11 +802,12 @@ def test_sinkhorn_solver_agrees_with_exact_within_entropic_bias():
         assert -1e-5 <= ws - w <= reg * np.log(m * n) + 1e-5
     X, y, Q, _ = parts_task(3, 1, seed=7, noise=1.0)
     a = DeepEMDClassifier(device="cpu").fit(X, y)
-    b = DeepEMDClassifier(solver="sinkhorn", reg=reg, n_iter=2000, device="cpu").fit(X, y)
-    # ⟨P_ε, C⟩ ≥ W up to the marginal error left after n_iter iterations (tiny CR weights)
+    b = DeepEMDClassifier(solver="sinkhorn", reg=reg, n_iter=5000, device="cpu").fit(X, y)
+    # ⟨P_ε, C⟩ ≥ W up to the marginal error left when the potentials stop moving (tol=1e-9):
+    # 8.7e-6 below W here (2000 iterations stopped short, 4.6e-3 below)
     bound = reg * np.log(36) + 1e-5
     diff = b.class_distances(Q) - a.class_distances(Q)
-    assert np.all(diff >= -1e-5) and np.all(diff <= bound)
+    assert np.all(diff >= -2e-5) and np.all(diff <= bound)
     assert np.abs(diff).max() > 1e-7  # really the entropic solver
 
 

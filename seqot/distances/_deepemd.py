@@ -68,7 +68,9 @@ def cross_reference_weights(xb: SequenceBatch, yb: SequenceBatch, *, weight_eps=
         Torch batches of ``n_x`` and ``n_y`` sets (padded nodes have zero weight).
     weight_eps : float, default=1e-3
         :math:`\delta`, which keeps an all-negative response finite (it then gives uniform
-        weights).
+        weights). It is absolute (the authors' code), while the responses scale as
+        :math:`k^2` under a feature scale :math:`k`: the weights are scale-free only with
+        ``weight_eps=0`` (:class:`~seqot.fewshot.DeepEMDClassifier` passes a relative one).
 
     Returns
     -------
@@ -152,7 +154,9 @@ def deepemd(x, y, *, weights="cross_reference", center=True, weight_eps=1e-3, so
     center : bool, default=True
         Centre every node over its channels before the cosine (the authors' code).
     weight_eps : float, default=1e-3
-        :math:`\delta` added to the rectified cross-reference responses.
+        :math:`\delta` added to the rectified cross-reference responses; absolute, so
+        :math:`W` is invariant to a positive scale of ``x`` or ``y`` only with
+        ``weight_eps=0`` (approximately when the responses are much larger than it).
     solver : {"emd", "sinkhorn"}, default="emd"
         Exact network simplex (POT) or entropic OT (biased upwards by about
         :math:`\varepsilon\log(mn)`).

@@ -58,6 +58,13 @@ class DeepEMDClassifier(SequenceInputMixin, ClassifierMixin, BaseEstimator):
     DeepEMD ignores the order of the local features: a set is a set (append positional
     features if order should count).
 
+    The classifier is invariant to a global positive scale of the features (supports and
+    queries alike), whatever ``shot_strategy``: the cosine cost and the unit-mass weights are
+    scale-free, ``weight_eps`` is taken relative to the support's mean squared node norm (the
+    cross-reference responses are dot products, quadratic in the scale), and the default SFC
+    rate scales with the squared node norm, as the cosine's gradient needs. Only an explicit
+    ``sfc_lr`` is in absolute units.
+
     Parameters
     ----------
     temperature : float, default=12.5
@@ -70,7 +77,11 @@ class DeepEMDClassifier(SequenceInputMixin, ClassifierMixin, BaseEstimator):
     center : bool, default=True
         Centre nodes over their channels before the cosine (authors' code).
     weight_eps : float, default=1e-3
-        :math:`\delta` of the cross-reference weights.
+        :math:`\delta` of the cross-reference weights, relative to the mean squared norm of
+        the support nodes (the distance gets the absolute ``weight_eps_``). An absolute
+        :math:`\delta` (the authors' code) next to responses :math:`u_i^\top\bar v` that
+        scale as :math:`k^2` would turn the weights uniform for small features and vanish
+        for large ones. For features of unit mean squared norm the two agree.
     solver : {"emd", "sinkhorn"}, default="emd"
         Exact network simplex (POT, parallel over pairs with ``n_jobs`` threads) or batched
         entropic OT with ``reg`` and ``n_iter``.
@@ -120,6 +131,10 @@ class DeepEMDClassifier(SequenceInputMixin, ClassifierMixin, BaseEstimator):
 
     References
     ----------
+    weight_eps_ : float
+        The absolute :math:`\delta` of the cross-reference weights: ``weight_eps`` times the
+        mean squared norm of the support nodes (``weight_eps`` itself when every support node
+        is zero).
     .. [1] C. Zhang, Y. Cai, G. Lin and C. Shen. DeepEMD: few-shot image classification with
        differentiable earth mover's distance and structured classifiers. CVPR 2020; extended
        in IEEE TPAMI 2022.
@@ -200,8 +215,20 @@ class DeepEMDClassifier(SequenceInputMixin, ClassifierMixin, BaseEstimator):
 
     def _metric_params(self):
         return dict(weights=self.weights, center=bool(self.center),
-                    weight_eps=float(self.weight_eps), solver=self.solver, reg=float(self.reg),
-                    n_iter=int(self.n_iter))
+                    weight_eps=float(self.weight_eps_), solver=self.solver,
+                    reg=float(self.reg), n_iter=int(self.n_iter))
+
+    def _relative_weight_eps(self, batch: SequenceBatch):
+        """``weight_eps`` in the units of the responses: times the support's mean squared node
+        norm, so that a global scale k of the features (responses ∝ k²) leaves the weights as
+        they are."""
+        nodes = np.asarray(batch.data, dtype=np.float64)[np.asarray(batch.mask)]
+        top = float(np.abs(nodes).max()) if nodes.size else 0.0
+        if not (np.isfinite(top) and top > 0):  # all-zero supports: no scale to take
+            return float(self.weight_eps)
+        # divided by the largest entry first, so that tiny features do not underflow
+        msq = top * top * float(np.mean(np.sum((nodes / top) ** 2, axis=1)))
+        return float(self.weight_eps) * msq if np.isfinite(msq) else float(self.weight_eps)
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, y):
@@ -226,6 +253,7 @@ class DeepEMDClassifier(SequenceInputMixin, ClassifierMixin, BaseEstimator):
         shots = np.bincount(y_idx, minlength=n_classes)
         self.sfc_loss_curve_ = None
         if self.shot_strategy in ("nearest", "fusion") or shots.max() == 1:
+        self.weight_eps_ = self._relative_weight_eps(batch)
             order = np.argsort(y_idx, kind="stable")
             self.prototypes_ = batch.take(order)
             self.prototype_labels_ = y_idx[order]
@@ -272,7 +300,10 @@ class DeepEMDClassifier(SequenceInputMixin, ClassifierMixin, BaseEstimator):
             nodes = init[torch.as_tensor(np.asarray(proto.mask), device=dev)]
             if self.center:
                 nodes = nodes - nodes.mean(-1, keepdim=True)
-            lr = float(self.sfc_lr_scale) * float((nodes * nodes).sum(-1).mean().clamp_min(1e-12))
+            msq = float((nodes * nodes).sum(-1).mean())
+            # no absolute floor (it would break the scale invariance for tiny features); all
+            # nodes constant over their channels leaves no scale, and no cosine gradient
+            lr = float(self.sfc_lr_scale) * (msq if msq > 0 else 1.0)
         else:
             lr = float(self.sfc_lr)
         rng = np.random.default_rng(seed_from_random_state(self.random_state))
