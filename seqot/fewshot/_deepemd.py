@@ -127,14 +127,14 @@ class DeepEMDClassifier(SequenceInputMixin, ClassifierMixin, BaseEstimator):
         (``"nearest"``/``"fusion"``); numpy arrays.
     sfc_loss_curve_ : ndarray of shape (sfc_steps,) or None
         Support-set loss of every SFC step (None when SFC did not run).
-    n_features_in_ : int
-
-    References
-    ----------
     weight_eps_ : float
         The absolute :math:`\delta` of the cross-reference weights: ``weight_eps`` times the
         mean squared norm of the support nodes (``weight_eps`` itself when every support node
         is zero).
+    n_features_in_ : int
+
+    References
+    ----------
     .. [1] C. Zhang, Y. Cai, G. Lin and C. Shen. DeepEMD: few-shot image classification with
        differentiable earth mover's distance and structured classifiers. CVPR 2020; extended
        in IEEE TPAMI 2022.
@@ -248,12 +248,12 @@ class DeepEMDClassifier(SequenceInputMixin, ClassifierMixin, BaseEstimator):
         self._check_params()
         batch, y = validate_sequences_targets(self, X, y)
         batch = batch.to_numpy()
+        self.weight_eps_ = self._relative_weight_eps(batch)
         y_idx = np.searchsorted(self.classes_, y)
         n_classes = len(self.classes_)
         shots = np.bincount(y_idx, minlength=n_classes)
         self.sfc_loss_curve_ = None
         if self.shot_strategy in ("nearest", "fusion") or shots.max() == 1:
-        self.weight_eps_ = self._relative_weight_eps(batch)
             order = np.argsort(y_idx, kind="stable")
             self.prototypes_ = batch.take(order)
             self.prototype_labels_ = y_idx[order]
