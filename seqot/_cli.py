@@ -2,8 +2,10 @@
 
 Also run as ``python -m seqot ...``. Every sub-command explains its options with ``--help``.
 Problems with the input (missing folders or files, wrong shapes, bad option values) end the
-command with exit status 2 and a one-line message on stderr naming the problem; the outputs
-are written only once everything has been computed, so a failed run leaves nothing behind.
+command with exit status 2 and a one-line message on stderr naming the problem (and the
+option at fault). The outputs are written only once everything has been computed, and as a
+whole: a failed or interrupted run leaves an existing output exactly as it was, and no new
+one behind.
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 import uuid
 from pathlib import Path
 
 __all__ = ["main"]
 
 _METHODS = ("cmot", "deepemd", "dtw", "mean")
+# What every code path of --random-state accepts (EpisodeSampler: a RandomState seed).
+_MAX_SEED = 2**32 - 1
 
 
 class _UsageError(Exception):
@@ -35,6 +38,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 # --------------------------------------------------------------------------- option types
+# argparse reports an ArgumentTypeError raised here as "argument --flag: <message>".
 
 
 def _int_at_least(low):
@@ -61,11 +65,15 @@ def _nonneg_float(text):
     return value
 
 
-def _int(text):
+def _seed(text):
+    expected = f"expected an integer from 0 to 2**32 - 1 = {_MAX_SEED}"
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer; got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"{expected}; got {text!r}") from None
+    if not 0 <= value <= _MAX_SEED:
+        raise argparse.ArgumentTypeError(f"{expected}; got {value}")
+    return value
 
 
 # --------------------------------------------------------------------------- helpers
@@ -86,22 +94,70 @@ def _resolve_device(device):
 
 
 def _check_output_path(path, *, kind):
-    """Fail early (before any work) when ``path`` cannot be written as a ``kind``."""
+    """Fail early (before any work) when ``path`` (``--output``) cannot be written as a
+    ``kind`` ("folder", replaced as a whole, or "file")."""
     if path.exists():
         if kind == "folder" and not path.is_dir():
-            raise _UsageError(f"output {path} exists and is not a folder.")
+            raise _UsageError(f"--output: {path} exists and is not a folder.")
         if kind == "file" and path.is_dir():
-            raise _UsageError(f"output {path} is a folder; give a file name such as "
+            raise _UsageError(f"--output: {path} is a folder; give a file name such as "
                               f"{path / 'results.json'}.")
-        target = path if kind == "folder" else path.parent
+        if kind == "folder":
+            _check_replaceable(path)
+        targets = [path.parent, path] if kind == "folder" else [path.parent]
     else:
         target = path.parent
         while not target.exists():
             target = target.parent
         if not target.is_dir():
-            raise _UsageError(f"cannot create output {path}: {target} is not a folder.")
-    if not os.access(target, os.W_OK | os.X_OK):
-        raise _UsageError(f"cannot write output {path}: no write permission in {target}.")
+            raise _UsageError(f"--output: cannot create {path}: {target} is not a folder.")
+        targets = [target]
+    for target in targets:
+        if not os.access(target, os.W_OK | os.X_OK):
+            raise _UsageError(f"--output: cannot write {path}: no write permission in "
+                              f"{target}.")
+
+
+def _check_replaceable(folder):
+    """The existing predictions folder is replaced as a whole: refuse one that holds
+    anything else (a mistyped --output such as the data set's folder or ``.``)."""
+    try:
+        cwd = Path.cwd().resolve()
+    except OSError:
+        cwd = None
+    real = folder.resolve()
+    if cwd is not None and (real == cwd or real in cwd.parents):
+        raise _UsageError(f"--output: {folder} is (or holds) the current folder; it would be "
+                          f"replaced as a whole. Give a predictions folder.")
+    try:
+        others = sorted(p.name for p in folder.iterdir()
+                        if not (p.name.endswith(".txt") and p.is_file()))
+    except OSError as exc:
+        raise _UsageError(f"--output: cannot read {folder}: {_one_line(exc)}") from None
+    if others:
+        raise _UsageError(f"--output: {folder} holds {others[0]!r}, which is not a "
+                          f"<video>.txt prediction file; the folder would be replaced as a "
+                          f"whole. Give a new folder or one that holds only predictions.")
+
+
+def _make_parents(path):
+    """Create the missing folders above ``path``; return them, nearest first."""
+    made = []
+    for parent in path.parents:
+        if parent.exists():
+            break
+        made.append(parent)
+    for folder in reversed(made):
+        folder.mkdir(exist_ok=True)
+    return made
+
+
+def _remove_empty(folders):
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            break
 
 
 def _progress(iterable, *, enabled, **kwargs):
@@ -154,7 +210,11 @@ def _add_segment_parser(sub):
                    help="only the videos of this bundle in <root>/splits (default: every "
                         ".npy file of the feature folder)")
     p.add_argument("--output", "-o", metavar="DIR",
-                   help="where to write <video>.txt predictions (default: <root>/predictions)")
+                   help="where to write <video>.txt predictions (default: "
+                        "<root>/predictions). An existing folder is replaced as a whole, "
+                        "only once the run has succeeded: files in it that the run does not "
+                        "write are removed, and a folder holding anything but .txt files is "
+                        "refused")
     p.add_argument("--epochs", type=_int_at_least(1), default=15, metavar="N",
                    help="training passes over the videos (default: %(default)s)")
     p.add_argument("--rho", type=_nonneg_float, default=0.15, metavar="R",
@@ -173,8 +233,9 @@ def _add_segment_parser(sub):
                    help="z-score every video's features (the authors do this for Breakfast)")
     p.add_argument("--time-major", action="store_true",
                    help="feature files hold (T, D) arrays instead of MS-TCN's (D, T)")
-    p.add_argument("--random-state", type=_int, default=0, metavar="S",
-                   help="seed of sampling, initialisation and k-means (default: %(default)s)")
+    p.add_argument("--random-state", type=_seed, default=0, metavar="S",
+                   help="seed of sampling, initialisation and k-means, from 0 to 2**32 - 1 "
+                        "(default: %(default)s)")
     p.add_argument("--device", default="auto",
                    help="torch device: auto (CUDA when available), cpu, cuda, cuda:N "
                         "(default: %(default)s)")
@@ -184,23 +245,51 @@ def _add_segment_parser(sub):
     return p
 
 
+def _replace_folder(out, fill):
+    """Fill a new folder with ``fill(folder)`` and put it in place of ``out`` as a whole.
+
+    The folder is staged next to ``out`` (same parent, so the renames are atomic); an
+    existing ``out`` is renamed to a backup name, the staged folder renamed into place, and
+    the backup removed. Any failure up to that removal (an interrupt included) leaves ``out``
+    as it was (or absent, as it was) and no staged or backup folder behind.
+
+    Parameters
+    ----------
+    out : pathlib.Path
+        The folder to create or replace.
+    fill : callable
+        ``fill(folder)`` writes the new contents into the empty staged folder.
+    """
+    out = Path(os.path.realpath(out))  # a link to a folder: replace the folder, keep the link
+    made = _make_parents(out)
+    token = f"{os.getpid()}.{uuid.uuid4().hex[:12]}"
+    staging = out.parent / f".{out.name}.{token}.tmp"
+    backup = out.parent / f".{out.name}.{token}.old"
+    fresh = not out.exists()
+    try:
+        os.mkdir(staging)  # mode 0o777 & ~umask, as any new folder (not mkdtemp's 0o700)
+        fill(staging)
+        if not fresh:
+            os.rename(out, backup)
+        os.rename(staging, out)
+    except BaseException:
+        # an interrupt can land between any two steps: undo those that happened
+        if not staging.exists() and out.exists() and (fresh or backup.exists()):
+            os.rename(out, staging)  # the new folder was already in place
+        if backup.exists():
+            os.rename(backup, out)
+        shutil.rmtree(staging, ignore_errors=True)
+        _remove_empty(made)
+        raise
+    shutil.rmtree(backup, ignore_errors=True)
+
+
 def _write_predictions_atomically(out, video_names, labels, names):
-    """All files or none: a new folder is filled under a hidden name, then renamed."""
+    """All files or none: ``out`` is replaced as a whole (see ``_replace_folder``)."""
     from .segmentation import write_mstcn_predictions
 
-    if out.is_dir():  # an existing folder: each file is replaced atomically
-        return write_mstcn_predictions(out, video_names, labels, names)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    umask = os.umask(0)  # mkdtemp makes the folder 0700; the published one follows the umask
-    os.umask(umask)
-    try:
-        os.chmod(staging, 0o777 & ~umask)
-        write_mstcn_predictions(staging, video_names, labels, names)
-        os.replace(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    _replace_folder(out, lambda folder: write_mstcn_predictions(folder, video_names, labels,
+                                                                names))
     return [out / f"{v}.txt" for v in video_names]
 
 
@@ -221,9 +310,14 @@ def _run_segment(args):
                                   length_mismatch=args.length_mismatch,
                                   subsample=args.subsample, transpose=not args.time_major)
     except ValueError as exc:  # the loader's hints name its Python arguments: name the flags
-        raise _UsageError(_one_line(exc).replace(
+        message = _one_line(exc).replace(
             "pass length_mismatch='truncate'", "pass --length-mismatch truncate").replace(
-            "; pass non_finite='zero' to replace them by 0", "")) from None
+            "; pass non_finite='zero' to replace them by 0", "")
+        for start, flag in (("features folder ", "--features-dir"), ("split bundle ", "--split"),
+                            ("background ", "--background")):
+            if message.startswith(start):
+                message = f"{flag}: {message}"
+        raise _UsageError(message) from None
     n_frames = sum(len(x) for x in data.X)
     has_gt = data.y is not None
     _say(args, f"loaded {len(data.X)} videos, {n_frames} frames of {data.X[0].shape[1]} "
@@ -242,7 +336,8 @@ def _run_segment(args):
     if has_gt:
         background = -1 if any((y < 0).any() for y in data.y) else None
         if all((y < 0).all() for y in data.y):
-            raise _UsageError("every ground-truth frame is background: nothing to evaluate.")
+            raise _UsageError("every ground-truth frame is background (--background): "
+                              "nothing to evaluate.")
         scores = segmentation_scores(data.y, labels, background=background)
         mapping, _ = hungarian_match(data.y, labels, background=background)
         names = {c: data.action_names[mapping[c]] if c in mapping else f"cluster_{c}"
@@ -310,14 +405,14 @@ def _add_fewshot_parser(sub):
                    help="classifier (default: %(default)s); see below")
     p.add_argument("--n-segments", type=_int_at_least(0), default=8, metavar="S",
                    help="cmot: average every video over S temporal segments, 0 for no "
-                        "pooling (default: %(default)s)")
+                        "pooling, at most the longest video's length (default: %(default)s)")
     p.add_argument("--transpose", action="store_true",
                    help="feature files hold (d, T) arrays")
     p.add_argument("--output", "-o", metavar="FILE",
                    help="also write the results (per-episode accuracies included) to this "
                         "JSON file")
-    p.add_argument("--random-state", type=_int, default=0, metavar="S",
-                   help="seed of the episodes (default: %(default)s)")
+    p.add_argument("--random-state", type=_seed, default=0, metavar="S",
+                   help="seed of the episodes, from 0 to 2**32 - 1 (default: %(default)s)")
     p.add_argument("--device", default="auto",
                    help="torch device: auto (CUDA when available), cpu, cuda, cuda:N "
                         "(default: %(default)s)")
@@ -334,40 +429,40 @@ def _read_labels(path):
             reader = csv.reader(f)
             rows = [(reader.line_num, row) for row in reader]
     except UnicodeDecodeError:
-        raise _UsageError(f"labels file {path} is not a UTF-8 text file.") from None
+        raise _UsageError(f"--labels file {path} is not a UTF-8 text file.") from None
     except csv.Error as exc:
-        raise _UsageError(f"labels file {path}: {_one_line(exc)}") from None
+        raise _UsageError(f"--labels file {path}: {_one_line(exc)}") from None
     rows = [(n, row) for n, row in rows if any(cell.strip() for cell in row)]
     if not rows:
-        raise _UsageError(f"labels file {path} is empty; expected a header 'video,label'.")
+        raise _UsageError(f"--labels file {path} is empty; expected a header 'video,label'.")
     header = [cell.strip().lower() for cell in rows[0][1]]
     missing = [c for c in ("video", "label") if c not in header]
     if missing:
-        raise _UsageError(f"labels file {path} lacks the column{'s' if len(missing) > 1 else ''}"
+        raise _UsageError(f"--labels file {path} lacks the column{'s' if len(missing) > 1 else ''}"
                           f" {', '.join(missing)}: its header line is {rows[0][1]!r}; expected "
                           f"a header 'video,label'.")
     iv, il = header.index("video"), header.index("label")
     entries, seen = [], {}
     for lineno, row in rows[1:]:
         if len(row) <= max(iv, il):
-            raise _UsageError(f"labels file {path}, line {lineno}: expected {len(header)} "
+            raise _UsageError(f"--labels file {path}, line {lineno}: expected {len(header)} "
                               f"columns; got {row!r}.")
         video, label = row[iv].strip(), row[il].strip()
         if video.endswith(".npy") and len(video) > 4:
             video = video[:-4]
         if not video or not label:
-            raise _UsageError(f"labels file {path}, line {lineno}: empty "
+            raise _UsageError(f"--labels file {path}, line {lineno}: empty "
                               f"{'video' if not video else 'label'}.")
         if video in (".", "..") or "/" in video or "\\" in video or os.sep in video:
-            raise _UsageError(f"labels file {path}, line {lineno}: video names must be file "
+            raise _UsageError(f"--labels file {path}, line {lineno}: video names must be file "
                               f"names without a folder part; got {video!r}.")
         if video in seen:
-            raise _UsageError(f"labels file {path}, line {lineno}: video {video!r} is already "
+            raise _UsageError(f"--labels file {path}, line {lineno}: video {video!r} is already "
                               f"listed on line {seen[video]}.")
         seen[video] = lineno
         entries.append((video, label))
     if not entries:
-        raise _UsageError(f"labels file {path} has a header but no rows.")
+        raise _UsageError(f"--labels file {path} has a header but no rows.")
     return entries
 
 
@@ -428,15 +523,14 @@ def _make_classifier(args, device):
 
 
 def _write_json_atomically(path, payload):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp"
+    """The whole file or, on any failure, no change (and no new folders above it)."""
+    from .segmentation.io import _write_text_atomically
+
+    made = _make_parents(path)
     try:
-        with open(tmp, "x", encoding="utf-8") as f:
-            json.dump(payload, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, path)
+        _write_text_atomically(path, json.dumps(payload, indent=2) + "\n")
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        _remove_empty(made)
         raise
 
 
@@ -446,7 +540,7 @@ def _run_fewshot(args):
         raise _UsageError(f"features folder {feat_dir} does not exist.")
     labels_path = Path(args.labels)
     if not labels_path.is_file():
-        raise _UsageError(f"labels file {labels_path} does not exist.")
+        raise _UsageError(f"--labels file {labels_path} does not exist.")
     out = Path(args.output) if args.output is not None else None
     if out is not None:
         _check_output_path(out, kind="file")
@@ -470,9 +564,13 @@ def _run_fewshot(args):
         elif x.shape[1] != first[1]:
             raise _UsageError(f"features {path} have d={x.shape[1]} features per frame but "
                               f"{first[0]} has d={first[1]}; every video needs the same d"
-                              + ("" if args.transpose else
+                              + (" (drop --transpose for (T, d) files)" if args.transpose else
                                  " (pass --transpose for (d, T) files)") + ".")
         X.append(x)
+    longest = max(len(x) for x in X)
+    if args.method == "cmot" and args.n_segments > longest:
+        raise _UsageError(f"--n-segments {args.n_segments} is more than the {longest} frames "
+                          f"of the longest video.")
     y = [label for _, label in entries]
     left_out = len(counts) - len(eligible)
     _say(args, f"loaded {len(X)} videos of {len(counts)} classes (d={first[1]}, T from "

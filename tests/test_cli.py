@@ -1,9 +1,12 @@
 """The command line: ``seqot segment`` and ``seqot fewshot`` on tiny data sets, and their
 errors (exit status 2, one line naming the problem, nothing written)."""
 
+import errno
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -141,6 +144,230 @@ def test_segment_split_output_subsample_without_gt(tmp_path, capsys):
     lines = (out_dir / "video0.txt").read_text().splitlines()
     assert len(lines) == 20 and set(lines) <= {"0", "1"}
     assert not (root / "predictions").exists()
+
+
+def old_predictions(folder):
+    """An existing predictions folder: the 3 videos and one the new run does not write."""
+    folder.mkdir(parents=True)
+    old = {f"video{v}.txt": f"old {v}\n" for v in (0, 1, 2, 9)}
+    for name, text in old.items():
+        (folder / name).write_text(text)
+    return old
+
+
+def contents(folder):
+    return {p.name: p.read_text() for p in folder.iterdir() if p.is_file()}
+
+
+def leftovers(parent):
+    """Hidden staging or backup folders (or temporary files) next to the output."""
+    return [p.name for p in parent.iterdir() if p.name.startswith(".")]
+
+
+def fail_on_file(monkeypatch, n, exc):
+    """The n-th prediction file fails to be written (the files before it are in place)."""
+    real = os.replace
+    seen = []
+
+    def replace(src, dst, *args, **kwargs):
+        if str(dst).endswith(".txt"):
+            seen.append(dst)
+            if len(seen) == n:
+                raise exc
+        return real(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", replace)
+    return seen
+
+
+@pytest.mark.parametrize("exc, code", [
+    (KeyboardInterrupt(), 130),
+    (OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), 2),
+], ids=["interrupt", "enospc"])
+def test_segment_failure_leaves_existing_predictions_as_they_were(tmp_path, capsys,
+                                                                  monkeypatch, exc, code):
+    """Regression: files were replaced one by one in place, so a Ctrl-C or a full disk after
+    the first left new and old predictions mixed (video0 new, video1 and video2 old)."""
+    root = tmp_path / "data"
+    make_mstcn(root)
+    out_dir = tmp_path / "preds"
+    old = old_predictions(out_dir)
+    seen = fail_on_file(monkeypatch, 2, exc)
+    assert main(["segment", str(root), "-K", "3", "-o", str(out_dir), *SEG_FAST]) == code
+    assert len(seen) == 2  # the failure did come after a first file was written
+    err = capsys.readouterr().err
+    assert ("interrupted" if code == 130 else "No space left on device") in err
+    assert contents(out_dir) == old
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("exc", [KeyboardInterrupt(), OSError(errno.EIO, "I/O error")],
+                         ids=["interrupt", "oserror"])
+def test_segment_failure_in_the_folder_swap_restores_the_old_folder(tmp_path, capsys,
+                                                                    monkeypatch, exc):
+    """The staged folder is complete but cannot be moved into place (the old one already
+    moved away to its backup name): the old folder is put back."""
+    root = tmp_path / "data"
+    make_mstcn(root)
+    out_dir = tmp_path / "preds"
+    old = old_predictions(out_dir)
+    real_rename, real_replace = os.rename, os.replace
+    calls = []
+
+    def guarded(real):
+        def move(src, dst, *args, **kwargs):
+            name = Path(src).name
+            if Path(dst) == out_dir and name.startswith(".preds.") and name.endswith(".tmp"):
+                calls.append(src)
+                raise exc
+            return real(src, dst, *args, **kwargs)
+        return move
+
+    monkeypatch.setattr(os, "rename", guarded(real_rename))
+    monkeypatch.setattr(os, "replace", guarded(real_replace))
+    assert main(["segment", str(root), "-K", "3", "-o", str(out_dir), *SEG_FAST]) in (2, 130)
+    assert calls, "the staged folder was never moved into place"
+    assert contents(out_dir) == old
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("fresh, step", [(False, 1), (False, 2), (True, 1)],
+                         ids=["existing-backup", "existing-into-place", "new-into-place"])
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_replace_folder_undoes_a_swap_interrupted_at_any_step(tmp_path, monkeypatch, fresh,
+                                                              step, when):
+    """A Ctrl-C can land just before or just after each rename of the swap (the old folder
+    to its backup, the staged folder into place): the folder ends as it was."""
+    from seqot import _cli
+
+    out_dir = tmp_path / "preds"
+    old = {} if fresh else old_predictions(out_dir)
+    real = os.rename
+    calls = []
+
+    def rename(src, dst):
+        calls.append(src)
+        if len(calls) == step and when == "after":
+            real(src, dst)
+        if len(calls) == step:
+            raise KeyboardInterrupt
+        real(src, dst)
+
+    def fill(folder):
+        (folder / "video0.txt").write_text("new\n")
+        monkeypatch.setattr(os, "rename", rename)
+
+    with pytest.raises(KeyboardInterrupt):
+        _cli._replace_folder(out_dir, fill)
+    monkeypatch.setattr(os, "rename", real)
+    if fresh:
+        assert not out_dir.exists()
+    else:
+        assert contents(out_dir) == old
+    assert leftovers(tmp_path) == []
+
+
+def test_segment_failure_into_a_new_folder_leaves_no_folder(tmp_path, capsys, monkeypatch):
+    root = tmp_path / "data"
+    make_mstcn(root)
+    out_dir = tmp_path / "new" / "preds"
+    fail_on_file(monkeypatch, 2, KeyboardInterrupt())
+    assert main(["segment", str(root), "-K", "3", "-o", str(out_dir), *SEG_FAST]) == 130
+    assert not (tmp_path / "new").exists()
+    assert leftovers(tmp_path) == []
+
+
+def test_segment_replaces_an_existing_folder_as_a_whole(tmp_path, capsys):
+    """Files of the old folder that the run does not write (video9.txt) go, as --help says."""
+    root = tmp_path / "data"
+    names = make_mstcn(root)
+    out_dir = tmp_path / "preds"
+    old_predictions(out_dir)
+    old = os.umask(0o022)
+    try:
+        assert main(["segment", str(root), "-K", "3", "-o", str(out_dir), *SEG_FAST]) == 0
+    finally:
+        os.umask(old)
+    new = contents(out_dir)
+    assert sorted(new) == [f"{n}.txt" for n in names]
+    assert all(len(text.splitlines()) == 40 and set(text.splitlines()) <= set(ACTIONS)
+               | {f"cluster_{k}" for k in range(3)} for text in new.values())
+    assert leftovers(tmp_path) == []
+    import stat
+
+    assert stat.S_IMODE(out_dir.stat().st_mode) == 0o755
+
+
+@pytest.mark.parametrize("intruder", ["notes.md", "sub/"])
+def test_segment_refuses_to_replace_a_folder_with_other_files(tmp_path, capsys, intruder):
+    """The folder is replaced as a whole: one that holds more than .txt predictions (a
+    mistyped --output such as the data set's own folder) is refused before any work."""
+    root = tmp_path / "data"
+    make_mstcn(root)
+    out_dir = tmp_path / "preds"
+    old = old_predictions(out_dir)
+    if intruder.endswith("/"):
+        (out_dir / intruder).mkdir()
+    else:
+        (out_dir / intruder).write_text("keep me")
+    message = run_error(capsys, ["segment", str(root), "-K", "3", "-o", str(out_dir),
+                                 *SEG_FAST])
+    assert "--output" in message and intruder.rstrip("/") in message
+    assert {k: v for k, v in contents(out_dir).items() if k in old} == old
+    message = run_error(capsys, ["segment", str(root), "-K", "3", "-o", str(root), *SEG_FAST])
+    assert "--output" in message
+
+
+def test_segment_help_says_the_output_folder_is_replaced(capsys):
+    assert main(["segment", "--help"]) == 0
+    assert "replaced as a whole" in " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize("command, option, value", [
+    ("segment", "--n-actions", "0"), ("segment", "--n-actions", "three"),
+    ("segment", "--n-actions", "1000"), ("segment", "-K", "0"),
+    ("segment", "--features-dir", "nowhere"), ("segment", "--split", "nope.bundle"),
+    ("segment", "--output", "FILE"), ("segment", "--epochs", "0"),
+    ("segment", "--epochs", "2.5"), ("segment", "--rho", "-1"), ("segment", "--rho", "nan"),
+    ("segment", "--rho", "inf"), ("segment", "--rho", "x"),
+    ("segment", "--background", "nothing"), ("segment", "--length-mismatch", "pad"),
+    ("segment", "--subsample", "0"), ("segment", "--standardize", "=1"),
+    ("segment", "--time-major", "=1"), ("segment", "--random-state", "-1"),
+    ("segment", "--random-state", str(2**70)), ("segment", "--random-state", "x"),
+    ("segment", "--device", "gpu7"), ("segment", "--quiet", "=1"),
+    ("fewshot", "--labels", "nope.csv"), ("fewshot", "--labels", "EMPTY"),
+    ("fewshot", "--n-way", "1"), ("fewshot", "--n-way", "4"), ("fewshot", "--n-shot", "0"),
+    ("fewshot", "--n-query", "0"), ("fewshot", "--n-query", "4"),
+    ("fewshot", "--episodes", "0"), ("fewshot", "--method", "knn"),
+    ("fewshot", "--n-segments", "-1"), ("fewshot", "--n-segments", str(10**20)),
+    ("fewshot", "--transpose", "=1"), ("fewshot", "--output", "DIR"),
+    ("fewshot", "--random-state", "-1"), ("fewshot", "--random-state", str(2**32)),
+    ("fewshot", "--device", "gpu7"), ("fewshot", "--quiet", "=1"),
+    ("demo", "--quick", "=1"), ("demo", "--quiet", "=1"), ("demo", "--quick-mode", ""),
+])
+def test_every_option_error_names_the_option(tmp_path, capsys, command, option, value):
+    """Regression: --random-state -1 said "expected non-negative integer" and 2**70 was
+    accepted by segment (fewshot then failed naming the Python argument random_state)."""
+    if value == "FILE":
+        value = str(tmp_path / "file")
+        Path(value).write_text("x")
+    elif value == "DIR":
+        value = str(tmp_path)
+    elif value == "EMPTY":
+        value = str(tmp_path / "empty.csv")
+        Path(value).write_text("")
+    if command == "segment":
+        root = tmp_path / "data"
+        make_mstcn(root)
+        argv = ["segment", str(root), "-K", "3", *SEG_FAST]
+    elif command == "fewshot":
+        feats, labels = make_fewshot(tmp_path)
+        argv = ["fewshot", str(feats), "--labels", str(labels), "--method", "cmot", *FS_FAST]
+    else:
+        argv = ["demo"]
+    argv += [option + value] if value.startswith("=") or not value else [option, value]
+    message = run_error(capsys, argv)
+    assert ("--n-actions" if option == "-K" else option) in message, message
 
 
 @pytest.mark.parametrize("case", [
