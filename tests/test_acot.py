@@ -268,3 +268,28 @@ def test_rescaled_sequences_get_the_same_basis():
     V = est.transform([3.7 * X[0], 1e-3 * X[1], X[2]])
     for u, v in zip(U, V):
         np.testing.assert_allclose(u @ u.T, v @ v.T, atol=1e-9)
+
+
+@pytest.mark.parametrize("n_seq", [1, 4])
+def test_adversarial_noise_refuses_one_class_naming_the_random_option(n_seq):
+    """Regression (issue 17): the generator learns to make a frame classifier pick the least
+    likely class, which needs two classes; one class (or one sequence) was accepted and
+    trained a meaningless generator (a one-class softmin is constant: fooling rate 1)."""
+    X, _ = _order_only(n_seq=4)
+    X = X[:n_seq]
+    kw = dict(gan_iter=2, classifier_iter=3, gan_batch_size=16, device="cpu", random_state=0)
+    what = "1 sample" if n_seq == 1 else "one class"
+    for y in (np.zeros(n_seq, dtype=int), np.full(n_seq, "walk")):
+        with pytest.raises(ValueError, match=what) as info:
+            ACOTSubspacePooling(**kw).fit(X, y)
+        msg = str(info.value)
+        assert 'noise="adversarial"' in msg and 'noise="random"' in msg
+        assert "two classes" in msg
+        if n_seq > 1:
+            assert repr(y[0]) in msg  # names the class it got
+    # the same data with random negatives fits (they need no labels)
+    U = ACOTSubspacePooling(noise="random", random_state=0).fit(X, np.zeros(n_seq)).transform(X)
+    assert U.shape[0] == n_seq and np.isfinite(U).all()
+    # two classes are enough
+    if n_seq > 1:
+        ACOTSubspacePooling(**kw).fit(X, [0, 1, 0, 1])

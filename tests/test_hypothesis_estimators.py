@@ -669,10 +669,12 @@ def test_acot_adversarial_noise_labels():
     with pytest.raises(ValueError) as exc_info:
         est.fit(X, [0, 1, 0])
     assert_clean(exc_info.value, match=r"inconsistent")
-    # one class is enough for the frame classifier of the generator; string labels work
-    for y in (np.zeros(4, dtype=int), np.array(["a", "b", "a", "b"])):
-        U = est.fit(X, y).transform(X)
-        assert _finite(U, "ACOT bases").shape == (4, 2, 1)
+    # the generator needs two classes (issue 17: one was accepted); string labels work
+    with pytest.raises(ValueError) as exc_info:
+        est.fit(X, np.zeros(4, dtype=int))
+    assert_clean(exc_info.value, match=r"one class")
+    U = est.fit(X, np.array(["a", "b", "a", "b"])).transform(X)
+    assert _finite(U, "ACOT bases").shape == (4, 2, 1)
 
 
 # ---------------------------------------------------------------------------

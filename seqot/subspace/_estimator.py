@@ -226,8 +226,28 @@ class ACOTSubspacePooling(SequenceInputMixin, TransformerMixin, BaseEstimator):
                 raise ValueError(f"{name} must be True or False; got {getattr(self, name)!r}.")
 
     def fit(self, X, y=None):
-        """Validate the sequences and record ``n_features_in_`` (random negatives need no
-        training)."""
+        """Train the adversarial noise generator (``noise="adversarial"``), or only validate
+        the sequences and record ``n_features_in_`` (random negatives need no training).
+
+        Parameters
+        ----------
+        X : sequences
+            Ragged list of ``(T_i, d)`` arrays, a 3-D NaN-padded array, or 2-D (one frame
+            per sequence).
+        y : array-like of shape (n,), optional
+            Sequence labels; required by ``noise="adversarial"``, ignored otherwise.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            With ``noise="adversarial"``: when ``y`` is missing, or holds fewer than two
+            classes (a single sequence included), since the generator is trained to make a
+            frame classifier pick the least likely class (``noise="random"`` works then).
+        """
         self._check_params()
         require_pymanopt()
         # transform's negatives are seeded from this (with each sequence's frames): drawn once
@@ -241,6 +261,19 @@ class ACOTSubspacePooling(SequenceInputMixin, TransformerMixin, BaseEstimator):
             raise ValueError('noise="adversarial" trains its generator on labelled frames: '
                              'fit(X, y) needs y (or use noise="random").')
         batch, y = validate_sequences_targets(self, X, y, min_classes=1)
+        # the generator is trained to make a frame classifier pick the *least* likely class:
+        # with one class that class is also the least likely, the fooling term is constant
+        # and the "adversarial" negatives carry no class information
+        hint = ('noise="random" (random perturbations of every frame) needs no labels and '
+                'works with any number of sequences and classes.')
+        if batch.n_sequences < 2:
+            raise ValueError(
+                f'noise="adversarial" trains its generator against a frame classifier of at '
+                f"least two classes; got 1 sample (sequence). Use {hint}")
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f'noise="adversarial" trains its generator against a frame classifier of at '
+                f"least two classes; got one class in y: {self.classes_[0]!r}. Use {hint}")
         nb = batch.to_numpy()
         y_idx = np.searchsorted(self.classes_, y)
         frames = [_normalized(nb.data[i, : nb.lengths[i]], self.normalize_frames).T
