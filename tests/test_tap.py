@@ -833,16 +833,38 @@ def test_mean_average_precision_brute_force(fitted, data):
     assert fitted.mean_average_precision(Xte, yte) == pytest.approx(np.mean(aps), abs=1e-12)
 
 
-def test_mean_average_precision_skips_unseen_query_labels(fitted, data):
-    """BUG: mean_average_precision maps query labels with np.searchsorted(classes_, y), so a
-    query label absent from training ("b" between "a" and "c") is silently scored as class
-    "c" instead of being skipped like a query with no relevant item."""
+def test_mean_average_precision_refuses_query_labels_absent_from_the_references(fitted, data):
+    """Regression (issue 17): a query whose label no fitted sequence has has no relevant
+    reference and an undefined AP; it was skipped, so that queries of absent labels only gave
+    a mean of nothing, NaN (labels of another type than the fitted ones, ints against
+    strings, made every query absent). Now a ValueError naming the labels. Also the earlier
+    regression: "b" (between "a" and "c") must not be scored as "c" by a sorted lookup."""
     Xtr, ytr, Xte, _ = data
-    yq = np.array(["a", "b", "c"])
+    with pytest.raises(ValueError, match=r"no relevant reference.*'b'") as info:
+        fitted.mean_average_precision(Xte[:3], np.array(["a", "b", "c"]))
+    assert "'a'" not in str(info.value).split("labels")[-1]  # only the absent ones named
+    with pytest.raises(ValueError, match=r"'b', 'z'"):
+        fitted.mean_average_precision(Xte[:3], ["z", "b", "z"])
+    with pytest.raises(ValueError, match=r"no relevant reference.*0, 1"):
+        fitted.mean_average_precision(Xte[:3], [0, 1, 1])  # ints against string classes
+    # present labels only: the brute-force mean, finite
+    yq = np.array(["c", "a", "c"])
     D = fitted.pairwise_distances(Xte[:3], Xtr)
-    aps = [average_precision_score(ytr == q, -d) for d, q in zip(D, yq) if np.any(ytr == q)]
-    assert fitted.mean_average_precision(Xte[:3], yq) == pytest.approx(np.mean(aps),
-                                                                        abs=1e-12)
+    want = np.mean([average_precision_score(ytr == q, -d) for d, q in zip(D, yq)])
+    got = fitted.mean_average_precision(Xte[:3], list(yq))
+    assert np.isfinite(got) and got == pytest.approx(want, abs=1e-12)
+
+
+@pytest.mark.parametrize("n_labels", [2, 4])
+def test_mean_average_precision_checks_the_length_of_y(fitted, data, n_labels):
+    """Regression (issue 17): a y shorter than X was zipped away (the last queries dropped
+    without a word); longer or shorter, a ValueError naming both lengths."""
+    _, _, Xte, yte = data
+    with pytest.raises(ValueError, match=rf"3 sequences.*{n_labels} labels"):
+        fitted.mean_average_precision(Xte[:3], yte[:n_labels] if n_labels < 3 else
+                                      np.concatenate([yte[:3], yte[:1]]))
+    with pytest.raises(ValueError, match="1-D"):
+        fitted.mean_average_precision(Xte[:3], yte[:3, None])
 
 
 @pytest.mark.parametrize("loss", ["binomial", "lifted", "hm"])

@@ -539,10 +539,49 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
         return self.classes_[votes.argmax(1)]
 
     def mean_average_precision(self, X, y):
-        """MAP of retrieving the fitted sequences of the same class, ranked by distance."""
+        """MAP of retrieving the fitted sequences of the same class, ranked by distance.
+
+        Every sequence of ``X`` queries the fitted sequences (the query is the source); its
+        relevant references are those of its own label, and
+        :math:`AP_q` = ``average_precision_score(y_fit == y_q, -dist_q)``.
+
+        Parameters
+        ----------
+        X : sequences
+            The queries.
+        y : array-like of shape (n_queries,)
+            Their labels, each one of ``classes_``.
+
+        Returns
+        -------
+        float
+            The mean of :math:`AP_q` over all queries.
+
+        Raises
+        ------
+        ValueError
+            If ``y`` is not 1-D with one label per sequence of ``X``, or if a query's label
+            is not among the fitted labels: such a query has no relevant reference and an
+            undefined AP (skipping it would change what the mean is over, and give NaN when
+            every query is skipped).
+        """
+        y = np.asarray(y)
+        if y.ndim != 1:
+            raise ValueError(f"y must be 1-D (one label per query); got shape {y.shape}.")
         D = self._neighbour_distances(X)
+        if len(y) != D.shape[0]:
+            raise ValueError(f"X has {D.shape[0]} sequences but y has {len(y)} labels; "
+                             "mean_average_precision needs one label per query.")
+        # membership by Python equality: numpy's == between labels of different types
+        # (ints against string classes) is not an elementwise test everywhere
+        known = set(self.classes_.tolist())
+        absent = sorted({lab for lab in y.tolist() if lab not in known}, key=repr)
+        if absent:
+            shown = ", ".join(map(repr, absent[:10])) + (", ..." if len(absent) > 10 else "")
+            raise ValueError(
+                f"{len(absent)} query label(s) have no relevant reference among the fitted "
+                f"sequences (fitted classes: {self.classes_.tolist()!r}), so their average "
+                f"precision is undefined; labels: {shown}.")
         y_fit = self.classes_[self.y_fit_]
-        # queries of classes absent from the fitted set have nothing to retrieve: skipped
-        aps = [average_precision_score(y_fit == c, -d)
-               for d, c in zip(D, np.asarray(y)) if np.any(y_fit == c)]
+        aps = [average_precision_score(y_fit == c, -d) for d, c in zip(D, y)]
         return float(np.mean(aps))
