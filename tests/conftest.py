@@ -1,13 +1,30 @@
-"""Test-suite configuration: one torch thread per module, and the hypothesis profiles.
+"""Test-suite configuration: the dependency versions in the header, one torch thread per
+module, and the hypothesis profiles.
 
 ``ci`` (the default) is derandomized: the same examples run on every machine and every run,
 so CI is reproducible and a failure seen once is seen again. ``dev`` explores new examples
 (``pytest --hypothesis-profile=dev``) and ``thorough`` runs many more of them.
 """
 
+from importlib import metadata
+
 import pytest
 import torch
 from hypothesis import HealthCheck, settings
+
+# Every run names the releases it ran on, so a red run on a new machine says which one moved.
+_REPORTED = ("numpy", "scipy", "scikit-learn", "torch", "POT", "pymanopt", "joblib", "tqdm",
+             "numba", "matplotlib", "dask", "hypothesis", "tslearn", "aeon", "sktime")
+
+
+def pytest_report_header(config):
+    found = []
+    for name in _REPORTED:
+        try:
+            found.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            found.append(f"{name} (not installed)")
+    return "seqot dependencies: " + ", ".join(found)
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -16,7 +16,10 @@ from pathlib import Path
 import numpy as np
 
 
-def read_ts(path):
+def read_ts(path, *, label=int, strip_zero_frames=True):
+    """Sequences ``(T_i, d)`` and labels of a UEA ``.ts`` file (one case a line, channels
+    separated by ':', the label last); trailing all-zero frames are padding if
+    ``strip_zero_frames``."""
     seqs, labels = [], []
     in_data = False
     for line in Path(path).read_text().splitlines():
@@ -28,19 +31,21 @@ def read_ts(path):
             continue
         if line.startswith("@") or not in_data:
             continue
-        *channels, label = line.split(":")
+        *channels, name = line.split(":")
         chans = [np.array([float(v) if v != "?" else np.nan for v in c.split(",")]) for c in channels]
         T = max(len(c) for c in chans)
         frames = np.full((T, len(chans)), np.nan)
         for j, c in enumerate(chans):
             frames[: len(c), j] = c
-        keep = ~(np.all(frames == 0, axis=1) | np.all(np.isnan(frames), axis=1))
-        last = np.flatnonzero(keep)[-1] + 1
+        pad = np.all(np.isnan(frames), axis=1)
+        if strip_zero_frames:
+            pad |= np.all(frames == 0, axis=1)
+        last = np.flatnonzero(~pad)[-1] + 1
         frames = frames[:last]
         assert np.all(np.isfinite(frames)), path
         seqs.append(frames)
-        labels.append(int(label))
-    return seqs, np.array(labels, dtype=np.int64)
+        labels.append(label(name))
+    return seqs, np.array(labels)
 
 
 def main():
@@ -53,7 +58,7 @@ def main():
         seqs, y = read_ts(Path(args.folder) / f"JapaneseVowels_{split.upper()}.ts")
         out[f"X_{split}"] = np.concatenate(seqs).astype(np.float64)
         out[f"lengths_{split}"] = np.array([len(s) for s in seqs], dtype=np.int64)
-        out[f"y_{split}"] = y
+        out[f"y_{split}"] = y.astype(np.int64)
         print(split, len(seqs), "sequences, lengths", min(map(len, seqs)), "-", max(map(len, seqs)))
     np.savez_compressed(args.out, **out)
 

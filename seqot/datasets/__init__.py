@@ -1,5 +1,6 @@
 """Bundled real data and synthetic generators for the papers' reproductions."""
 
+from ._basic_motions import load_basic_motions
 from ._digits import make_digits_local_features
 from ._japanese_vowels import load_japanese_vowels, make_japanese_vowels_videos
 from ._synthetic import (
@@ -11,6 +12,7 @@ from ._synthetic import (
 )
 
 __all__ = [
+    "load_basic_motions",
     "load_japanese_vowels",
     "make_digits_local_features",
     "make_japanese_vowels_videos",

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from joblib import Parallel, delayed
 
+from ..ot._costs import pairwise_frame_cost
 from ..utils._torch import resolve_device
 from ..utils._validation import SequenceBatch, check_sequences
 
@@ -148,10 +149,9 @@ def _chunks(groups, lengths, other_max, working, size, width=1):
     return out
 
 
-def _to_device_batch(X, device, dtype, input_name, n_features=None):
-    batch = check_sequences(X, device=device, dtype=dtype, input_name=input_name,
-                            n_features=n_features)
-    return batch
+def _to_device_batch(X, device, dtype, input_name, n_features=None, layout="time_first"):
+    return check_sequences(X, device=device, dtype=dtype, input_name=input_name,
+                           n_features=n_features, layout=layout)
 
 
 def pairwise_sequence_distances(
@@ -162,6 +162,7 @@ def pairwise_sequence_distances(
     batch_size=None,
     n_jobs=None,
     device=None,
+    layout="time_first",
     **metric_params,
 ):
     """Distances between every sequence of ``X`` and every sequence of ``Y``.
@@ -184,6 +185,10 @@ def pairwise_sequence_distances(
         Blocks are computed in parallel by joblib threads (torch releases the GIL).
     device : None, "auto", str or torch.device
         Where to compute. ``None`` uses a tensor input's device, else the CPU.
+    layout : {"time_first", "channels_first"}, default="time_first"
+        Axis order of ``X`` and ``Y``: ``(T_i, d)`` sequences and ``(n, T, d)`` arrays, or
+        aeon's and sktime's ``(d, T_i)`` and ``(n, d, T)`` (see
+        :func:`seqot.utils.check_sequences`); per-frame outputs come back in it.
     **metric_params
         Passed to the metric.
 
@@ -205,8 +210,9 @@ def pairwise_sequence_distances(
         else:
             device = "cpu"
     dev = resolve_device(device)
-    xb = _to_device_batch(X, dev, None, "X")
-    yb = xb if Y is None else _to_device_batch(Y, dev, None, "Y", n_features=xb.n_features)
+    xb = _to_device_batch(X, dev, None, "X", layout=layout)
+    yb = xb if Y is None else _to_device_batch(Y, dev, None, "Y", n_features=xb.n_features,
+                                               layout=layout)
     if yb.data.dtype != xb.data.dtype:
         common = torch.promote_types(xb.data.dtype, yb.data.dtype)
         xb, yb = xb.to_torch(dtype=common), yb.to_torch(dtype=common)
@@ -277,8 +283,6 @@ def masked_mean(batch: SequenceBatch) -> torch.Tensor:
 @register_metric("mean_euclidean", working_set="pooled", symmetric=True)
 def _mean_euclidean(xb, yb):
     """Euclidean distance between mean-pooled sequences (order-blind aggregation baseline)."""
-    mx, my = masked_mean(xb), masked_mean(yb)
-    sq = ((mx * mx).sum(1)[:, None] + (my * my).sum(1)[None, :] - 2.0 * mx @ my.T).clamp_min(0.0)
-    # sqrt has an infinite derivative at 0: keep gradients finite on identical means
-    pos = sq > 0
-    return torch.where(pos, sq, torch.ones_like(sq)).sqrt() * pos
+    # the means as one-frame sequences: the cost builder's precision guards apply
+    D = pairwise_frame_cost(masked_mean(xb)[:, None], masked_mean(yb)[:, None], "euclidean")
+    return D[:, :, 0, 0]

@@ -29,6 +29,10 @@ class SequenceDistanceTransformer(SequenceInputMixin, TransformerMixin, BaseEsti
         them: ``metric_params={"reg": 0.05}``).
     batch_size, n_jobs, device
         As in :func:`~seqot.distances.pairwise_sequence_distances`.
+    layout : {"time_first", "channels_first"}, default="time_first"
+        Axis order of every ``X``: ``(T_i, d)`` sequences and ``(n, T, d)`` arrays, or
+        aeon's and sktime's ``(d, T_i)`` and ``(n, d, T)`` (see
+        :func:`seqot.utils.check_sequences`); per-frame outputs come back in it.
 
     Attributes
     ----------
@@ -50,7 +54,8 @@ class SequenceDistanceTransformer(SequenceInputMixin, TransformerMixin, BaseEsti
     """
 
     def __init__(self, metric="dtw", *, metric_params=None, batch_size=None, n_jobs=None,
-                 device="auto"):
+                 device="auto", layout="time_first"):
+        self.layout = layout
         self.metric = metric
         self.metric_params = metric_params
         self.batch_size = batch_size

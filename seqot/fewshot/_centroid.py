@@ -182,6 +182,10 @@ class SequenceNearestCentroid(_NearestClassBase):
         Average every sequence over this many temporal segments first.
     batch_size, n_jobs, device
         As in :func:`~seqot.distances.pairwise_sequence_distances`.
+    layout : {"time_first", "channels_first"}, default="time_first"
+        Axis order of every ``X``: ``(T_i, d)`` sequences and ``(n, T, d)`` arrays, or
+        aeon's and sktime's ``(d, T_i)`` and ``(n, d, T)`` (see
+        :func:`seqot.utils.check_sequences`); per-frame outputs come back in it.
 
     Attributes
     ----------
@@ -199,7 +203,9 @@ class SequenceNearestCentroid(_NearestClassBase):
     """
 
     def __init__(self, metric="mean_euclidean", *, metric_params=None, class_distance="mean",
-                 temperature=1.0, n_segments=None, batch_size=None, n_jobs=None, device="auto"):
+                 temperature=1.0, n_segments=None, batch_size=None, n_jobs=None, device="auto",
+                 layout="time_first"):
+        self.layout = layout
         self.metric = metric
         self.metric_params = metric_params
         self.class_distance = class_distance
@@ -251,6 +257,10 @@ class CMOTNearestCentroid(_NearestClassBase):
     segment_weights : array-like of shape (n_segments,), optional
     batch_size, n_jobs, device
         As in :func:`~seqot.distances.pairwise_sequence_distances`.
+    layout : {"time_first", "channels_first"}, default="time_first"
+        Axis order of every ``X``: ``(T_i, d)`` sequences and ``(n, T, d)`` arrays, or
+        aeon's and sktime's ``(d, T_i)`` and ``(n, d, T)`` (see
+        :func:`seqot.utils.check_sequences`); per-frame outputs come back in it.
 
     See Also
     --------
@@ -275,7 +285,8 @@ class CMOTNearestCentroid(_NearestClassBase):
     def __init__(self, alpha=0.4, sigma=1.2, *, reg=None, lambda_scale=7.0,
                  class_distance="mean", temperature=1.0, distance="transport",
                  cost="euclidean", n_iter=100, tol=1e-6, n_segments=None, segment_weights=None,
-                 batch_size=None, n_jobs=None, device="auto"):
+                 batch_size=None, n_jobs=None, device="auto", layout="time_first"):
+        self.layout = layout
         self.alpha = alpha
         self.sigma = sigma
         self.reg = reg

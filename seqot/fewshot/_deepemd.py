@@ -118,6 +118,10 @@ class DeepEMDClassifier(SequenceInputMixin, ClassifierMixin, BaseEstimator):
         Order of the SFC mini-batches.
     verbose : bool, default=False
         Progress bar of the SFC steps.
+    layout : {"time_first", "channels_first"}, default="time_first"
+        Axis order of every ``X``: ``(T_i, d)`` sequences and ``(n, T, d)`` arrays, or
+        aeon's and sktime's ``(d, T_i)`` and ``(n, d, T)`` (see
+        :func:`seqot.utils.check_sequences`); per-frame outputs come back in it.
 
     Attributes
     ----------
@@ -159,7 +163,8 @@ class DeepEMDClassifier(SequenceInputMixin, ClassifierMixin, BaseEstimator):
                  sfc_steps=100, sfc_lr=None, sfc_lr_scale=1.0, sfc_batch_size=5,
                  sfc_init="auto",
                  sfc_weight_grad=False, batch_size=None, n_jobs=None, device="auto",
-                 random_state=None, verbose=False):
+                 random_state=None, verbose=False, layout="time_first"):
+        self.layout = layout
         self.temperature = temperature
         self.shot_strategy = shot_strategy
         self.weights = weights

@@ -181,6 +181,10 @@ class EpisodicEncoder(SequenceInputMixin, TransformerMixin, BaseEstimator):
         encoder on the same device and thread count.
     verbose : bool, default=False
         Show a progress bar of the training episodes.
+    layout : {"time_first", "channels_first"}, default="time_first"
+        Axis order of every ``X``: ``(T_i, d)`` sequences and ``(n, T, d)`` arrays, or
+        aeon's and sktime's ``(d, T_i)`` and ``(n, d, T)`` (see
+        :func:`seqot.utils.check_sequences`); per-frame outputs come back in it.
 
     Attributes
     ----------
@@ -250,7 +254,8 @@ class EpisodicEncoder(SequenceInputMixin, TransformerMixin, BaseEstimator):
                  init="identity", whiten_shrinkage=1e-3, n_way=5, n_shot=1, n_query=5, n_episodes=500, lr=1e-3, optimizer="adam",
                  lr_step_size=None, lr_gamma=0.2, learn_temperature=True,
                  validation_fraction=0.2, patience=5, validate_every=None, device="auto",
-                 random_state=None, verbose=False):
+                 random_state=None, verbose=False, layout="time_first"):
+        self.layout = layout
         self.metric = metric
         self.metric_params = metric_params
         self.hidden = hidden
@@ -501,7 +506,7 @@ class EpisodicEncoder(SequenceInputMixin, TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "encoder_state_")
         batch = validate_sequences(self, X, reset=False)
-        kind, torch_in = input_form(X, batch)
+        kind, torch_in = input_form(X, batch, self.layout)
         out_device = batch.data.device if batch.is_torch else None
         dev = resolve_device(self.device)
         tb = _apply_whitening(batch.to_torch(device=dev), getattr(self, "whitening_", None))
@@ -519,7 +524,7 @@ class EpisodicEncoder(SequenceInputMixin, TransformerMixin, BaseEstimator):
             out = out.to_torch(device=out_device)
         else:
             out = out.to_numpy()
-        return restore_form(out, kind)
+        return restore_form(out, kind, self.layout)
 
 
 def _within_class_whitening(batch: SequenceBatch, class_members, shrinkage):

@@ -151,6 +151,10 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
         generators only).
     verbose : bool, default=False
         Progress bar.
+    layout : {"time_first", "channels_first"}, default="time_first"
+        Axis order of every ``X``: ``(T_i, d)`` sequences and ``(n, T, d)`` arrays, or
+        aeon's and sktime's ``(d, T_i)`` and ``(n, d, T)`` (see
+        :func:`seqot.utils.check_sequences`); per-frame outputs come back in it.
 
     Attributes
     ----------
@@ -197,7 +201,8 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
                  augment=True, ssl_weight=None,
                  batch_size=64, n_epochs=100, lr=1e-4, weight_decay=1e-4,
                  validation_fraction=0.1, patience=None, n_neighbors=1, device="auto",
-                 random_state=None, verbose=False):
+                 random_state=None, verbose=False, layout="time_first"):
+        self.layout = layout
         self.loss = loss
         self.hidden = hidden
         self.l2_normalize = l2_normalize
@@ -448,9 +453,13 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
         batch = validate_sequences(self, X, reset=reset)
         dev = resolve_device(self.device)
         embedding, _ = self._fitted_modules(dev)
-        tb = self._standardized(batch.to_torch(device=dev, dtype=torch.float32))
+        # in the input's precision: float64 input gets outputs that do not depend on how the
+        # queries are batched (float32 GEMMs round differently for different batch sizes)
+        dtype = batch.data.dtype if batch.is_torch else torch.from_numpy(batch.data[:0]).dtype
+        tb = self._standardized(batch.to_torch(device=dev, dtype=dtype))
+        embedding = embedding.to(dtype)
         with torch.no_grad():
-            z = embedding(tb.data) * tb.mask[:, :, None].to(torch.float32)
+            z = embedding(tb.data) * tb.mask[:, :, None].to(dtype)
         return batch, SequenceBatch(z, tb.lengths)
 
     # ------------------------------------------------------------------ public API
@@ -458,7 +467,7 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
         """Embedded sequences :math:`h(X)` (frames L2-normalised), in the input's form."""
         check_is_fitted(self, "embedding_state_")
         batch, z = self._embed_batch(X)
-        kind, torch_in = input_form(X, batch)
+        kind, torch_in = input_form(X, batch, self.layout)
         dtype = batch.data.dtype
         if torch_in:
             out = SequenceBatch(z.data.to(device=batch.data.device, dtype=dtype),
@@ -467,7 +476,7 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
             np_dtype = dtype if not batch.is_torch else np.float64
             out = SequenceBatch(z.data.cpu().numpy().astype(np_dtype, copy=False),
                                 z.lengths.cpu().numpy())
-        return restore_form(out, kind)
+        return restore_form(out, kind, self.layout)
 
     def block_distance(self, xb, yb, *, direction="source"):
         """The learned distance between two padded batches, ``(n_x, n_y)``: a block metric

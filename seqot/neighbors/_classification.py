@@ -41,6 +41,10 @@ class KNeighborsSequenceClassifier(SequenceInputMixin, ClassifierMixin, BaseEsti
         Parallel blocks.
     device : str, default="auto"
         Where distances are computed.
+    layout : {"time_first", "channels_first"}, default="time_first"
+        Axis order of every ``X``: ``(T_i, d)`` sequences and ``(n, T, d)`` arrays, or
+        aeon's and sktime's ``(d, T_i)`` and ``(n, d, T)`` (see
+        :func:`seqot.utils.check_sequences`); per-frame outputs come back in it.
 
     Attributes
     ----------
@@ -71,7 +75,9 @@ class KNeighborsSequenceClassifier(SequenceInputMixin, ClassifierMixin, BaseEsti
         batch_size=None,
         n_jobs=None,
         device="auto",
+        layout="time_first",
     ):
+        self.layout = layout
         self.n_neighbors = n_neighbors
         self.metric = metric
         self.metric_params = metric_params

@@ -14,7 +14,10 @@ Precision: the Euclidean costs come from ``‖x−s‖² + ‖y−s‖² − 2�
 among the frames, so their absolute error is about ``eps·spread²`` (the frames' spread around
 ``s``, not their distance from the origin). Frames whose differences are below ``sqrt(eps)``
 times that spread (float64: 1e-8; float32: 2.4e-4) keep only a few digits of their cost, as
-with any GEMM-based distance (scikit-learn's ``euclidean_distances`` likewise).
+with any GEMM-based distance (scikit-learn's ``euclidean_distances`` likewise). The
+Euclidean cost, whose square root would turn that error into ``sqrt(eps)`` times the spread
+near zero, recomputes those near-duplicate entries from the frame differences, so identical
+frames cost exactly 0.
 """
 
 from __future__ import annotations
@@ -92,12 +95,52 @@ def _translated(X, Y, paired):
     return X - s, Y - s
 
 
-def _finish(sq_or_dot, x_sq, y_sq, metric):
+# Squared distances below this fraction of ‖x−s‖² + ‖y−s‖² lost most of their digits to the
+# Gram formula's cancellation; the Euclidean cost recomputes them from the differences.
+_CANCELLED = 2.0 ** -10
+# Entries recomputed per gather (bounds the (k, d) temporaries).
+_REFINE_CHUNK = 2 ** 18
+
+
+def _recompute_cancelled(sq, sums, both_zero, difference):
+    """Squared distances ``sq`` with the cancellation-dominated entries recomputed exactly.
+
+    ``sqrt`` turns the Gram formula's absolute error ``eps·(‖x−s‖² + ‖y−s‖²)`` into an error
+    of ``sqrt(eps)`` times the spread near zero (float32 self-distances of 1e-4, mean
+    distances of identical means 1.5e-8 in float64). Entries with ``sq`` below
+    ``_CANCELLED · sums`` are recomputed as ``‖x − y‖²`` from ``difference(index)`` (the frame
+    differences of those entries); pairs of all-zero frames (padding) are exactly 0. Near
+    duplicates are rare in real data, so only a few entries are gathered.
+    """
+    with torch.no_grad():
+        cand = (sq <= _CANCELLED * sums) & ~both_zero
+        idx = cand.nonzero(as_tuple=True)
+    sq = sq.masked_fill(both_zero, 0.0)
+    k = int(idx[0].numel())
+    for start in range(0, k, _REFINE_CHUNK):
+        part = tuple(ix[start:start + _REFINE_CHUNK] for ix in idx)
+        diff = difference(part)
+        sq = sq.index_put(part, (diff * diff).sum(-1))
+    return sq
+
+
+def _finish(sq_or_dot, x_sq, y_sq, metric, refine=None):
+    """``‖x‖² + ‖y‖² − 2⟨x, y⟩`` (clamped at 0) for ``sqeuclidean``, its root for
+    ``euclidean``; ``refine=(both_zero, difference)`` recomputes the cancelled entries first
+    (see :func:`_recompute_cancelled`)."""
     sq = (x_sq + y_sq - 2.0 * sq_or_dot).clamp_min(0.0)
     if metric == "sqeuclidean":
         return sq
+    if refine is not None:
+        sq = _recompute_cancelled(sq, x_sq + y_sq, *refine)
     # sqrt has an infinite derivative at 0: keep gradients finite on exact matches
     return torch.where(sq > 0, sq, torch.ones_like(sq)).sqrt() * (sq > 0)
+
+
+def _zero_frames(Z):
+    """True on frames that are all zero (padding, or genuinely zero): (..., T)."""
+    with torch.no_grad():
+        return (Z == 0).all(-1)
 
 
 def frame_cost(X, Y, metric="sqeuclidean"):
@@ -125,9 +168,15 @@ def frame_cost(X, Y, metric="sqeuclidean"):
         dot = torch.bmm(Xn.view(X.shape), Yn.view(Y.shape).transpose(1, 2))
         out = (1.0 - dot).clamp_min(0.0)
     else:
+        refine = None
+        if metric == "euclidean":
+            both_zero = _zero_frames(X)[:, :, None] & _zero_frames(Y)[:, None, :]
         X, Y = _translated(X, Y, paired=True)
+        if metric == "euclidean":
+            refine = (both_zero, lambda ix: X[ix[0], ix[1]] - Y[ix[0], ix[2]])
         dot = torch.bmm(X, Y.transpose(1, 2))
-        out = _finish(dot, (X * X).sum(-1)[:, :, None], (Y * Y).sum(-1)[:, None, :], metric)
+        out = _finish(dot, (X * X).sum(-1)[:, :, None], (Y * Y).sum(-1)[:, None, :], metric,
+                      refine)
     return out[0] if squeeze else out
 
 
@@ -158,12 +207,17 @@ def pairwise_frame_cost(X, Y, metric="sqeuclidean", *, problems_last=False):
         Xn, Yn = _unit_rows(X.reshape(nx * tx, d)), _unit_rows(Y.reshape(ny * ty, d))
         dot = (Xn @ Yn.T).view(nx, tx, ny, ty).permute(0, 2, 1, 3)
         return (1.0 - dot).clamp_min(0.0)
+    refine = None
+    if metric == "euclidean":
+        both_zero = _zero_frames(X)[:, None, :, None] & _zero_frames(Y)[None, :, None, :]
     X, Y = _translated(X, Y, paired=False)
+    if metric == "euclidean":
+        refine = (both_zero, lambda ix: X[ix[0], ix[2]] - Y[ix[1], ix[3]])
     dot = (X.reshape(nx * tx, d) @ Y.reshape(ny * ty, d).T).view(nx, tx, ny, ty)
     dot = dot.permute(0, 2, 1, 3)
     x_sq = (X * X).sum(-1)[:, None, :, None]
     y_sq = (Y * Y).sum(-1)[None, :, None, :]
-    return _finish(dot, x_sq, y_sq, metric)
+    return _finish(dot, x_sq, y_sq, metric, refine)
 
 
 def _pairwise_cost_problems_last(X, Y, metric):
@@ -186,6 +240,9 @@ def _pairwise_cost_problems_last(X, Y, metric):
         if grad:
             return to_layout(G).contiguous().clamp_min(0.0)
         return out.copy_(to_layout(G)).clamp_min_(0.0)
+    if metric == "euclidean":
+        both_zero = (_zero_frames(Xf).view(tx, 1, nx, 1)
+                     & _zero_frames(Yf).view(1, ty, 1, ny))
     shift = _reference_point(X, Y, paired=False)
     Xf, Yf = Xf - shift, Yf - shift
     x_sq = (Xf * Xf).sum(1)
@@ -197,6 +254,9 @@ def _pairwise_cost_problems_last(X, Y, metric):
     else:
         sq = torch.add(to_layout(G), x_term, out=out).clamp_min_(0.0)
     if metric == "euclidean":
+        sq = _recompute_cancelled(
+            sq, x_term + y_sq.view(1, ty, 1, ny), both_zero,
+            lambda ix: Xf[ix[0] * nx + ix[2]] - Yf[ix[1] * ny + ix[3]])
         # sqrt has an infinite derivative at 0: keep gradients finite on exact matches
         pos = sq > 0
         sq = torch.where(pos, sq, torch.ones_like(sq)).sqrt() * pos

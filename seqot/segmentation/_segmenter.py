@@ -161,6 +161,10 @@ class ASOTSegmenter(SequenceInputMixin, TransformerMixin, BaseEstimator):
         local generators.
     verbose : bool, default=False
         Progress bar over the training steps.
+    layout : {"time_first", "channels_first"}, default="time_first"
+        Axis order of every ``X``: ``(T_i, d)`` sequences and ``(n, T, d)`` arrays, or
+        aeon's and sktime's ``(d, T_i)`` and ``(n, d, T)`` (see
+        :func:`seqot.utils.check_sequences`); per-frame outputs come back in it.
 
     Attributes
     ----------
@@ -207,7 +211,8 @@ class ASOTSegmenter(SequenceInputMixin, TransformerMixin, BaseEstimator):
                  lambda_train=0.1, lambda_eval=0.01, radius=0.04, rho=0.15, rho_eval=None,
                  balanced=False, n_iter=25, n_frames=256, batch_size=2, n_epochs=15, lr=1e-3,
                  weight_decay=1e-4, init="kmeans", standardize=False, device="auto",
-                 random_state=None, verbose=False):
+                 random_state=None, verbose=False, layout="time_first"):
+        self.layout = layout
         self.n_actions = n_actions
         self.hidden = hidden
         self.n_components = n_components
@@ -410,7 +415,7 @@ class ASOTSegmenter(SequenceInputMixin, TransformerMixin, BaseEstimator):
         """(validated batch, input kind, torch_in, embeddings as a float32 SequenceBatch)."""
         check_is_fitted(self, "encoder_state_")
         batch = validate_sequences(self, X, reset=False)
-        kind, torch_in = input_form(X, batch)
+        kind, torch_in = input_form(X, batch, self.layout)
         dev = resolve_device(self.device)
         tb = self._preprocess(batch, dev)
         encoder = self._encoder(dev)
@@ -433,7 +438,7 @@ class ASOTSegmenter(SequenceInputMixin, TransformerMixin, BaseEstimator):
             np_dtype = batch.data.dtype if not batch.is_torch else np.float64
             out = SequenceBatch(values.data.cpu().numpy().astype(np_dtype, copy=False),
                                 values.lengths.cpu().numpy())
-        return restore_form(out, kind)
+        return restore_form(out, kind, self.layout)
 
     def _plans(self, z: SequenceBatch):
         centers = torch.as_tensor(self.cluster_centers_, dtype=z.data.dtype, device=z.data.device)

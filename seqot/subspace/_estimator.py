@@ -136,6 +136,10 @@ class ACOTSubspacePooling(SequenceInputMixin, TransformerMixin, BaseEstimator):
 
     verbose : bool, default=False
         Progress bars of the WGAN training.
+    layout : {"time_first", "channels_first"}, default="time_first"
+        Axis order of every ``X``: ``(T_i, d)`` sequences and ``(n, T, d)`` arrays, or
+        aeon's and sktime's ``(d, T_i)`` and ``(n, d, T)`` (see
+        :func:`seqot.utils.check_sequences`); per-frame outputs come back in it.
 
     Attributes
     ----------
@@ -164,7 +168,9 @@ class ACOTSubspacePooling(SequenceInputMixin, TransformerMixin, BaseEstimator):
                  order_loss="hinge", n_cg_iter=5, n_alternations=1, use_ot=True, ot_reg=None,
                  normalize_frames=True, lambda_adv=0.1, lambda_norm=1.0, gan_iter=1000,
                  classifier_iter=500, n_critic=5, gan_batch_size=256, gan_lr=1e-4,
-                 n_jobs=None, device="auto", random_state=None, verbose=False):
+                 n_jobs=None, device="auto", random_state=None, verbose=False,
+                 layout="time_first"):
+        self.layout = layout
         self.n_components = n_components
         self.noise = noise
         self.negatives_per_frame = negatives_per_frame

@@ -90,6 +90,10 @@ class MeanPooling(_PoolingBase):
     ----------
     normalize : bool, default=True
         L2-normalise the mean.
+    layout : {"time_first", "channels_first"}, default="time_first"
+        Axis order of every ``X``: ``(T_i, d)`` sequences and ``(n, T, d)`` arrays, or
+        aeon's and sktime's ``(d, T_i)`` and ``(n, d, T)`` (see
+        :func:`seqot.utils.check_sequences`); per-frame outputs come back in it.
 
     Attributes
     ----------
@@ -109,7 +113,8 @@ class MeanPooling(_PoolingBase):
     array([[1., 1.]])
     """
 
-    def __init__(self, normalize=True):
+    def __init__(self, normalize=True, *, layout="time_first"):
+        self.layout = layout
         self.normalize = normalize
 
     def _check_params(self, n_features):
@@ -229,6 +234,10 @@ class PCASubspacePooling(_PoolingBase):
     normalize_frames : bool, default=True
         L2-normalise every frame first (all-zero frames stay zero); the result is then
         invariant to rescaling each frame.
+    layout : {"time_first", "channels_first"}, default="time_first"
+        Axis order of every ``X``: ``(T_i, d)`` sequences and ``(n, T, d)`` arrays, or
+        aeon's and sktime's ``(d, T_i)`` and ``(n, d, T)`` (see
+        :func:`seqot.utils.check_sequences`); per-frame outputs come back in it.
 
     Attributes
     ----------
@@ -253,7 +262,8 @@ class PCASubspacePooling(_PoolingBase):
     True
     """
 
-    def __init__(self, n_components=1, *, normalize_frames=True):
+    def __init__(self, n_components=1, *, normalize_frames=True, layout="time_first"):
+        self.layout = layout
         self.n_components = n_components
         self.normalize_frames = normalize_frames
 
@@ -368,6 +378,10 @@ class RankPooling(_PoolingBase):
     normalize : bool, default=True
         L2-normalise each descriptor (forward and backward separately). Raw :math:`\mathbf w`
         grows with the sequence length, since the targets are ``1, ..., T``.
+    layout : {"time_first", "channels_first"}, default="time_first"
+        Axis order of every ``X``: ``(T_i, d)`` sequences and ``(n, T, d)`` arrays, or
+        aeon's and sktime's ``(d, T_i)`` and ``(n, d, T)`` (see
+        :func:`seqot.utils.check_sequences`); per-frame outputs come back in it.
 
     Attributes
     ----------
@@ -392,7 +406,9 @@ class RankPooling(_PoolingBase):
     ((2, 3), False)
     """
 
-    def __init__(self, C=1.0, *, nonlinearity=None, bidirectional=False, normalize=True):
+    def __init__(self, C=1.0, *, nonlinearity=None, bidirectional=False, normalize=True,
+                 layout="time_first"):
+        self.layout = layout
         self.C = C
         self.nonlinearity = nonlinearity
         self.bidirectional = bidirectional

@@ -1,10 +1,13 @@
 """Input contract, torch helpers and estimator discovery shared across seqot."""
 
+from ._layout import from_aeon, to_aeon
 from ._torch import resolve_device, seed_from_random_state, to_numpy, torch_generator
 from ._validation import (
     SequenceBatch,
+    LAYOUTS,
     SequenceInputMixin,
     check_frame_weights,
+    check_layout,
     check_positive,
     check_sequence,
     check_sequences,
@@ -14,15 +17,19 @@ from ._validation import (
 from .discovery import all_estimators
 
 __all__ = [
+    "LAYOUTS",
     "SequenceBatch",
     "SequenceInputMixin",
     "all_estimators",
     "check_frame_weights",
+    "check_layout",
     "check_positive",
     "check_sequence",
     "check_sequences",
+    "from_aeon",
     "resolve_device",
     "seed_from_random_state",
+    "to_aeon",
     "to_numpy",
     "torch_generator",
     "validate_sequences",

@@ -10,6 +10,11 @@ Accepted forms of a collection ``X`` of sequences
   2-D input, which is what lets every estimator pass scikit-learn's own checks);
 * torch tensors of those shapes (kept as torch, on their device).
 
+These are the ``layout="time_first"`` forms (the default, tslearn's). With
+``layout="channels_first"`` (aeon's and sktime's ``numpy3D``) a 3-D array is ``(n, d, T)``,
+a list holds ``(d, T_i)`` arrays and a 2-D array is ``(n, T)``: ``n`` univariate series.
+They are transposed on the way in; sequences returned by ``transform`` go back the same way.
+
 A nested Python list whose rows are lists of numbers is read like ``np.asarray``
 would (``X.tolist()`` of a 2-D or 3-D array round-trips); only if the rows are
 ragged are they univariate sequences.
@@ -47,7 +52,22 @@ __all__ = [
     "SequenceInputMixin",
     "input_form",
     "restore_form",
+    "check_layout",
+    "LAYOUTS",
 ]
+
+#: Axis orders of a sequence: ``(T, d)`` (seqot's and tslearn's) or ``(d, T)`` (aeon, sktime).
+LAYOUTS = ("time_first", "channels_first")
+_LAYOUT_HINT = ("; if your sequences are stored channels first (aeon and sktime: (n, d, T) "
+                "arrays or lists of (d, T_i) arrays), pass layout='channels_first' or convert "
+                "them with seqot.utils.from_aeon")
+
+
+def check_layout(layout, name="layout"):
+    """``layout`` if it is one of :data:`LAYOUTS`, else a ``ValueError`` naming ``name``."""
+    if not isinstance(layout, str) or layout not in LAYOUTS:
+        raise ValueError(f"{name} must be one of {LAYOUTS}; got {layout!r}.")
+    return layout
 
 
 class SequenceInputMixin:
@@ -363,6 +383,44 @@ def _raise_padded_problem(i, length, real, finite, input_name):
     )
 
 
+def _from_channels_first(X, input_name):
+    """A channels-first collection in the equivalent time-first form (views, no copies).
+
+    ``(n, d, T)`` becomes ``(n, T, d)``, each ``(d, T_i)`` of a list ``(T_i, d)`` and a 2-D
+    ``(n, T)`` the univariate ``(n, T, 1)``; 1-D list items are univariate either way.
+    Anything else is left for the parser to reject with its own message.
+    """
+    if isinstance(X, SequenceBatch):  # already validated: time first inside
+        return X
+
+    def whole(A):
+        if A.ndim == 3:
+            return A.transpose(1, 2) if isinstance(A, torch.Tensor) else np.swapaxes(A, 1, 2)
+        if A.ndim == 2:
+            return A[:, :, None]
+        return A
+
+    if isinstance(X, torch.Tensor):
+        return whole(X)
+    if isinstance(X, (list, tuple)) or (isinstance(X, np.ndarray) and X.dtype == object
+                                        and X.ndim == 1 and X.size and _holds_arrays(X)):
+        items = list(X)
+        if not any(isinstance(x, (np.ndarray, torch.Tensor)) for x in items):
+            try:  # nested lists of numbers: an array, as in the time-first reading
+                arr = np.asarray(items)
+            except ValueError:
+                arr = None
+            if arr is not None and arr.dtype != object:
+                return whole(_numeric_array(arr, input_name))
+        out = []
+        for i, x in enumerate(items):
+            if not isinstance(x, torch.Tensor):
+                x = _numeric_array(x, f"{input_name}[{i}]")
+            out.append(x.T if x.ndim == 2 else x)
+        return out
+    return whole(_numeric_array(X, input_name))
+
+
 def check_sequences(
     X,
     *,
@@ -372,6 +430,7 @@ def check_sequences(
     min_length=1,
     input_name="X",
     estimator_name=None,
+    layout="time_first",
 ) -> SequenceBatch:
     """Validate a collection of sequences and return it as a padded batch.
 
@@ -393,6 +452,10 @@ def check_sequences(
         Name used in error messages.
     estimator_name : str, optional
         Name used in the feature-count error message.
+    layout : {"time_first", "channels_first"}, default="time_first"
+        The axis order of ``X``: ``(n, T, d)`` arrays and ``(T_i, d)`` sequences (seqot's and
+        tslearn's), or ``(n, d, T)`` arrays, ``(d, T_i)`` sequences and ``(n, T)`` univariate
+        2-D arrays (aeon's and sktime's). A :class:`SequenceBatch` is always time first.
 
     Returns
     -------
@@ -408,6 +471,8 @@ def check_sequences(
     TypeError
         Sparse or non-numeric input.
     """
+    if check_layout(layout) == "channels_first":
+        X = _from_channels_first(X, input_name)
     if isinstance(X, SequenceBatch):  # already validated: only dtype/device/n_features
         batch = _finish(X.data, X.lengths, dtype, device)
         kind = None
@@ -443,7 +508,7 @@ def check_sequences(
     elif kind == "padded":
         data, lengths = _parse_padded(payload, input_name)
     elif kind == "list":
-        data, lengths = _pad_list(payload, input_name)
+        data, lengths = _pad_list(payload, input_name, hint_layout=layout == "time_first")
     if kind is not None:
         batch = _finish(data, lengths, dtype, device)
     if n_features is not None and batch.n_features != n_features:
@@ -476,14 +541,18 @@ def check_sequence(x, *, name="x", n_features=None, device=None) -> SequenceBatc
     return check_sequences([arr], input_name=name, n_features=n_features, device=device)
 
 
-def _pad_list(items, input_name):
+def _pad_list(items, input_name, hint_layout=True):
     arrs = [_check_item(x, i, input_name) for i, x in enumerate(items)]
     d0 = arrs[0].shape[1]
     for i, a in enumerate(arrs):
         if a.shape[1] != d0:
+            # equal first axes and varying second ones: (d, T_i) series read as (T_i, d)
+            transposed = hint_layout and len({int(b.shape[0]) for b in arrs}) == 1
             raise ValueError(
                 f"sequence {i} of {input_name} has {a.shape[1]} features, but sequence 0 has "
-                f"{d0}; all sequences must share the feature dimension d."
+                f"{d0}; all sequences must share the feature dimension d"
+                + (f" (here every sequence has {int(a.shape[0])} frames while the "
+                   f"feature counts vary){_LAYOUT_HINT}." if transposed else ".")
             )
     if d0 == 0:
         raise ValueError(
@@ -603,6 +672,7 @@ def check_frame_weights(weights, batch: SequenceBatch, *, input_name="weights"):
 def validate_sequences(estimator, X, *, reset: bool, **kwargs) -> SequenceBatch:
     """``check_sequences`` for an estimator: sets or checks ``n_features_in_``.
 
+    The estimator's ``layout`` parameter (if it has one) says how ``X`` is laid out.
     With ``reset=True`` (``fit``) it first forgets every fitted attribute of a previous fit,
     then records ``n_features_in_`` (and ``feature_names_in_`` for a DataFrame); with
     ``reset=False`` it checks ``X`` against them.
@@ -613,6 +683,7 @@ def validate_sequences(estimator, X, *, reset: bool, **kwargs) -> SequenceBatch:
     """
     if reset:
         _forget_fit(estimator)
+    kwargs.setdefault("layout", getattr(estimator, "layout", "time_first"))
     _check_feature_names(estimator, X, reset)
     if reset:
         batch = _detached(check_sequences(X, **kwargs))
@@ -826,37 +897,44 @@ def check_hidden(hidden, name="hidden"):
     return widths
 
 
-def input_form(X, batch: SequenceBatch):
+def input_form(X, batch: SequenceBatch, layout="time_first"):
     """``(kind, torch_in)`` of a collection already validated into ``batch``.
 
     ``kind`` is ``"batch"``, ``"list"``, ``"padded"`` or ``"rows"``; per-frame outputs go back
-    to the user in that form through :func:`restore_form`.
+    to the user in that form (and ``layout``) through :func:`restore_form`.
     """
     if isinstance(X, SequenceBatch):
         return "batch", batch.is_torch
+    if layout == "channels_first":
+        X = _from_channels_first(X, "X")
     kind, payload = _split_collection(X, "X")
     torch_in = isinstance(payload, torch.Tensor) or (
         kind == "list" and any(isinstance(x, torch.Tensor) for x in payload))
     return kind, torch_in
 
 
-def restore_form(out: SequenceBatch, kind):
-    """Per-frame outputs ``out`` in the form (``kind``) the input came in.
+def restore_form(out: SequenceBatch, kind, layout="time_first"):
+    """Per-frame outputs ``out`` in the form (``kind``) and ``layout`` the input came in.
 
     A list gives a list of ``(T_i, ...)`` arrays, a 3-D padded input a NaN-padded 3-D array,
-    2-D rows (length-1 sequences) a 2-D array, a :class:`SequenceBatch` a batch.
+    2-D rows (length-1 sequences) a 2-D array, a :class:`SequenceBatch` a batch; with
+    ``layout="channels_first"`` the sequences are ``(..., T_i)`` and the array ``(n, ..., T)``.
     """
     if kind == "batch":
         return out
     if kind == "rows":
         return out.data[:, 0, :]
+    channels_first = layout == "channels_first"
     if kind == "list":
-        return out.to_list()
+        seqs = out.to_list()
+        return [s.T for s in seqs] if channels_first else seqs
     # "padded": NaN on padded frames
     if out.is_torch:
         nan = torch.full((), float("nan"), dtype=out.data.dtype, device=out.data.device)
-        return torch.where(out.mask[:, :, None], out.data, nan)
-    return out.to_nan_padded()
+        padded = torch.where(out.mask[:, :, None], out.data, nan)
+        return padded.transpose(1, 2) if channels_first else padded
+    padded = out.to_nan_padded()
+    return np.swapaxes(padded, 1, 2) if channels_first else padded
 
 
 def check_generator(random_state, name="random_state") -> np.random.Generator:

@@ -13,7 +13,10 @@ violation. They run on small ragged data with a class structure:
 * :func:`check_torch_input_with_grad` — tensors that require grad (features out of a network)
   fit and predict like the same numpy data, and their ``.grad`` stays untouched;
 * :func:`check_refit_forgets_previous_fit` — a refit on other data (other ``d``, other classes)
-  equals a fresh fit: same outputs and the same fitted attributes, none left over.
+  equals a fresh fit: same outputs and the same fitted attributes, none left over;
+* :func:`check_channels_first_layout` — ``layout="channels_first"`` on aeon-style ``(d, T_i)``
+  sequences and ``(n, d, T)`` arrays gives the results of the time-first data, and a list of
+  ``(d, T_i)`` sequences without it is refused with an error naming the option.
 
 Use :func:`parametrize_with_sequence_checks` in a test module, or
 :func:`check_sequence_estimator` to run everything at once.
@@ -28,6 +31,7 @@ import numpy as np
 from sklearn.base import clone
 
 __all__ = [
+    "check_channels_first_layout",
     "check_float32_preserved",
     "check_list_vs_padded",
     "check_padding_invariance",
@@ -210,6 +214,47 @@ def check_refit_forgets_previous_fit(name, estimator):
                  what=f"{name}: refit vs fresh fit")
 
 
+def _time_first(value, reference):
+    """A channels-first output back in the time-first form of ``reference``: per-frame
+    outputs (``transform``, ``predict_proba`` of a segmenter) come back in the input's layout,
+    ``(k, T_i)`` for ``(T_i, k)`` and ``(n, k, T)`` for ``(n, T, k)``; labels, tables and
+    bases as they are."""
+    if isinstance(value, (list, tuple)):
+        return [np.asarray(v).T if np.ndim(v) == 2 else v for v in value]
+    value = np.asarray(value)
+    sequences = isinstance(reference, (list, tuple)) or (value.ndim == 3 and np.isnan(
+        np.asarray(reference, dtype=float)).any())
+    return np.swapaxes(value, 1, 2) if value.ndim == 3 and sequences else value
+
+
+def check_channels_first_layout(name, estimator):
+    if "layout" not in estimator.get_params():
+        return
+    X, y = make_check_data(random_state=10)  # d = 3, lengths 4..9: never square
+    est = _seeded(estimator)
+    tf = clone(est).set_params(layout="time_first").fit(X, y)
+    a = _outputs(tf, X)
+    cf = clone(est).set_params(layout="channels_first")
+    Xc = [x.T for x in X]
+    b = _outputs(cf.fit(Xc, y), Xc)
+    b = {k: _time_first(v, a[k]) for k, v in b.items()}
+    _assert_same(a, b, exact=False, what=f"{name}: channels-first (d, T_i) sequences")
+    a_padded = _outputs(tf, _nan_padded(X))
+    Xp = np.swapaxes(_nan_padded(X), 1, 2)  # (n, d, T), NaN-padded along time
+    c = {k: _time_first(v, a_padded[k]) for k, v in _outputs(cf, Xp).items()}
+    _assert_same(a_padded, c, exact=False, what=f"{name}: channels-first (n, d, T) array")
+    Xu = [x[:4].T for x in X]  # aeon-style (d, T_i), equal d, varying T_i, read time first
+    Xu = [np.concatenate([x, x[:, :i % 3]], axis=1) for i, x in enumerate(Xu)]
+    try:
+        clone(est).set_params(layout="time_first").fit(Xu, y)
+    except ValueError as exc:
+        assert "channels_first" in str(exc), (
+            f"{name}: (d, T_i) sequences read time first fail without naming the layout "
+            f"option: {exc}")
+    else:
+        raise AssertionError(f"{name} silently read (d, T_i) sequences as (T_i, d)")
+
+
 _ALL_CHECKS = (
     check_list_vs_padded,
     check_padding_invariance,
@@ -219,6 +264,7 @@ _ALL_CHECKS = (
     check_pickle_roundtrip,
     check_torch_input_with_grad,
     check_refit_forgets_previous_fit,
+    check_channels_first_layout,
 )
 
 
