@@ -26,6 +26,8 @@ gradients of the paper's Eqs. 8-10; ``solver="sinkhorn"`` uses the batched entro
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from ..ot._costs import pairwise_frame_cost
@@ -78,16 +80,32 @@ def cross_reference_weights(xb: SequenceBatch, yb: SequenceBatch, *, weight_eps=
     b : Tensor of shape (n_x, n_y, T_y)
     """
     dt = xb.data.dtype
-    mean_x, mean_y = _masked_mean(xb), _masked_mean(yb)  # (n_x, d), (n_y, d)
+    # Power-of-two scales s_x, s_y keep the responses representable (features of 1e20 in
+    # float32, 1e200 in float64 overflowed to inf/inf = NaN weights): normalised weights are
+    # unchanged by relu(r / (s_x s_y)) + weight_eps / (s_x s_y), and the scaling is exact.
+    s_x, s_y = _pow2_scale(xb.data), _pow2_scale(yb.data)
+    X, Y = xb.data / s_x, yb.data / s_y
+    # responses of the scaled frames are at most d: beyond 2^100 the delta makes the
+    # weights uniform to rounding anyway, and tiny features must not overflow it to inf
+    eps = min(weight_eps / s_x / s_y, 2.0 ** 100)
+    mean_x = _masked_mean(SequenceBatch(X, xb.lengths))  # (n_x, d)
+    mean_y = _masked_mean(SequenceBatch(Y, yb.lengths))  # (n_y, d)
     # a[p, q, i] = relu(x_p,i . mean(y_q)); b[p, q, j] = relu(y_q,j . mean(x_p))
-    a = torch.einsum("pid,qd->pqi", xb.data, mean_y).clamp_min(0.0) + weight_eps
-    b = torch.einsum("qjd,pd->pqj", yb.data, mean_x).clamp_min(0.0) + weight_eps
+    a = torch.einsum("pid,qd->pqi", X, mean_y).clamp_min(0.0) + eps
+    b = torch.einsum("qjd,pd->pqj", Y, mean_x).clamp_min(0.0) + eps
     a = a * xb.mask.to(dt)[:, None, :]
     b = b * yb.mask.to(dt)[None, :, :]
     # a weight sum of zero (weight_eps = 0 and no positive response): fall back to uniform
     a = torch.where(a.sum(-1, keepdim=True) > 0, a, xb.mask.to(dt)[:, None, :].expand_as(a))
     b = torch.where(b.sum(-1, keepdim=True) > 0, b, yb.mask.to(dt)[None, :, :].expand_as(b))
     return a / a.sum(-1, keepdim=True), b / b.sum(-1, keepdim=True)
+
+
+def _pow2_scale(data):
+    """The power of two at or above ``max |data|`` (1 for all-zero data), a float."""
+    with torch.no_grad():
+        peak = float(data.detach().abs().amax()) if data.numel() else 0.0
+    return 2.0 ** math.ceil(math.log2(peak)) if peak > 0 else 1.0
 
 
 def _centre(batch: SequenceBatch):

@@ -22,6 +22,8 @@ frames cost exactly 0.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 __all__ = [
@@ -90,9 +92,37 @@ def _reference_point(X, Y, paired):
     return s
 
 
+# Squared costs are summed over up to this many cells (a DP path, a plan) without overflow.
+_SUM_HEADROOM = 2.0 ** 20
+
+
+def _check_spread(X, Y):
+    """Refuse frames too far apart for squared costs in their dtype (``X``, ``Y`` translated).
+
+    ``‖x − y‖²`` of frames spread over ``M`` reaches ``4·d·M²``: above
+    ``sqrt(max / (4·d·2^20))`` (float64: about 1e148, float32: about 4e15 for d = 1) the costs,
+    or their sums along an alignment, overflow to inf and every distance built on them would
+    be inf or NaN. A ``ValueError`` naming the range instead.
+    """
+    if X.numel() == 0 or Y.numel() == 0:
+        return
+    with torch.no_grad():
+        spread = float(torch.maximum(X.detach().abs().amax(), Y.detach().abs().amax()))
+    d = X.shape[-1]
+    limit = math.sqrt(torch.finfo(X.dtype).max / (4.0 * d * _SUM_HEADROOM))
+    if not spread <= limit:
+        raise ValueError(
+            f"frame values spread over {spread:.3g} around their centre, beyond the "
+            f"{limit:.3g} that Euclidean frame costs support in {X.dtype} for d={d} (their "
+            "squares, or sums of them along an alignment, would overflow); rescale the "
+            "features (e.g. standardise each channel), use float64, or cost='cosine'.")
+
+
 def _translated(X, Y, paired):
     s = _reference_point(X, Y, paired)
-    return X - s, Y - s
+    X, Y = X - s, Y - s
+    _check_spread(X, Y)
+    return X, Y
 
 
 # Squared distances below this fraction of ‖x−s‖² + ‖y−s‖² lost most of their digits to the
@@ -245,6 +275,7 @@ def _pairwise_cost_problems_last(X, Y, metric):
                      & _zero_frames(Yf).view(1, ty, 1, ny))
     shift = _reference_point(X, Y, paired=False)
     Xf, Yf = Xf - shift, Yf - shift
+    _check_spread(Xf, Yf)
     x_sq = (Xf * Xf).sum(1)
     y_sq = (Yf * Yf).sum(1)
     G = torch.addmm(y_sq[None, :], Xf, Yf.T, alpha=-2.0)  # |y|^2 - 2 <x, y>
