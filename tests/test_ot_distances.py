@@ -1,5 +1,7 @@
 """OT sequence distances against independent oracles, batched == per pair, padding no-op."""
 
+import warnings
+
 import numpy as np
 import ot
 import pytest
@@ -7,6 +9,7 @@ import torch
 
 from seqot.distances import (
     SequenceDistanceTransformer,
+    cmot,
     emd,
     mean_euclidean,
     opw,
@@ -14,6 +17,7 @@ from seqot.distances import (
     sinkhorn,
     tcot,
 )
+from seqot.ot import SinkhornConvergenceWarning
 
 
 def ragged(seed, n, d=3, low=2, high=9):
@@ -234,3 +238,62 @@ def test_pairwise_frame_cost_layouts_agree(cost):
              "euclidean": ot.dist(X[1].numpy(), Y[2].numpy(), metric="euclidean"),
              "cosine": ot.dist(X[1].numpy(), Y[2].numpy(), metric="cosine")}[cost]
     np.testing.assert_allclose(first[1, 2].numpy(), brute, atol=1e-10)
+
+
+# ---------------------------------------------------------------------------
+# Convergence reports of the Sinkhorn-based distances (issue 17)
+# ---------------------------------------------------------------------------
+def _convergence_warnings(fn, *args, action="always", **kwargs):
+    """fn(*args, **kwargs) and the SinkhornConvergenceWarnings a user would see under the
+    warning filter ``action`` ("default" is Python's own, outside pytest)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter(action)
+        value = fn(*args, **kwargs)
+    return value, [w for w in caught if issubclass(w.category, SinkhornConvergenceWarning)]
+
+
+@pytest.mark.parametrize("fn, failing, converging", [
+    (sinkhorn, dict(reg=1e-6), dict(reg=1.0, n_iter=1000)),
+    (tcot, dict(lbda=1e5, n_iter=20, tol=1e-9), {}),
+    (opw, dict(tol=1e-9, n_iter=20), dict(tol=1e-9, n_iter=5000)),
+    (cmot, dict(reg=1e-5, n_iter=10), {}),
+])
+def test_distances_warn_when_their_solve_did_not_converge(fn, failing, converging):
+    """Before, sinkhorn(x, y, reg=1e-6) returned a bare float from a plan with rows off by
+    70% (below the EMD, and != d(y, x)). Now an unconverged solve warns, a converged one
+    does not."""
+    rng = np.random.default_rng(14)
+    x, y = rng.normal(size=(7, 3)), rng.normal(size=(9, 3))
+    value, caught = _convergence_warnings(fn, x, y, **failing)
+    assert np.isfinite(value) and len(caught) == 1
+    message = str(caught[0].message)
+    assert fn.__name__ in message and "did not converge" in message
+    _, caught = _convergence_warnings(fn, x, y, **converging)
+    assert not caught
+
+
+def test_opw_at_the_authors_fixed_iterations_is_not_checked():
+    """tol=0 (OPW's default: the authors' 20 iterations) runs the fixed procedure, unchecked."""
+    rng = np.random.default_rng(14)
+    x, y = rng.normal(size=(7, 3)), rng.normal(size=(9, 3))
+    _, caught = _convergence_warnings(opw, x, y)
+    assert not caught
+
+
+@pytest.mark.parametrize("metric, params", [
+    ("sinkhorn", dict(reg=1e-6)),
+    ("tcot", dict(lbda=1e5, n_iter=20, tol=1e-9)),
+    ("opw", dict(tol=1e-9, n_iter=20)),
+    ("cmot", dict(reg=1e-5, n_iter=10)),
+])
+def test_pairwise_distances_warn_once_per_call(metric, params):
+    """The warning's text depends on the metric and its parameters only, so the default filter
+    shows it once for a pairwise call, however many blocks warn."""
+    X = ragged(15, 6)
+    D, caught = _convergence_warnings(pairwise_sequence_distances, X, metric=metric,
+                                      batch_size=2, action="default", **params)
+    assert np.isfinite(D).all() and len(caught) == 1
+    # several blocks did warn: under "always" each one shows
+    _, caught = _convergence_warnings(pairwise_sequence_distances, X, metric=metric,
+                                      batch_size=2, action="always", **params)
+    assert len(caught) > 1

@@ -1,13 +1,14 @@
 """seqot.ot.sinkhorn against POT, per problem of a mixed-size batch, and its gradients."""
 
 import math
+import warnings
 
 import numpy as np
 import ot
 import pytest
 import torch
 
-from seqot.ot import sinkhorn
+from seqot.ot import SinkhornConvergenceWarning, emd, sinkhorn
 
 
 def mixed_batch(seed, sizes=((5, 7), (8, 10), (10, 4), (1, 3), (6, 6)), garbage=True):
@@ -125,7 +126,9 @@ def test_tiny_reg_large_costs_stay_finite(dtype, unbalanced):
     rng = np.random.default_rng(6)
     C = torch.tensor(rng.uniform(0, 100, (3, 9, 6)), dtype=dtype, requires_grad=True)
     a = torch.tensor(np.r_[np.full(7, 1 / 7), 0, 0], dtype=dtype)
-    res = sinkhorn(C, a, None, reg=1e-4, n_iter=300, unbalanced=unbalanced)
+    with warnings.catch_warnings():  # 300 iterations at max C / reg = 1e6: not converged
+        warnings.simplefilter("ignore", SinkhornConvergenceWarning)
+        res = sinkhorn(C, a, None, reg=1e-4, n_iter=300, unbalanced=unbalanced)
     assert torch.isfinite(res.plan).all() and torch.isfinite(res.value).all()
     res.value.sum().backward()
     assert torch.isfinite(C.grad).all()
@@ -402,3 +405,204 @@ def test_large_cost_ratios_below_the_limit_are_unchanged(monkeypatch):
     ratio = float((C.max((1, 2)) / reg).max())
     np.testing.assert_allclose(res.plan, plain.plan, rtol=20 * ratio * 2.0 ** -53, atol=1e-300)
     np.testing.assert_allclose(res.plan.sum(1), Bw, rtol=1e-13, atol=1e-16)
+
+
+# ---------------------------------------------------------------------------
+# Small reg: epsilon scaling reaches the marginals, or a SinkhornConvergenceWarning says it did
+# not (issue 17)
+# ---------------------------------------------------------------------------
+def _solve_recording(C, **kw):
+    """sinkhorn(C, **kw) and the SinkhornConvergenceWarnings it emitted."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = sinkhorn(C, **kw)
+    return res, [w for w in caught if issubclass(w.category, SinkhornConvergenceWarning)]
+
+
+def _check_against_emd(C, res, reg, slack):
+    """The bound on the linear part of an entropic plan P of a balanced, uniform problem.
+
+    P = diag(u) K diag(v) minimises <P, C> + reg KL(P || r c^T) over the couplings of its own
+    marginals r = P1, c = P^T 1, so <P, C> - OT(r, c) <= reg I(P*) <= reg min(log n, log m)
+    (I the mutual information of the optimal coupling P*), and OT is max C-Lipschitz in the
+    L1 distance of the marginals: with E = |r - a|_1 + |c - b|_1,
+
+        -max C * E  <=  <P, C> - OT(a, b)  <=  reg * min(log n, log m) + max C * E,
+
+    plus ``slack`` for rounding."""
+    n, m = C.shape
+    P = np.asarray(res.plan, dtype=np.float64)
+    E = np.abs(P.sum(1) - 1 / n).sum() + np.abs(P.sum(0) - 1 / m).sum()
+    gap = float(res.value_linear) - float(emd(C.astype(np.float64)).value)
+    assert -C.max() * E - slack <= gap <= reg * math.log(min(n, m)) + C.max() * E + slack
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", [(6, 7), (8, 8), (20, 30), (50, 40)])
+def test_small_reg_is_within_the_entropic_bound_of_emd_or_warns(dtype, shape):
+    """For reg from 1e-2 to 1e-8 on random costs in [0, 1): either the plan is within
+    marginal_tol of its marginals (the documented rule) and <P, C> within the entropic bound of
+    the exact optimum, or one SinkhornConvergenceWarning is emitted. Before, reg <= 1e-3 gave
+    plans with rows off by 70% and values below the optimum, silently."""
+    C = np.random.default_rng(sum(shape)).random(shape).astype(dtype)
+    slack = 1e-10 if dtype == np.float64 else 1e-4
+    for reg in (1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8):
+        res, caught = _solve_recording(C, reg=reg)
+        assert len(caught) <= 1
+        if caught:
+            assert res.marginal_error > res.marginal_tol and not res.converged
+            assert f"reg={reg:.3g}" in str(caught[0].message)
+            continue
+        assert res.marginal_error <= res.marginal_tol
+        assert res.marginal_tol <= max(1e-9 / reg, 1e-6, 2e-3)
+        _check_against_emd(C, res, reg, slack)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_issue_example_6x7_at_reg_1e_6(dtype):
+    """The issue's example: rows summed to 0.286 ... 0.071 instead of 1/6, with no warning.
+    Epsilon scaling now reaches them: within marginal_tol = tol / reg = 1e-3 (relative L1) at
+    the default tol, and within 1e-6 of 1/6 at tol = 1e-12."""
+    C = np.random.default_rng(0).random((6, 7)).astype(dtype)
+    res, caught = _solve_recording(C, reg=1e-6)
+    assert not caught and res.converged
+    assert res.marginal_tol == pytest.approx(1e-3)
+    assert res.marginal_error <= res.marginal_tol
+    _check_against_emd(C, res, 1e-6, 1e-6)
+    res, caught = _solve_recording(C, reg=1e-6, tol=1e-12)
+    assert not caught and res.converged
+    np.testing.assert_allclose(res.plan.sum(1), 1 / 6, atol=1e-6)
+    np.testing.assert_allclose(res.plan.sum(0), 1 / 7, atol=1e-6)
+    _check_against_emd(C, res, 1e-6, 1e-6)
+    assert float(res.value_linear) - float(emd(C.astype(np.float64)).value) <= 1e-6
+
+
+def test_large_costs_at_moderate_reg_converge():
+    """Costs ~1e10 at reg = 0.1 (the issue's other example) are the 6x7 problem scaled."""
+    C = np.random.default_rng(0).random((6, 7)) * 1e10
+    res, caught = _solve_recording(C, reg=0.1)
+    assert not caught and res.converged and res.marginal_error <= res.marginal_tol
+    assert float(res.value_linear) == pytest.approx(float(emd(C).value), rel=1e-6)
+
+
+def test_unconverged_problems_warn_once_per_call_and_can_be_silenced():
+    C = np.random.default_rng(1).random((4, 30, 20))
+    res, caught = _solve_recording(C, reg=1e-6, n_iter=20)
+    assert len(caught) == 1 and issubclass(caught[0].category, UserWarning)
+    message = str(caught[0].message)
+    assert "4 of 4 problem(s)" in message and "n_iter=20" in message and "reg=1e-06" in message
+    assert "seqot.ot.emd" in message and "epsilon scaling" in message
+    assert (res.marginal_error > res.marginal_tol).all() and not res.converged.any()
+    _, caught = _solve_recording(C, reg=1e-6, n_iter=20, warn=False)
+    assert not caught
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.filterwarnings("ignore", category=SinkhornConvergenceWarning)
+        sinkhorn(C, reg=1e-6, n_iter=20)
+
+
+def test_fixed_iterations_are_not_checked():
+    """tol = 0 asks for exactly n_iter plain iterations: no epsilon scaling, no warning."""
+    C = np.random.default_rng(0).random((6, 7))
+    res, caught = _solve_recording(C, reg=1e-6, n_iter=30, tol=0)
+    assert not caught and res.n_iter == 30 and math.isinf(res.marginal_tol)
+    assert res.marginal_error > 0.1  # far off: that is what was asked
+    with pytest.raises(ValueError, match="needs tol > 0"):
+        sinkhorn(C, reg=1e-6, tol=0, epsilon_scaling=True)
+    with pytest.raises(ValueError, match="epsilon_scaling must be one of"):
+        sinkhorn(C, reg=1e-6, epsilon_scaling="yes")
+
+
+def test_small_reg_no_longer_stops_with_the_mass_misplaced():
+    """reg << tol: the potentials crept by O(reg) per iteration, under tol, and the solve
+    'converged' after 10 iterations with 48% of the mass misplaced (reg = 1e-12). A problem
+    now also needs its potentials to move less than 1e-2 reg."""
+    C = np.random.default_rng(0).random((6, 7))
+    res, caught = _solve_recording(C, reg=1e-12)
+    assert caught or (res.converged and res.marginal_error <= 1e-2)
+    res, caught = _solve_recording(C, reg=1e-12, epsilon_scaling=False)
+    assert res.n_iter > 10 and (caught or res.marginal_error <= 1e-2)
+
+
+def test_epsilon_scaling_leaves_converged_problems_bit_identical():
+    """'auto' re-solves only the problems whose plain solve failed: in a batch mixing both, the
+    others keep exactly the plain solver's plan, value, potentials and gradient."""
+    C, A, Bw, sizes = mixed_batch(0, garbage=False)
+    reg = np.array([1e-4, 0.2, 1e-5, 0.5, 1e-3])
+    out = {}
+    for mode in ("auto", False):
+        Ct = torch.tensor(C, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SinkhornConvergenceWarning)
+            res = sinkhorn(Ct, torch.tensor(A), torch.tensor(Bw), reg=reg, n_iter=2000,
+                           epsilon_scaling=mode)
+        res.value.sum().backward()
+        out[mode] = res, Ct.grad
+    (auto, g_auto), (plain, g_plain) = out["auto"], out[False]
+    for k in (1, 3):  # reg 0.2 and 0.5: converged by the plain iterations
+        assert plain.converged[k]
+        assert torch.equal(auto.plan[k], plain.plan[k]) and torch.equal(g_auto[k], g_plain[k])
+        assert torch.equal(auto.value[k], plain.value[k])
+        assert all(torch.equal(p[k], q[k]) for p, q in zip(auto.potentials, plain.potentials))
+    assert not plain.converged[[0, 2]].any() and auto.converged[[0, 2]].all()
+    assert (auto.marginal_error[[0, 2]] <= auto.marginal_tol[[0, 2]]).all()
+    # epsilon_scaling=True on a problem the plain iterations solve: the same optimum
+    both = sinkhorn(C[1], A[1], Bw[1], reg=0.2, tol=1e-12, n_iter=5000)
+    scaled = sinkhorn(C[1], A[1], Bw[1], reg=0.2, tol=1e-12, n_iter=5000, epsilon_scaling=True)
+    np.testing.assert_allclose(scaled.plan, both.plan, atol=1e-10)
+
+
+@pytest.mark.parametrize("unbalanced", [None, 1.0, (None, 0.5)])
+def test_epsilon_scaled_problems_do_not_depend_on_their_batch(unbalanced):
+    """Stages and iteration budgets are per problem, so a batch gives each problem the result
+    of its own solve, converged or not (pairwise distances must not depend on blocks)."""
+    C, A, Bw, sizes = mixed_batch(0)
+    reg = np.array([1e-4, 0.2, 1e-5, 0.5, 1e-3])
+    for n_iter in (300, 2000):
+        kw = dict(unbalanced=unbalanced, n_iter=n_iter, warn=False)
+        res = sinkhorn(C, A, Bw, reg=reg, **kw)
+        for k, (p, q) in enumerate(sizes):
+            one = sinkhorn(C[k, :p, :q], A[k, :p], Bw[k, :q], reg=reg[k], **kw)
+            np.testing.assert_allclose(res.plan[k, :p, :q], one.plan, rtol=1e-8, atol=1e-10)
+            assert res.converged[k] == one.converged
+
+
+@pytest.mark.parametrize("unbalanced, reg", [(0.05, 1e-4), ((None, 0.5), 1e-3)])
+def test_epsilon_scaling_with_relaxed_marginals_meets_their_optimality(unbalanced, reg):
+    """Relaxed marginals: the fixed point P1 = a exp(-f / tau) is what marginal_error measures;
+    the epsilon-scaled solve meets it and agrees with a long plain solve. (Relaxed problems
+    converge at the rate kappa = tau / (tau + reg) whatever the warm start, so they need more
+    iterations; with 1000 + 1000 iterations plain Sinkhorn left up to 40x the marginal error
+    of the epsilon-scaled solve at reg 1e-4..1e-6, comparable in one case, measured.)"""
+    C, A, Bw, sizes = mixed_batch(2, garbage=False)
+    res, caught = _solve_recording(C, a=A, b=Bw, reg=reg, unbalanced=unbalanced, n_iter=5000)
+    assert not caught and res.converged.all()
+    assert (res.marginal_error <= res.marginal_tol).all()
+    f, g = res.potentials
+    tau_a, tau_b = (unbalanced, unbalanced) if np.isscalar(unbalanced) else unbalanced
+    rows = A if tau_a is None else A * np.exp(-f / tau_a)
+    np.testing.assert_allclose(res.plan.sum(2), rows, atol=1e-5)
+    ref = sinkhorn(C, A, Bw, reg=reg, unbalanced=unbalanced, n_iter=200000,
+                   epsilon_scaling=False, warn=False)
+    ok = ref.converged
+    assert ok.any()
+    np.testing.assert_allclose(res.value[ok], ref.value[ok], rtol=1e-5, atol=1e-7)
+
+
+def test_gradients_through_epsilon_scaling():
+    """Only the last stage is recorded; the value's gradient w.r.t. C is the plan (the envelope
+    gradient) in both autodiff and envelope modes, where an unrolled short last stage was off
+    by 0.4 on entries <= 0.2; the plan itself stays differentiable (finite gradients)."""
+    C, A, Bw, _ = mixed_batch(0, garbage=False)
+    reg = np.array([1e-4, 0.2, 1e-5, 0.5, 1e-3])
+    for mode in ("autodiff", "envelope"):
+        Ct = torch.tensor(C, requires_grad=True)
+        res = sinkhorn(Ct, torch.tensor(A), torch.tensor(Bw), reg=reg, n_iter=3000, grad=mode,
+                       warn=False)
+        res.value.sum().backward()
+        ok = res.converged
+        torch.testing.assert_close(Ct.grad[ok], res.plan.detach()[ok], rtol=0, atol=1e-8)
+    Ct = torch.tensor(C, requires_grad=True)
+    res = sinkhorn(Ct, torch.tensor(A), torch.tensor(Bw), reg=reg, n_iter=3000, warn=False)
+    res.plan.sum().backward()
+    assert torch.isfinite(Ct.grad).all()

@@ -30,7 +30,7 @@ import torch
 from ..ot._costs import pairwise_frame_cost
 from ..ot._sinkhorn import sinkhorn as _sinkhorn
 from ..utils._validation import SequenceBatch, check_positive
-from ._ot_distances import pair_distance
+from ._ot_distances import pair_distance, report_unconverged
 from ._pairwise import register_metric
 
 __all__ = ["cmot", "positional_cost", "segment_pool"]
@@ -153,7 +153,13 @@ def cmot_block(xb, yb, *, alpha=0.4, sigma=1.2, reg=None, lambda_scale=7.0, cost
         eps = reg
     needs_grad = xb.data.requires_grad or yb.data.requires_grad
     res = _sinkhorn(C, a, b, reg=eps, n_iter=n_iter, tol=tol,
-                    grad="autodiff" if needs_grad else "detach")
+                    grad="autodiff" if needs_grad else "detach", warn=False)
+    if reg is None:
+        settings, advice = f"reg=median/{lambda_scale:g} per pair", "lower lambda_scale"
+    else:
+        settings, advice = f"reg={float(reg):g}", "reg"
+    report_unconverged(res, "cmot", f"{settings}, n_iter={n_iter}, tol={tol:g}",
+                       f"raise n_iter or {advice}")
     value = res.value_linear
     if distance == "regularized":
         T = res.plan
@@ -208,7 +214,9 @@ def cmot(x, y, *, alpha=0.4, sigma=1.2, reg=None, lambda_scale=7.0, cost="euclid
         :math:`\lambda` of the median rule (the paper tries 5, 7, 9).
     cost : {"euclidean", "sqeuclidean", "cosine"}, default="euclidean"
         Semantic cost between segments (the paper: Euclidean, not squared).
-    n_iter, tol : Sinkhorn iterations (default 100) and tolerance.
+    n_iter, tol : Sinkhorn iterations (default 100) and tolerance. A pair whose solve ends
+        unconverged, its plan off the marginals (see :func:`seqot.ot.sinkhorn`), is reported by
+        a :class:`~seqot.ot.SinkhornConvergenceWarning`.
     distance : {"transport", "regularized"}, default="transport"
         :math:`\langle T^\star, C\rangle`, or the regularised objective
         :math:`\langle T^\star, C\rangle - \varepsilon H(T^\star)`.

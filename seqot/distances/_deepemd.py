@@ -34,7 +34,7 @@ from ..ot._costs import pairwise_frame_cost
 from ..ot._emd import emd as _emd
 from ..ot._sinkhorn import sinkhorn as _sinkhorn
 from ..utils._validation import SequenceBatch, check_bool, check_positive
-from ._ot_distances import _grad_mode, pair_distance
+from ._ot_distances import _grad_mode, pair_distance, report_unconverged
 from ._pairwise import register_metric
 
 __all__ = ["cross_reference_weights", "deepemd", "deepemd_problems"]
@@ -151,7 +151,10 @@ def _deepemd_metric(xb, yb, *, weights="cross_reference", center=True, weight_ep
         value = _emd(C, a, b, n_jobs=n_jobs).value
     else:
         check_positive(reg, "reg")
-        value = _sinkhorn(C, a, b, reg=reg, n_iter=n_iter, grad=_grad_mode(xb, yb)).value_linear
+        res = _sinkhorn(C, a, b, reg=reg, n_iter=n_iter, grad=_grad_mode(xb, yb), warn=False)
+        report_unconverged(res, "deepemd", f"solver='sinkhorn', reg={reg:g}, n_iter={n_iter}",
+                           "raise n_iter or reg, or use solver='emd'")
+        value = res.value_linear
     return value.reshape(xb.n_sequences, yb.n_sequences)
 
 

@@ -11,16 +11,24 @@ All of them compare the frames of two sequences with uniform frame weights
 Positions are relative to each sequence's own length, ``(i+1)/T``. Each metric is registered
 for :func:`~seqot.distances.pairwise_sequence_distances`, which batches every pair of a block into
 one solver call; the per-pair functions below are thin wrappers over the same code.
+
+The Sinkhorn-based metrics report solves that end, after their ``n_iter`` budget, with plans
+off their marginals (see :func:`seqot.ot.sinkhorn`) by a
+:class:`~seqot.ot.SinkhornConvergenceWarning` whose text depends on the metric and its
+parameters only, so that Python's default warning filter shows it once however many blocks
+a pairwise call solves.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 
 from ..ot._costs import pairwise_frame_cost, pairwise_position_gap
 from ..ot._emd import emd as _emd
+from ..ot._sinkhorn import SinkhornConvergenceWarning
 from ..ot._sinkhorn import sinkhorn as _sinkhorn
 from ..utils._validation import SequenceBatch, check_positive, check_sequence
 from ._pairwise import register_metric
@@ -64,6 +72,24 @@ def _grad_mode(xb, yb):
     return ("autodiff" if needs else "detach")
 
 
+def report_unconverged(res, metric, settings, advice="raise n_iter or reg"):
+    """Warn (SinkhornConvergenceWarning) when some solve of a block did not converge.
+
+    ``res`` comes from ``seqot.ot.sinkhorn(..., warn=False)``; a problem is reported as the
+    solver would report it (``converged`` False and ``marginal_error > marginal_tol``). The
+    message names the metric and ``settings`` (its parameters, the same for every block of a
+    pairwise call) and no per-block number: the default filter shows it once per location and
+    text, so a pairwise call over many blocks warns once.
+    """
+    failed = ~res.converged & (res.marginal_error > res.marginal_tol)
+    if bool(failed.any()):
+        warnings.warn(
+            f"{metric} distance: the Sinkhorn solve of some pairs did not converge ({settings}):"
+            " their plans miss the marginals by more than the tolerance, so those distances "
+            f"are not the entropic optimum's; {advice}. seqot.ot.sinkhorn gives each problem's "
+            "marginal error.", SinkhornConvergenceWarning, stacklevel=2)
+
+
 def pair_distance(distance, x, y, /, **params):
     """One distance between two sequences through a registered block metric.
 
@@ -102,7 +128,9 @@ def _sinkhorn_metric(xb, yb, *, reg=0.1, cost="sqeuclidean", n_iter=100, tol=1e-
     check_positive(reg, "reg")
     C, a, b = block_problems(xb, yb, cost)
     res = _sinkhorn(C, a, b, reg=reg, n_iter=n_iter, tol=tol, unbalanced=unbalanced,
-                    grad=_grad_mode(xb, yb))
+                    grad=_grad_mode(xb, yb), warn=False)
+    report_unconverged(res, "sinkhorn", f"reg={reg:g}, n_iter={n_iter}, tol={tol:g}",
+                       "raise n_iter or reg, or use metric='emd'")
     out = res.value_linear if value == "transport" else res.value
     return out.reshape(xb.n_sequences, yb.n_sequences)
 
@@ -125,7 +153,11 @@ def sinkhorn(x, y, *, reg=0.1, cost="sqeuclidean", n_iter=100, tol=1e-9, value="
         :math:`\varepsilon`, in the units of the cost.
     cost : {"sqeuclidean", "euclidean", "cosine"}, default="sqeuclidean"
         Frame-to-frame ground cost.
-    n_iter, tol : Sinkhorn iterations and tolerance (see :func:`seqot.ot.sinkhorn`).
+    n_iter, tol : Sinkhorn iterations and tolerance (see :func:`seqot.ot.sinkhorn`). A pair
+        whose solve ends unconverged, its plan off the marginals, is re-solved with epsilon
+        scaling where ``reg`` is small against its costs, and reported by a
+        :class:`~seqot.ot.SinkhornConvergenceWarning` if it still fails (``reg`` is in cost
+        units: with unnormalised features the default ``reg=0.1, n_iter=100`` may well be).
     value : {"transport", "regularized"}, default="transport"
         ``"transport"`` returns :math:`\langle P^\star, C\rangle` (Cuturi's Sinkhorn distance, what
         ``ot.sinkhorn2`` returns); ``"regularized"`` the full objective.
@@ -184,7 +216,10 @@ def _tcot_metric(xb, yb, *, lbda=1.0, n_iter=100, tol=5e-3, cost="sqeuclidean"):
     check_positive(lbda, "lbda")
     C, a, b = block_problems(xb, yb, cost)
     C = C * (1.0 + block_position_gap(xb, yb))
-    res = _sinkhorn(C, a, b, reg=1.0 / lbda, n_iter=n_iter, tol=tol, grad=_grad_mode(xb, yb))
+    res = _sinkhorn(C, a, b, reg=1.0 / lbda, n_iter=n_iter, tol=tol, grad=_grad_mode(xb, yb),
+                    warn=False)
+    report_unconverged(res, "tcot", f"lbda={lbda:g}, n_iter={n_iter}, tol={tol:g}",
+                       "raise n_iter or lower lbda")
     return res.value_linear.reshape(xb.n_sequences, yb.n_sequences)
 
 
@@ -198,7 +233,8 @@ def tcot(x, y, *, lbda=1.0, n_iter=100, tol=5e-3, cost="sqeuclidean"):
 
     with :math:`P^\star` the entropic plan of kernel :math:`e^{-\lambda C}` (``reg = 1/lbda``) and
     uniform marginals. Defaults follow the authors' code: :math:`\lambda = 1`, at most 100
-    iterations, tolerance 5e-3.
+    iterations, tolerance 5e-3. A solve still unconverged after ``n_iter`` iterations, with its
+    plan off the marginals, is reported by a :class:`~seqot.ot.SinkhornConvergenceWarning`.
 
     References
     ----------
@@ -238,7 +274,10 @@ def _opw_metric(xb, yb, *, lambda1=50.0, lambda2=0.1, delta=1.0, n_iter=20, tol=
     lx = xb.lengths[:, None].expand(nx_, ny_).reshape(-1)
     ly = yb.lengths[None, :].expand(nx_, ny_).reshape(-1)
     Cp = opw_cost(D, gap, lx, ly, lambda1, lambda2, delta)
-    res = _sinkhorn(Cp, a, b, reg=lambda2, n_iter=n_iter, tol=tol, grad=_grad_mode(xb, yb))
+    res = _sinkhorn(Cp, a, b, reg=lambda2, n_iter=n_iter, tol=tol, grad=_grad_mode(xb, yb),
+                    warn=False)
+    report_unconverged(res, "opw", f"lambda2={lambda2:g}, n_iter={n_iter}, tol={tol:g}",
+                       "raise n_iter or lambda2")
     return (res.plan * D).sum((1, 2)).reshape(nx_, ny_)
 
 
@@ -258,6 +297,14 @@ def opw(x, y, *, lambda1=50.0, lambda2=0.1, delta=1.0, n_iter=20, tol=0.0, cost=
     :math:`\lambda_2`, solved by the shared log-domain Sinkhorn. Defaults follow the authors'
     code: :math:`\lambda_1 = 50`, :math:`\lambda_2 = 0.1`, :math:`\delta = 1`, 20 iterations,
     :math:`D` the squared Euclidean cost.
+
+    With the default ``tol=0`` the 20 iterations run as the authors' code runs them, with no
+    convergence check: their plan is typically far from the marginals (relative L1 error
+    0.19 median, 0.47 at most, over the pairs of 12 random 3-d sequences of 5-40 frames), so
+    the value is that of the 20-iteration procedure, not of the OPW optimum. ``tol > 0`` stops
+    on convergence instead, with epsilon scaling where ``lambda2`` is small against the costs,
+    and a :class:`~seqot.ot.SinkhornConvergenceWarning` for pairs that still fail
+    (e.g. ``n_iter=1000, tol=1e-9``).
 
     References
     ----------

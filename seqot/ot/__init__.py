@@ -12,7 +12,7 @@ from ._costs import (
     relative_positions,
 )
 from ._emd import emd
-from ._sinkhorn import OTResult, sinkhorn
+from ._sinkhorn import OTResult, SinkhornConvergenceWarning, sinkhorn
 
 __all__ = [
     "ASOTResult",
@@ -25,5 +25,6 @@ __all__ = [
     "pairwise_position_gap",
     "position_gap",
     "relative_positions",
+    "SinkhornConvergenceWarning",
     "sinkhorn",
 ]

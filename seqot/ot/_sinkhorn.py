@@ -20,11 +20,15 @@ into a hard constraint (balanced: both; semi-relaxed: one). In the dual potentia
 
 (Chizat et al. 2018; Séjourné et al. 2019), evaluated with log-sum-exp so that tiny ``reg``
 stays finite. Entries with zero weight are padding: they get zero mass and never produce NaN,
-so problems of different sizes share one batch.
+so problems of different sizes share one batch. Where ``reg`` is so small against the costs
+that the plain iterations stall off the marginals, the problems concerned are re-solved by
+epsilon scaling, and any still off them are reported by a :class:`SinkhornConvergenceWarning`
+(see :func:`sinkhorn`'s Notes).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 from dataclasses import dataclass
@@ -35,14 +39,24 @@ import torch
 
 from ..utils._validation import check_float_tensor, check_positive
 
-__all__ = ["OTResult", "sinkhorn"]
+__all__ = ["OTResult", "SinkhornConvergenceWarning", "sinkhorn"]
 
 _GRAD_MODES = ("autodiff", "envelope", "detach")
+_EPSILON_SCALING = ("auto", True, False)
+
+
+class SinkhornConvergenceWarning(UserWarning):
+    """A Sinkhorn solve ended, after its iteration budget, with its plan off its marginals.
+
+    Emitted (once per call) by :func:`seqot.ot.sinkhorn` and the Sinkhorn-based distances of
+    :mod:`seqot.distances`; filter it with
+    ``warnings.filterwarnings("ignore", category=SinkhornConvergenceWarning)``.
+    """
 
 
 @dataclass
 class OTResult:
-    """Result of a batched OT solve (numpy for numpy input, torch for torch input).
+    r"""Result of a batched OT solve (numpy for numpy input, torch for torch input).
 
     Attributes
     ----------
@@ -51,14 +65,27 @@ class OTResult:
     value : (B,) or scalar
         The full objective: transport cost plus the regularisation and marginal terms.
     value_linear : (B,) or scalar
-        The transport cost :math:`\\langle P, C\\rangle` alone (what ``ot.sinkhorn2`` returns).
+        The transport cost :math:`\langle P, C\rangle` alone (what ``ot.sinkhorn2`` returns).
     potentials : tuple (f, g)
         Dual potentials, ``(B, n)`` and ``(B, m)``, zero on padding, with
-        :math:`P_{ij} = a_i b_j \\exp((f_i + g_j - C_{ij})/\\varepsilon)`.
+        :math:`P_{ij} = a_i b_j \exp((f_i + g_j - C_{ij})/\varepsilon)`.
     n_iter : int
-        Iterations run (the most any problem of the batch needed).
+        Iterations run (the most any problem of the batch needed; with epsilon scaling, the
+        plain attempt plus, per stage, the most any problem of the stage ran: each problem
+        stays within its own budget).
     converged : (B,) bool or bool
         Whether each problem met ``tol``.
+    marginal_error : (B,) or scalar, optional
+        Relative L1 violation of the optimality conditions on the marginals (Sinkhorn only),
+        the larger of the two sides:
+        :math:`\|P\mathbf 1 - \mathbf a \odot e^{-f/\tau_a}\|_1 / \|\mathbf a\|_1` and
+        the same for the columns (:math:`e^{-f/\tau} = 1` for a hard marginal, where it is
+        the plain marginal error :math:`\|P\mathbf 1 - \mathbf a\|_1/\|\mathbf a\|_1`).
+    marginal_tol : (B,) or scalar, optional
+        The marginal error a solve converged at ``tol`` may have (Sinkhorn only; see
+        :func:`sinkhorn`); ``inf`` when ``tol=0`` (not checked). A problem with
+        ``converged`` False and ``marginal_error > marginal_tol`` is reported by a
+        :class:`SinkhornConvergenceWarning`.
     """
 
     plan: Any
@@ -67,6 +94,8 @@ class OTResult:
     potentials: tuple
     n_iter: int
     converged: Any
+    marginal_error: Any = None
+    marginal_tol: Any = None
 
 
 # ---------------------------------------------------------------------------
@@ -192,6 +221,8 @@ def _output(res: OTResult, numpy_in, single):
         potentials=tuple(conv(p) for p in res.potentials),
         n_iter=res.n_iter,
         converged=conv_bool(res.converged),
+        marginal_error=conv(res.marginal_error),
+        marginal_tol=conv(res.marginal_tol),
     )
 
 
@@ -423,16 +454,29 @@ class _Scalings:
 
 
 def _iterate(logK, keep, la, lb, mask_a, mask_b, eps, kappa_a, kappa_b, n_iter, tol,
-             check_every, fs, gs, hard_a=True, hard_b=True):
+             check_every, fs, gs, hard_a=True, hard_b=True, stop=None, active=None,
+             budget=None):
     """Scaled potentials fs = f/eps, gs = g/eps after the Sinkhorn iterations.
 
     Iterations run in chunks of ``check_every``: matrix scalings of an absorbed kernel
     (:class:`_Scalings`), with a log-domain redo of any chunk that under/overflows (log domain
     throughout when autograd records the iterations). Each chunk costs one host sync (the
     finiteness test, plus the convergence test when ``tol > 0``); iterations cost none.
+    ``stop`` (B,), if given, replaces ``tol`` as each problem's threshold on the change of its
+    potentials (cost units); ``tol`` must then be > 0. ``active`` (B,), if given, leaves the
+    problems where it is False as they are, and ``budget`` (B,) stops each problem after that
+    many iterations (multiples of ``check_every``; both need ``tol > 0``): with them, each
+    problem's iterates are those of its own solve, whatever the batch.
+
+    Returns ``fs, gs``, the iterations run, the converged mask and, with ``budget``, the
+    iterations each problem ran (else None).
     """
     zero = torch.zeros((), dtype=logK.dtype, device=logK.device)
-    active = torch.ones(logK.shape[0], dtype=torch.bool, device=logK.device)
+    all_from_start = active is None and budget is None
+    if active is None:
+        active = torch.ones(logK.shape[0], dtype=torch.bool, device=logK.device)
+    counts = None if budget is None else torch.zeros_like(budget)
+    running = active  # not converged, and (with a budget) not out of it
     # Back-propagating through scalings overflows where a (relaxed) marginal entry is tiny
     # (d/dx x^-k ~ x^-(k+1)), while the log-domain gradient is a softmax, always bounded: unroll
     # in the log domain when autograd records, use the fast scalings otherwise.
@@ -443,16 +487,16 @@ def _iterate(logK, keep, la, lb, mask_a, mask_b, eps, kappa_a, kappa_b, n_iter, 
     it = 0
     while it < n_iter:
         k = min(check_every, n_iter - it)
-        all_active = tol == 0 or it == 0 or bool(active.all())
+        all_active = tol == 0 or (it == 0 and all_from_start) or bool(running.all())
 
         def log_steps(fs, gs, k):
             # the masks only the log domain needs (two boolean passes: ~20x a float op on CPU)
-            upd_a, upd_b = mask_a & active[:, None], mask_b & active[:, None]
+            upd_a, upd_b = mask_a & running[:, None], mask_b & running[:, None]
             return _log_steps(logK, la, lb, fs, gs, upd_a, upd_b, kappa_a, kappa_b, k)
 
         ok = False
         if scalings is not None:
-            f_new, g_new, pf, pg, ok = scalings.run(fs, gs, k, None if all_active else active,
+            f_new, g_new, pf, pg, ok = scalings.run(fs, gs, k, None if all_active else running,
                                                       previous=tol > 0)
             if ok is None and k > 1:
                 # No kernel at these potentials (typically a cold start with reg << cost):
@@ -460,11 +504,13 @@ def _iterate(logK, keep, la, lb, mask_a, mask_b, eps, kappa_a, kappa_b, n_iter, 
                 # take the rest of the chunk.
                 f1, g1, _, _ = log_steps(fs, gs, 1)
                 f_new, g_new, pf, pg, ok = scalings.run(
-                    f1, g1, k - 1, None if all_active else active, previous=tol > 0)
+                    f1, g1, k - 1, None if all_active else running, previous=tol > 0)
         if not ok:
             f_new, g_new, pf, pg = log_steps(fs, gs, k)
         it += k
         fs, gs = f_new, g_new
+        if counts is not None:
+            counts = counts + k * running
         if tol > 0:
             # change of the potentials over the chunk's last iteration, in cost units
             with torch.no_grad():
@@ -472,10 +518,15 @@ def _iterate(logK, keep, la, lb, mask_a, mask_b, eps, kappa_a, kappa_b, n_iter, 
                     torch.where(mask_a, (f_new - pf).abs(), zero).amax(1),
                     torch.where(mask_b, (g_new - pg).abs(), zero).amax(1),
                 ) * eps
-                active = active & (change > tol)
-            if not bool(active.any()):
+                moved = change > (tol if stop is None else stop)
+                if counts is None:
+                    active = running = active & moved
+                else:  # a problem frozen by its budget has not converged
+                    active = active & (moved | ~running)
+                    running = active & (counts < budget)
+            if not bool(running.any()):
                 break
-    return fs, gs, it, ~active
+    return fs, gs, it, ~active, counts
 
 
 def sinkhorn(
@@ -490,6 +541,8 @@ def sinkhorn(
     grad="autodiff",
     check_every=10,
     warm_start=None,
+    epsilon_scaling="auto",
+    warn=True,
 ):
     r"""Entropic optimal transport, batched over problems of different sizes.
 
@@ -509,12 +562,16 @@ def sinkhorn(
         Entropic regularisation :math:`\varepsilon > 0` (POT's ``reg``), one for all problems
         or one per problem (e.g. relative to each problem's median cost).
     n_iter : int, default=1000
-        Maximum number of iterations (one ``f`` and one ``g`` update each).
+        Maximum number of iterations (one ``f`` and one ``g`` update each). Epsilon scaling
+        (below) has a budget of ``n_iter`` more.
     tol : float, default=1e-9
         Stop a problem once its potentials move less than ``tol`` (cost units) in one
-        iteration; checked every ``check_every`` iterations, with one host synchronisation per
-        check. Converged problems are frozen, so a problem's result does not depend on the rest
-        of its batch. ``tol=0`` runs exactly ``n_iter`` iterations with no synchronisation.
+        iteration, and less than ``0.01 * reg`` (see Notes: without it, ``reg << tol`` would
+        stop with most of the mass misplaced); checked every ``check_every`` iterations, with
+        one host synchronisation per check. Converged problems are frozen, so a problem's
+        result does not depend on the rest of its batch. ``tol=0`` runs exactly ``n_iter``
+        iterations with no synchronisation: convergence is then not checked (no epsilon
+        scaling, no warning).
     unbalanced : None, float or (float or None, float or None), default=None
         KL marginal relaxation :math:`\tau` (POT's ``reg_m``). ``None`` = balanced; a number
         relaxes both marginals; a pair relaxes each side, ``None``/``inf`` keeping it hard
@@ -526,17 +583,34 @@ def sinkhorn(
         from the dual, centred per problem for balanced OT, whose value is only defined for
         equal masses), which is exact at convergence and uses no memory per iteration;
         ``value_linear`` then carries the plan as its gradient w.r.t. ``C`` (first-order) and
-        ``plan`` carries none. ``"detach"`` returns constants.
+        ``plan`` carries none. ``"detach"`` returns constants. For the problems solved by
+        epsilon scaling, ``"autodiff"`` records only the last stage (the iterations at
+        ``reg``, started from the previous stage's potentials taken as constants): ``plan``
+        carries that stage's unrolled gradient, an approximation, while ``value`` and
+        ``value_linear`` carry the envelope gradients as with ``"envelope"`` (a last stage of
+        a few iterations at small ``reg`` mixes too slowly for its unrolled gradient to
+        approach the plan).
     check_every : int, default=10
     warm_start : tuple (f, g), optional
-        Initial dual potentials in the convention of ``OTResult.potentials``.
+        Initial dual potentials in the convention of ``OTResult.potentials`` (not used by
+        epsilon scaling, which starts from zero at a large regularisation).
+    epsilon_scaling : {"auto", True, False}, default="auto"
+        Solve at decreasing regularisations, each stage warm-started from the previous one
+        (see Notes). ``"auto"``: only for the problems whose plain solve ends unconverged,
+        with ``marginal_error > marginal_tol`` and a cost range above ``100 * reg``; the
+        others are left exactly as the plain solve returned them. ``True``: every problem
+        (needs ``tol > 0``). ``False``: never.
+    warn : bool, default=True
+        Emit one :class:`SinkhornConvergenceWarning` per call when some problem ends
+        unconverged with ``marginal_error > marginal_tol``. ``False`` leaves it to the caller
+        (the fields are in the result).
 
     Returns
     -------
     OTResult
         ``plan``, ``value`` (full objective), ``value_linear`` (:math:`\langle P, C\rangle`),
-        ``potentials``, ``n_iter``, ``converged``. numpy in → numpy out; torch in → torch out
-        on the same device.
+        ``potentials``, ``n_iter``, ``converged``, ``marginal_error``, ``marginal_tol``.
+        numpy in → numpy out; torch in → torch out on the same device.
 
     Notes
     -----
@@ -544,12 +618,57 @@ def sinkhorn(
     ``ot.sinkhorn2(a, b, C, reg, method="sinkhorn_log")``; the plan of the unbalanced problem
     equals ``ot.unbalanced.sinkhorn_unbalanced(a, b, C, reg, reg_m)`` (``reg_type="kl"``).
 
+    **Marginal error.** After the last iteration (a ``g`` update) the columns fit; the rows fit
+    to the extent the potentials have converged. At a fixed point of the updates
+    :math:`P\mathbf 1 = \mathbf a \odot e^{-f/\tau_a}` (:math:`= \mathbf a` for a hard
+    marginal), and ``marginal_error`` is the relative L1 violation of these conditions, the
+    larger of the two sides. One more iteration would move :math:`f_i` by about
+    :math:`\varepsilon \log((P\mathbf 1)_i / a_i)`, so a problem stopped when its potentials
+    move less than :math:`\min(\mathrm{tol}, 10^{-2}\varepsilon)` has a marginal error of
+    about :math:`\min(\mathrm{tol}/\varepsilon, 10^{-2})` at most (the second term binds
+    only for :math:`\varepsilon < 100\,\mathrm{tol}`, where potentials creeping by
+    :math:`O(\varepsilon)` per iteration once passed for converged). ``marginal_tol`` is
+
+    .. math::
+
+        \min\Bigl(\max\bigl(\mathrm{tol}/\varepsilon,\ 10^{-6},\
+        u\,(1 + \max|C|/\varepsilon)\bigr),\ 10^{-2}\Bigr)
+
+    with :math:`u` the unit roundoff of the working dtype (the exponents' rounding limits
+    what any solve can reach: measured below :math:`0.15\,u\,(1 + \max|C|/\varepsilon)`
+    in float32; beyond :math:`\max|C|/\varepsilon \approx 10^{-2}/u` nothing resolves the
+    marginals, and that is reported too). The warning reports the problems with
+    ``converged`` False and ``marginal_error > marginal_tol``: the budget ran out with the
+    plan visibly off its marginals (at small ``reg`` plain Sinkhorn needs
+    :math:`O(\max C/\varepsilon)` iterations and stalls far from the optimum).
+
+    **Epsilon scaling** (Schmitzer 2019; POT's ``sinkhorn_epsilon_scaling``): stages at
+
+    .. math::
+
+        \varepsilon_k = \max\bigl(\varepsilon,\ (\max C - \min C)\, 4^{-k}\bigr),
+        \qquad k = 0, 1, \dots, K - 1,\quad
+        K = \Bigl\lceil \log_4 \frac{\max C - \min C}{\varepsilon} \Bigr\rceil
+
+    (per problem, over its valid entries; problems that reach :math:`\varepsilon` early stay
+    there), then the stage at :math:`\varepsilon` itself. Each stage starts from the previous
+    stage's potentials :math:`(f, g)` (cost units), which are close to its own as the
+    potentials converge to the unregularised dual as :math:`\varepsilon \to 0`. An
+    intermediate stage stops once its potentials move less than :math:`10^{-2}\varepsilon_k`
+    per iteration (marginals within about 1%: looser hand-overs cost more iterations later,
+    measured) or when the budget left is down to a quarter of ``n_iter`` (kept for the last
+    stage) plus ``check_every`` per stage to come; the last stage gets the rest of the
+    ``n_iter`` budget and the stopping rule of ``tol``. The stages are batched like the
+    plain iterations: one loop over stages, not over problems.
+
     References
     ----------
     .. [1] M. Cuturi. Sinkhorn distances: lightspeed computation of optimal transport. NeurIPS 2013.
     .. [2] L. Chizat, G. Peyré, B. Schmitzer and F.-X. Vialard. Scaling algorithms for unbalanced
        optimal transport problems. Mathematics of Computation 87, 2018.
     .. [3] G. Peyré and M. Cuturi. Computational Optimal Transport. 2019, §4.4 (log domain).
+    .. [4] B. Schmitzer. Stabilized sparse scaling algorithms for entropy regularized transport
+       problems. SIAM J. Sci. Comput. 41(3), 2019 (epsilon scaling).
 
     Examples
     --------
@@ -562,6 +681,16 @@ def sinkhorn(
            [0. , 0.5]])
     >>> float(res.value_linear)  # the off-diagonal entries carry about exp(-1/0.1) each
     4.5397...e-05
+
+    At a tiny ``reg`` the plain iterations stall (rows off by up to 70%); epsilon scaling
+    reaches the marginals, to about ``tol / reg`` (relative L1):
+
+    >>> C = np.random.default_rng(0).random((6, 7))
+    >>> res = sinkhorn(C, reg=1e-6, tol=1e-12)
+    >>> bool(res.converged), bool(res.marginal_error < 1e-6)
+    (True, True)
+    >>> bool(np.abs(res.plan.sum(1) - 1 / 6).max() < 1e-6)
+    True
     """
     if grad not in _GRAD_MODES:
         raise ValueError(f"grad must be one of {_GRAD_MODES}; got {grad!r}.")
@@ -571,16 +700,24 @@ def sinkhorn(
     if isinstance(check_every, bool) or not isinstance(check_every, (int, np.integer)) \
             or check_every < 1:
         raise ValueError(f"check_every must be a positive integer; got {check_every!r}.")
+    if not any(epsilon_scaling is s or (isinstance(s, str) and epsilon_scaling == s)
+               for s in _EPSILON_SCALING):
+        raise ValueError(f"epsilon_scaling must be one of {_EPSILON_SCALING}; got "
+                         f"{epsilon_scaling!r}.")
+    if epsilon_scaling is True and float(tol) == 0:
+        raise ValueError("epsilon_scaling=True needs tol > 0 (its stages end on convergence).")
     tau_a, tau_b = _unbalanced_pair(unbalanced)
     C, a, b, mask_a, mask_b, numpy_in, single = _prepare(C, a, b)
     eps = _check_reg(reg, C)
     warm_start = _check_warm_start(warm_start, mask_a, mask_b)
     out_dtype = C.dtype
     Cz, keep = _zero_padding(C, mask_a, mask_b)
-    work, ratio = _working_dtype(Cz, eps)
+    work, ratios = _working_dtype(Cz, eps)
+    ratio = float(ratios.max())
     if work != out_dtype:
         Cz, a, b, eps = Cz.to(work), a.to(work), b.to(work), eps.to(work)
         keep = None if keep is None else keep.to(work)
+        ratios = ratios.to(work)
     if ratio > _FLOAT64_MAX_RATIO:
         warnings.warn(
             f"costs reach {ratio:.1e} times reg: beyond {_FLOAT64_MAX_RATIO:.0e}, float64 "
@@ -588,15 +725,41 @@ def sinkhorn(
             "dominated by rounding (it is rescaled to the column weights, which keeps its "
             "value within the costs' range). Increase reg (e.g. a few % of the median cost) or "
             "use the exact seqot.ot.emd.", UserWarning, stacklevel=2)
-    res = _solve(Cz, keep, a, b, mask_a, mask_b, eps, tau_a, tau_b, int(n_iter), float(tol),
-                 int(check_every), grad, warm_start,
-                 renormalise=ratio > _RENORMALISE_RATIO and math.isinf(tau_b))
+    res, failed, scaled = _solve(
+        Cz, keep, a, b, mask_a, mask_b, eps, tau_a, tau_b, int(n_iter), float(tol),
+        int(check_every), grad, warm_start,
+        renormalise=ratio > _RENORMALISE_RATIO and math.isinf(tau_b), ratios=ratios,
+        epsilon_scaling=epsilon_scaling)
+    if warn and failed is not None:
+        _warn_unconverged(res, failed, scaled, eps, int(n_iter))
     if work != out_dtype:
         res = OTResult(plan=res.plan.to(out_dtype), value=res.value.to(out_dtype),
                        value_linear=res.value_linear.to(out_dtype),
                        potentials=tuple(p.to(out_dtype) for p in res.potentials),
-                       n_iter=res.n_iter, converged=res.converged)
+                       n_iter=res.n_iter, converged=res.converged,
+                       marginal_error=res.marginal_error.to(out_dtype),
+                       marginal_tol=res.marginal_tol.to(out_dtype))
     return _output(res, numpy_in, single)
+
+
+def _warn_unconverged(res, failed, scaled, eps, n_iter):
+    """One SinkhornConvergenceWarning for the whole batch, naming its worst problem.
+
+    ``failed`` is None when nothing was checked, else a 0-dim flag (any failure) and the
+    (B,) mask, computed with the solve's single end-of-solve synchronisation."""
+    any_failed, mask = failed
+    if not any_failed:
+        return
+    err = torch.where(mask, res.marginal_error, torch.full_like(res.marginal_error, -1.0))
+    k = int(err.argmax())
+    tried = " (epsilon scaling included)" if scaled else ""
+    warnings.warn(
+        f"Sinkhorn did not converge for {int(mask.sum())} of {mask.numel()} problem(s) within "
+        f"n_iter={n_iter} iterations{tried}: the plan misses its marginals by "
+        f"{float(res.marginal_error[k]):.1e} (relative L1, tolerance "
+        f"{float(res.marginal_tol[k]):.1e}) at reg={float(eps[k]):.3g}, so values and plans are "
+        "not the entropic optimum. Raise n_iter, raise reg (e.g. a few % of the median cost), "
+        "or use the exact seqot.ot.emd.", SinkhornConvergenceWarning, stacklevel=3)
 
 
 # Largest cost/reg ratio a float32 solve resolves: the exponents (f + g - C)/reg carry a
@@ -609,9 +772,25 @@ _FLOAT32_MAX_RATIO = 1.6e4
 _RENORMALISE_RATIO = 1e10
 _FLOAT64_MAX_RATIO = 2.0 ** 53
 
+# Convergence report (see sinkhorn's Notes): the smallest marginal tolerance, and the
+# multiple of u * max|C|/reg that rounding of the exponents may cost the marginals.
+_MARGINAL_RTOL = 1e-6
+_MARGINAL_ROUNDING = 1.0
+# The loosest relative marginal accuracy a converged solve may have: a problem stops once its
+# potentials move less than min(tol, _MARGINAL_CAP * reg) per iteration. Without the second
+# term, reg << tol "converged" while the potentials crept by O(reg) per iteration with half
+# the mass misplaced. It binds only for reg < tol / _MARGINAL_CAP (1e-7 at the default tol).
+# An intermediate stage of epsilon scaling hands over at that accuracy too.
+_MARGINAL_CAP = 1e-2
+# Epsilon scaling: "auto" engages it only above this cost range / reg (below, plain Sinkhorn
+# converges geometrically and a failure is a budget matter), and the factor between stages.
+_EPS_SCALING_MIN_RATIO = 100.0
+_EPS_SCALING_FACTOR = 0.25
+_EPS_STAGE_RTOL = 1e-2
+
 
 def _working_dtype(Cz, eps):
-    """The dtype to solve in, and the largest ratio ``max|C| / reg`` of the batch.
+    """The dtype to solve in, and each problem's ratio ``max|C| / reg`` (B,).
 
     In float32 the plan's exponents lose ``max|C|/reg * 2^-24`` to rounding: at reg = 1e-6
     and costs ~1 that is several percent of every entry, and the marginals are visibly
@@ -620,10 +799,41 @@ def _working_dtype(Cz, eps):
     """
     Cd = Cz.detach()
     span = torch.maximum(Cd.amax((1, 2)), -Cd.amin((1, 2)))  # max |C| without a |C| copy
-    ratio = float((span / eps).max())
-    if Cz.dtype != torch.float64 and ratio > _FLOAT32_MAX_RATIO:
-        return torch.float64, ratio
-    return Cz.dtype, ratio
+    ratios = span / eps
+    if Cz.dtype != torch.float64 and float(ratios.max()) > _FLOAT32_MAX_RATIO:
+        return torch.float64, ratios
+    return Cz.dtype, ratios
+
+
+def _cost_range(Cd, keep):
+    """Smallest and largest cost over each problem's entries with mass, (B,) each."""
+    if keep is None:
+        return Cd.amin((1, 2)), Cd.amax((1, 2))
+    off = torch.sub(1.0, keep).mul_(torch.finfo(Cd.dtype).max)  # padding out of reach
+    return (Cd + off).amin((1, 2)), (Cd - off).amax((1, 2))
+
+
+def _marginal_tol(tol, eps, ratios):
+    """The marginal error a solve converged at ``tol`` may have, (B,) (see sinkhorn's Notes);
+    inf for ``tol = 0`` (not checked)."""
+    if tol == 0:
+        return torch.full_like(eps, math.inf)
+    u = torch.finfo(eps.dtype).eps
+    # capped: beyond max|C|/reg ~ 1e-2/u no solve resolves the marginals, and that is reported
+    return torch.maximum((tol / eps).clamp(_MARGINAL_RTOL, _MARGINAL_CAP),
+                         _MARGINAL_ROUNDING * u * (1.0 + ratios)).clamp_max(_MARGINAL_CAP)
+
+
+def _marginal_error(rows, cols, a, b, f, g, tau_a, tau_b, mask_a, mask_b):
+    """Relative L1 violation of P1 = a e^{-f/tau_a} and P^T 1 = b e^{-g/tau_b}, the larger
+    side, (B,); f, g in cost units."""
+    zero = torch.zeros((), dtype=rows.dtype, device=rows.device)
+    out = []
+    for marg, w, pot, tau, mask in ((rows, a, f, tau_a, mask_a), (cols, b, g, tau_b, mask_b)):
+        w = w.detach()
+        target = w if math.isinf(tau) else torch.where(mask, w * torch.exp(-pot / tau), zero)
+        out.append((marg.detach() - target).abs().sum(1) / w.sum(1))
+    return torch.maximum(*out)
 
 
 def _zero_padding(C, mask_a, mask_b):
@@ -645,19 +855,35 @@ def _zero_padding(C, mask_a, mask_b):
 
 
 def _solve(Cz, keep, a, b, mask_a, mask_b, eps, tau_a, tau_b, n_iter, tol, check_every, grad,
-           warm_start, renormalise=False):
+           warm_start, renormalise=False, ratios=None, epsilon_scaling=False):
     """Sinkhorn on costs ``Cz`` that are zero on padding; ``keep`` is the float mask of the
-    entries with mass (None without padding)."""
+    entries with mass (None without padding).
+
+    Returns the result (in the working dtype), ``failed`` (None when ``tol = 0``, else the
+    pair (any, (B,) mask) of the problems to report) and whether epsilon scaling ran."""
     dtype = Cz.dtype
     neg = torch.finfo(dtype).min / 4  # finite "-inf": keeps padded rows NaN-free in backward
     zero = torch.zeros((), dtype=dtype, device=Cz.device)
     floor = _exp_floor(dtype)
-    one = torch.ones_like(eps)
-    kappa_a = (one if math.isinf(tau_a) else tau_a / (tau_a + eps))[:, None]
-    kappa_b = (one if math.isinf(tau_b) else tau_b / (tau_b + eps))[:, None]
+    hard_a, hard_b = math.isinf(tau_a), math.isinf(tau_b)
+    if ratios is None:
+        ratios = _working_dtype(Cz, eps)[1]
+
+    def kappas(e):
+        one = torch.ones_like(e)
+        return ((one if hard_a else tau_a / (tau_a + e))[:, None],
+                (one if hard_b else tau_b / (tau_b + e))[:, None])
 
     def log_weights(w, mask):
         return torch.where(mask, torch.log(torch.where(mask, w, torch.ones_like(w))), zero)
+
+    def log_kernel(Cz, keep, e):
+        logK = Cz / -e[:, None, None]
+        if keep is not None:
+            # padded entries: exp(.) = 0, in every pass (in place: division needs no output
+            # for its gradient)
+            logK.add_(torch.sub(1.0, keep).mul_(neg))
+        return logK
 
     def init():
         if warm_start is None:
@@ -667,30 +893,66 @@ def _solve(Cz, keep, a, b, mask_a, mask_b, eps, tau_a, tau_b, n_iter, tol, check
         return (torch.where(mask_a, f0, zero) / eps[:, None],
                 torch.where(mask_b, g0, zero) / eps[:, None])
 
-    def run(Cz, a, b):
-        la, lb = log_weights(a, mask_a), log_weights(b, mask_b)
-        logK = Cz / -eps[:, None, None]
-        if keep is not None:
-            # padded entries: exp(.) = 0, in every pass (in place: division needs no output
-            # for its gradient)
-            logK.add_(torch.sub(1.0, keep).mul_(neg))
-        fs, gs = init()
-        fs, gs, it, conv = _iterate(logK, keep, la, lb, mask_a, mask_b, eps, kappa_a, kappa_b,
-                                    n_iter, tol, check_every, fs, gs,
-                                    math.isinf(tau_a), math.isinf(tau_b))
-        return la, lb, logK, fs, gs, it, conv
+    def stop(e):
+        # tol, or less where it would allow more than _MARGINAL_CAP of marginal error (equal
+        # to tol, hence the same comparisons, wherever reg >= tol / _MARGINAL_CAP)
+        return (_MARGINAL_CAP * e).clamp_max(tol) if tol > 0 else None
 
-    if grad == "autodiff":
-        la, lb, logK, fs, gs, it, conv = run(Cz, a, b)
-    else:
+    def plain(Cz, keep, la, lb, mask_a, mask_b, e):
+        logK = log_kernel(Cz, keep, e)
+        fs, gs = init()
+        fs, gs, it, conv, _ = _iterate(logK, keep, la, lb, mask_a, mask_b, e, *kappas(e),
+                                       n_iter, tol, check_every, fs, gs, hard_a, hard_b,
+                                       stop=stop(e))
+        return logK, fs, gs, it, conv
+
+    def scaling(Cz, keep, la, lb, mask_a, mask_b, e):
+        """Epsilon scaling (see sinkhorn's Notes): intermediate stages without a graph, the
+        last one at ``e`` recorded when autograd is on. Each problem has its own stages and
+        iteration budget, so that its result does not depend on its batch."""
+        lo, hi = _cost_range(Cz.detach(), keep)
+        e0 = torch.maximum(hi - lo, e)
+        q = _EPS_SCALING_FACTOR
+        # stages above each problem's reg (1e-9: a ratio of exactly 4^k needs k stages)
+        stages = ((e0 / e).log() / -math.log(q) - 1e-9).ceil().clamp_min(0).long()
+        n_stages = int(stages.max())
+        # budgets in whole chunks: a quarter of n_iter kept for the last stage, and at least a
+        # chunk for each stage
+        chunks = max(n_iter // check_every, 1)
+        reserve = chunks // 4
+        f = torch.zeros(mask_a.shape, dtype=dtype, device=Cz.device)
+        g = torch.zeros(mask_b.shape, dtype=dtype, device=Cz.device)
+        used = torch.zeros_like(stages)  # chunks each problem has run
+        it_total = 0
         with torch.no_grad():
-            la, lb, logK, fs, gs, it, conv = run(Cz.detach(), a.detach(), b.detach())
+            Cd, la_d, lb_d = Cz.detach(), la.detach(), lb.detach()
+            for k in range(n_stages):
+                # a problem already at its own reg waits for the last stage
+                above = stages > k
+                ek = torch.maximum(e, e0 * q ** k)
+                left = stages - 1 - k  # its intermediate stages still to come
+                cap = (chunks - used - reserve - left).clamp_min(1) * check_every
+                fs, gs, it, _, counts = _iterate(
+                    log_kernel(Cd, keep, ek), keep, la_d, lb_d, mask_a, mask_b, ek,
+                    *kappas(ek), int(cap.max()), 1.0, check_every, f / ek[:, None],
+                    g / ek[:, None], hard_a, hard_b, stop=_EPS_STAGE_RTOL * ek, active=above,
+                    budget=cap)
+                f, g = fs * ek[:, None], gs * ek[:, None]
+                used = used + counts // check_every
+                it_total += it
+        logK = log_kernel(Cz, keep, e)
+        cap = (chunks - used).clamp_min(1) * check_every
+        fs, gs, it, conv, _ = _iterate(logK, keep, la, lb, mask_a, mask_b, e, *kappas(e),
+                                       int(cap.max()), tol, check_every, f / e[:, None],
+                                       g / e[:, None], hard_a, hard_b, stop=stop(e),
+                                       budget=cap)
+        return logK, fs, gs, it_total + it, conv
 
     def dot(x, y):
         """<x, y> per problem, without a (B, n, m) product."""
         return torch.bmm(x.reshape(x.shape[0], 1, -1), y.reshape(y.shape[0], -1, 1))[:, 0, 0]
 
-    def primal(logK, la, lb, fs, gs, Cz, a, b, inplace):
+    def primal(logK, la, lb, fs, gs, Cz, a, b, keep, mask_a, mask_b, e, inplace):
         # padded entries of log_plan stay near `neg` (finite), so no selection is needed
         log_plan = logK + (fs + la)[:, :, None]
         if inplace:  # fewer fresh (B, n, m) buffers: each costs page faults on CPU
@@ -714,7 +976,7 @@ def _solve(Cz, keep, a, b, mask_a, mask_b, eps, tau_a, tau_b, n_iter, tol, check
         # on the support, and logK is finite everywhere (P = 0 off the support)
         kl_plan = (dot(plan, logK) + (rows * fs).sum(1) + (cols * gs).sum(1)
                    - mass + a.sum(1) * b.sum(1))
-        value = value_linear + eps * kl_plan
+        value = value_linear + e * kl_plan
         for tau, mask, w, lw, dim in ((tau_a, mask_a, a, la, 2), (tau_b, mask_b, b, lb, 1)):
             if math.isinf(tau):
                 continue
@@ -724,26 +986,75 @@ def _solve(Cz, keep, a, b, mask_a, mask_b, eps, tau_a, tau_b, n_iter, tol, check
             log_marg = torch.logsumexp(log_plan, dim=dim)
             log_ratio = torch.where(mask, log_marg - lw, zero)
             value = value + tau * _kl_terms(log_ratio, marg, w)
-        return plan, value, value_linear
+        error = _marginal_error(rows, cols, a, b, fs.detach() * e[:, None],
+                                gs.detach() * e[:, None], tau_a, tau_b, mask_a, mask_b)
+        return plan, value, value_linear, error
 
-    if grad == "autodiff":
-        plan, value, value_linear = primal(logK, la, lb, fs, gs, Cz, a, b, inplace=False)
-    else:
-        with torch.no_grad():
-            plan, value, value_linear = primal(logK, la, lb, fs, gs, Cz, a, b, inplace=True)
-        if grad == "envelope" and (Cz.requires_grad or a.requires_grad or b.requires_grad):
-            valid = mask_a[:, :, None] & mask_b[:, None, :]
-            dual = _dual(Cz, a, b, fs * eps[:, None], gs * eps[:, None], valid, eps, tau_a,
-                         tau_b, mask_a, mask_b)
-            value = value + (dual - dual.detach())
-            value_linear = value_linear + ((plan * Cz).sum((1, 2))
-                                           - (plan * Cz.detach()).sum((1, 2)))
+    def envelope(value, value_linear, plan, Cz, a, b, fs, gs, e, mask_a, mask_b):
+        """value and value_linear with the envelope-theorem gradients (see sinkhorn's grad)."""
+        if not (Cz.requires_grad or a.requires_grad or b.requires_grad):
+            return value, value_linear
+        valid = mask_a[:, :, None] & mask_b[:, None, :]
+        dual = _dual(Cz, a, b, fs.detach() * e[:, None], gs.detach() * e[:, None], valid, e,
+                     tau_a, tau_b, mask_a, mask_b)
+        plan = plan.detach()
+        return (value.detach() + (dual - dual.detach()),
+                value_linear.detach() + ((plan * Cz).sum((1, 2))
+                                         - (plan * Cz.detach()).sum((1, 2))))
+
+    def block(Cz, keep, a, b, mask_a, mask_b, e, iterations):
+        """Iterations and primal quantities of a (sub-)batch; a graph only for autodiff."""
+        record = grad == "autodiff"
+        Cz0, a0, b0 = Cz, a, b
+        if not record:
+            Cz, a, b = Cz.detach(), a.detach(), b.detach()
+        with contextlib.nullcontext() if record else torch.no_grad():
+            la, lb = log_weights(a, mask_a), log_weights(b, mask_b)
+            logK, fs, gs, it, conv = iterations(Cz, keep, la, lb, mask_a, mask_b, e)
+            plan, value, value_linear, error = primal(logK, la, lb, fs, gs, Cz, a, b, keep,
+                                                      mask_a, mask_b, e, inplace=not record)
+        if grad == "envelope" or (record and iterations is scaling):
+            # Epsilon scaling: the last stage, unrolled from constants, mixes slowly at small
+            # reg, so its gradient would stay that of its warm start (measured off the plan
+            # by 0.4 on entries <= 0.2): value and value_linear take the envelope gradients.
+            value, value_linear = envelope(value, value_linear, plan, Cz0, a0, b0, fs, gs, e,
+                                           mask_a, mask_b)
+        return (fs, gs, conv, plan, value, value_linear, error), it
+
+    state, it = block(Cz, keep, a, b, mask_a, mask_b, eps,
+                      scaling if epsilon_scaling is True else plain)
+    marginal_tol = _marginal_tol(tol, eps, ratios)
+    scaled = epsilon_scaling is True
+    failed = None
+    if tol > 0:
+        conv, error = state[2], state[-1]
+        mask = ~conv & (error > marginal_tol)
+        failed = (bool(mask.any()), mask)  # the one synchronisation of the report
+        if failed[0] and epsilon_scaling == "auto":
+            lo, hi = _cost_range(Cz.detach(), keep)
+            retry = mask & (hi - lo > _EPS_SCALING_MIN_RATIO * eps)
+            if bool(retry.any()):
+                # re-solve only those (the others keep their plain result, bit for bit)
+                idx = torch.nonzero(retry).squeeze(1)
+
+                def sub(x):
+                    return None if x is None else x.index_select(0, idx)
+
+                part, it_part = block(sub(Cz), sub(keep), sub(a), sub(b), sub(mask_a),
+                                      sub(mask_b), sub(eps), scaling)
+                state = tuple(x.index_copy(0, idx, p) for x, p in zip(state, part))
+                it += it_part
+                scaled = True
+                mask = ~state[2] & (state[-1] > marginal_tol)
+                failed = (bool(mask.any()), mask)
+    fs, gs, conv, plan, value, value_linear, error = state
     f = torch.where(mask_a, fs * eps[:, None], zero)
     g = torch.where(mask_b, gs * eps[:, None], zero)
     if grad != "autodiff":
         f, g, plan = f.detach(), g.detach(), plan.detach()
-    return OTResult(plan=plan, value=value, value_linear=value_linear, potentials=(f, g),
-                    n_iter=it, converged=conv)
+    res = OTResult(plan=plan, value=value, value_linear=value_linear, potentials=(f, g),
+                   n_iter=it, converged=conv, marginal_error=error, marginal_tol=marginal_tol)
+    return res, failed, scaled
 
 
 def _dual(Cz, a, b, f, g, valid, eps, tau_a, tau_b, mask_a, mask_b):
