@@ -139,6 +139,14 @@ def test_kneighbors_checks_n_neighbors_and_infinite_distances_vote_equally():
     clf.set_params(n_neighbors=10)
     with pytest.raises(ValueError, match="n_neighbors=10 is larger than the 3"):
         clf.predict(X[:1])
-    clf = KNeighborsSequenceClassifier(2, metric="dtw", weights="distance", device="cpu")
-    proba = clf.fit(X, y).predict_proba([np.array([[1e200]])])
+    # features of 1e200 are now refused by the cost builders (their squares overflow), so the
+    # infinite distances come from a user metric
+    def far(xb, yb):
+        return torch.full((xb.n_sequences, yb.n_sequences), float("inf"), dtype=xb.data.dtype)
+
+    clf = KNeighborsSequenceClassifier(2, metric=far, weights="distance", device="cpu")
+    proba = clf.fit(X, y).predict_proba([np.array([[3.0]])])
     np.testing.assert_array_equal(proba, [[0.5, 0.5]])
+    with pytest.raises(ValueError, match="Euclidean frame costs support"):
+        KNeighborsSequenceClassifier(2, metric="dtw", device="cpu").fit(X, y).predict(
+            [np.array([[1e200]])])
