@@ -273,9 +273,10 @@ CALLS = {
     .lifted_structure_loss(torch.as_tensor(e(D6)), torch.as_tensor(LABELS)),
     # subspaces
     "acot_closed_form": lambda e: __import__("seqot").subspace.acot_closed_form(
-        e(SEQS[4].T), SEQS[2].T.astype(e.dtype), 2),
+        e(SEQS[4].T), SEQS[4][::-1].T.astype(e.dtype), 2),
     "acot_cost": lambda e: __import__("seqot").subspace.acot_cost(
-        np.linalg.qr(RNG.normal(size=(3, 2)))[0], e(SEQS[4].T), SEQS[2].T.astype(e.dtype)),
+        np.linalg.qr(RNG.normal(size=(3, 2)))[0], e(SEQS[4].T),
+        SEQS[4][::-1].T.astype(e.dtype)),
     "acot_subspace": lambda e: _acot_subspace(e),
     "bases_to_flat": lambda e: __import__("seqot").subspace.bases_to_flat(e(_bases())),
     "flat_to_bases": lambda e: __import__("seqot").subspace.flat_to_bases(
@@ -378,6 +379,8 @@ def _estimators():
 
 
 ESTIMATOR_PARAMS = {
+    # extreme entries make the bases non-orthonormal: the kernel arithmetic itself is tested
+    "GrassmannKernel": dict(kernel="rbf", check_orthonormal=False),
     "ACOTSubspacePooling": dict(n_components=2, noise="random", n_cg_iter=2),
     "ASOTSegmenter": dict(n_actions=2, n_epochs=1, random_state=0),
     "DeepEMDClassifier": dict(sfc_steps=3),
@@ -515,6 +518,38 @@ def _ids(e):
     return e.name
 
 
+ORDINARY = [Extreme("ordinary", 1.0, np.float64, scaled=True),
+            Extreme("ordinary-f32", 1.0, np.float32, scaled=True)]
+
+
+@pytest.mark.parametrize("e", ORDINARY, ids=_ids)
+@pytest.mark.parametrize("name", sorted(CALLS))
+def test_every_case_runs_on_ordinary_data(name, e):
+    """The sweep cannot pass vacuously: each case gives a finite result on ordinary data, so
+    a ValueError under an extreme comes from the extreme, not from a malformed call."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = CALLS[name](e)
+    assert _non_finite(out) is None
+
+
+@pytest.mark.parametrize("e", ORDINARY, ids=_ids)
+@pytest.mark.parametrize("stage", ["fit", "predict"])
+@pytest.mark.parametrize("name", ["ACOTSubspacePooling", "ASOTSegmenter", "CMOTNearestCentroid",
+                                  "DeepEMDClassifier", "EpisodicEncoder", "GrassmannKernel",
+                                  "KNeighborsSequenceClassifier", "MeanPooling",
+                                  "PCASubspacePooling", "RankPooling",
+                                  "SequenceDistanceTransformer", "SequenceNearestCentroid",
+                                  "TAPMetricLearner"])
+def test_every_estimator_case_runs_on_ordinary_data(name, stage, e):
+    if name == "ACOTSubspacePooling":
+        pytest.importorskip("pymanopt")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = _call_estimator(name, stage, e)
+    assert _non_finite(out) is None
+
+
 @pytest.mark.parametrize("e", EXTREMES, ids=_ids)
 @pytest.mark.parametrize("name", sorted(CALLS))
 def test_function_never_returns_nan(name, e):
@@ -548,3 +583,27 @@ def test_the_sweep_counts():
     called = [n for n in names if n in CALLS or n in _estimators()]
     assert len(called) == len(CALLS) + len(_estimators())
     assert len(called) + len([n for n in names if n in NO_NUMERIC_INPUT]) == len(names)
+
+
+def test_half_precision_costs_are_not_refused():
+    """The overflow guard of the Euclidean costs leaves float16 to torch's own semantics
+    (its limit with the sums' headroom would refuse every realistic half tensor)."""
+    from seqot.ot import frame_cost, pairwise_frame_cost
+
+    X, Y = torch.rand(2, 5, 8).half(), torch.rand(3, 6, 8).half()
+    for metric in ("sqeuclidean", "euclidean"):
+        assert torch.isfinite(pairwise_frame_cost(X, Y, metric)).all()
+        assert torch.isfinite(frame_cost(X[0], Y[0], metric)).all()
+
+
+def test_cross_reference_weights_of_diverged_features_do_not_crash():
+    """Infinite features in a hand-built batch (no validation) gave an OverflowError in the
+    power-of-two scaling; they now stay a torch result."""
+    from seqot.distances import cross_reference_weights
+    from seqot.utils import SequenceBatch
+
+    data = torch.ones(2, 3, 2, dtype=torch.float64)
+    data[0, 0, 0] = float("inf")
+    batch = SequenceBatch(data, torch.tensor([3, 3]))
+    a, b = cross_reference_weights(batch, batch)
+    assert a.shape == (2, 2, 3) and b.shape == (2, 2, 3)

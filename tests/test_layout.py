@@ -158,3 +158,24 @@ def test_aeon_japanese_vowels_channels_first_equals_the_bundled_data():
     own = KNeighborsSequenceClassifier(metric="dtw").fit(jv.X_train, jv.y_train).predict(
         jv.X_test)
     np.testing.assert_array_equal(pred.astype(int), own)
+
+
+def test_channels_first_dataframe_records_no_feature_names():
+    """A wide (n, T) table read channels first holds n univariate series: its columns are
+    time points, so a query table with other columns (another T) must work."""
+    pd = pytest.importorskip("pandas")
+    from seqot.subspace import MeanPooling
+
+    rng = np.random.default_rng(4)
+    fit = pd.DataFrame(rng.normal(size=(5, 10)), columns=[f"t{i}" for i in range(10)])
+    query = pd.DataFrame(rng.normal(size=(3, 12)), columns=[f"t{i}" for i in range(12)])
+    est = MeanPooling(layout="channels_first").fit(fit)
+    assert not hasattr(est, "feature_names_in_") and est.n_features_in_ == 1
+    np.testing.assert_allclose(est.transform(query),
+                               MeanPooling(layout="channels_first").fit(
+                                   fit.to_numpy()).transform(query.to_numpy()))
+
+
+def test_empty_channels_first_collection_says_empty():
+    with pytest.raises(ValueError, match="empty"):
+        check_sequences([], layout="channels_first")

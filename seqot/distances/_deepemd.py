@@ -105,7 +105,8 @@ def _pow2_scale(data):
     """The power of two at or above ``max |data|`` (1 for all-zero data), a float."""
     with torch.no_grad():
         peak = float(data.detach().abs().amax()) if data.numel() else 0.0
-    return 2.0 ** math.ceil(math.log2(peak)) if peak > 0 else 1.0
+    # NaN/inf (diverged features in a hand-built batch) keep scale 1: they stay NaN/inf
+    return 2.0 ** math.ceil(math.log2(peak)) if 0 < peak < math.inf else 1.0
 
 
 def _centre(batch: SequenceBatch):

@@ -104,10 +104,14 @@ def _check_spread(X, Y):
     or their sums along an alignment, overflow to inf and every distance built on them would
     be inf or NaN. A ``ValueError`` naming the range instead.
     """
-    if X.numel() == 0 or Y.numel() == 0:
+    if X.numel() == 0 or Y.numel() == 0 or X.dtype in (torch.float16, torch.bfloat16):
+        # half precision overflows at any realistic headroom: torch's own semantics there
         return
     with torch.no_grad():
         spread = float(torch.maximum(X.detach().abs().amax(), Y.detach().abs().amax()))
+    if math.isnan(spread) or math.isinf(spread):
+        raise ValueError("frames contain NaN or infinity; Euclidean frame costs need finite "
+                         "frames.")
     d = X.shape[-1]
     limit = math.sqrt(torch.finfo(X.dtype).max / (4.0 * d * _SUM_HEADROOM))
     if not spread <= limit:
@@ -143,15 +147,23 @@ def _recompute_cancelled(sq, sums, both_zero, difference):
     duplicates are rare in real data, so only a few entries are gathered.
     """
     with torch.no_grad():
-        cand = (sq <= _CANCELLED * sums) & ~both_zero
+        cand = sq <= sums.mul(_CANCELLED)
+        cand &= ~both_zero
         idx = cand.nonzero(as_tuple=True)
-    sq = sq.masked_fill(both_zero, 0.0)
+        del cand
+        any_zero = bool(both_zero.any())
+    grad = sq.requires_grad
+    if any_zero:
+        sq = sq.masked_fill(both_zero, 0.0) if grad else sq.masked_fill_(both_zero, 0.0)
     k = int(idx[0].numel())
-    for start in range(0, k, _REFINE_CHUNK):
-        part = tuple(ix[start:start + _REFINE_CHUNK] for ix in idx)
-        diff = difference(part)
-        sq = sq.index_put(part, (diff * diff).sum(-1))
-    return sq
+    if k == 0:
+        return sq
+    # the exact values of every candidate first, then one write into the cost tensor
+    values = torch.cat([
+        (lambda diff: (diff * diff).sum(-1))(
+            difference(tuple(ix[start:start + _REFINE_CHUNK] for ix in idx)))
+        for start in range(0, k, _REFINE_CHUNK)])
+    return sq.index_put(idx, values) if grad else sq.index_put_(idx, values)
 
 
 def _finish(sq_or_dot, x_sq, y_sq, metric, refine=None):

@@ -154,17 +154,23 @@ def _as_bases(U, *, n_components, name, check_orthonormal, flat_k=None):
             f"{name} holds (d, k) = ({d}, {k}) bases; a k-dimensional subspace of R^d needs "
             "k <= d (for flat input, check n_components)."
         )
+    _check_bases_values(arr, name, check_orthonormal)
+    return arr
+
+
+def _check_bases_values(arr, name, check_orthonormal):
+    """Orthonormal bases, or (unchecked matrices) entries whose kernel cannot overflow."""
     if check_orthonormal:
         _check_orthonormal(arr, name)
-    else:
-        # ||U1 U1^T - U2 U2^T||_F^2 <= 4 k^2 d^2 max|U|^4 must stay finite
-        limit = (np.finfo(arr.dtype).max / (4.0 * k * k * d * d)) ** 0.25
-        if arr.size and np.abs(arr).max() > limit:
-            raise ValueError(
-                f"{name} has entries up to {np.abs(arr).max():.3g}; the kernel of such "
-                f"matrices overflows {arr.dtype} (limit {limit:.3g}). Rescale the bases."
-            )
-    return arr
+        return
+    _, d, k = arr.shape
+    # ||U1 U1^T - U2 U2^T||_F^2 <= 4 k^2 d^2 max|U|^4 must stay finite
+    limit = (np.finfo(arr.dtype).max / (4.0 * k * k * d * d)) ** 0.25
+    if arr.size and np.abs(arr).max() > limit:
+        raise ValueError(
+            f"{name} has entries up to {np.abs(arr).max():.3g}; the kernel of such "
+            f"matrices overflows {arr.dtype} (limit {limit:.3g}). Rescale the bases."
+        )
 
 
 def _check_array(arr, name, **kwargs):
@@ -474,8 +480,7 @@ class GrassmannKernel(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 f"X holds (d, k) = {bases.shape[1:]} bases; a k-dimensional subspace of R^d "
                 "needs k <= d (for flat input, check n_components)."
             )
-        if self.check_orthonormal:
-            _check_orthonormal(bases, "X")
+        _check_bases_values(bases, "X", self.check_orthonormal)
         return bases
 
     def fit(self, X, y=None):

@@ -402,6 +402,8 @@ def _from_channels_first(X, input_name):
 
     if isinstance(X, torch.Tensor):
         return whole(X)
+    if isinstance(X, (list, tuple)) and len(X) == 0:
+        return X  # the parser says "empty"
     if isinstance(X, (list, tuple)) or (isinstance(X, np.ndarray) and X.dtype == object
                                         and X.ndim == 1 and X.size and _holds_arrays(X)):
         items = list(X)
@@ -684,7 +686,12 @@ def validate_sequences(estimator, X, *, reset: bool, **kwargs) -> SequenceBatch:
     if reset:
         _forget_fit(estimator)
     kwargs.setdefault("layout", getattr(estimator, "layout", "time_first"))
-    _check_feature_names(estimator, X, reset)
+    if kwargs["layout"] == "channels_first":
+        # a table's columns are then time points, not features: no feature names
+        if reset and hasattr(estimator, "feature_names_in_"):
+            del estimator.feature_names_in_
+    else:
+        _check_feature_names(estimator, X, reset)
     if reset:
         batch = _detached(check_sequences(X, **kwargs))
         estimator.n_features_in_ = batch.n_features
