@@ -78,7 +78,7 @@ def conv_structure(n, dtype=torch.float32):
     return phi
 
 
-def reference_asot(C, structure, n_iter=N_ITER):
+def reference_asot(C, structure, max_iter=N_ITER):
     """Spec §2.8 for one video, semi-relaxed, auto step: returns N T (rows sum to one)."""
     n, k = C.shape
     log_p = -math.log(n)
@@ -95,7 +95,7 @@ def reference_asot(C, structure, n_iter=N_ITER):
     g_max = float(gradient(T, log_T).max())
     assert g_max > 0
     eta = min(4.0 / g_max, 1.0 / EPS, 1.0 / LAM)
-    for _ in range(n_iter):
+    for _ in range(max_iter):
         logits = log_T - eta * gradient(T, log_T)
         log_T = logits - torch.logsumexp(logits, dim=1, keepdim=True) + log_p
         T = torch.exp(log_T).masked_fill_(log_T < floor, 0.0)
@@ -109,7 +109,7 @@ def timed(fn):
 
 
 def seqot_solve(C):
-    return asot(C, alpha=ALPHA, radius=RADIUS, eps=EPS, lambda_actions=LAM, n_iter=N_ITER).plan
+    return asot(C, alpha=ALPHA, radius=RADIUS, eps=EPS, lambda_actions=LAM, max_iter=N_ITER).plan
 
 
 def main():

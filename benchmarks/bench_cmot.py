@@ -47,11 +47,11 @@ def main():
 
     def seqot_fixed():
         return pairwise_sequence_distances(Q, S, metric="cmot", alpha=alpha, sigma=sigma,
-                                           reg=reg, n_iter=100, tol=0, device="cpu")
+                                           reg=reg, max_iter=100, tol=0, device="cpu")
 
     def seqot_median():
         return pairwise_sequence_distances(Q, S, metric="cmot", alpha=alpha, sigma=sigma,
-                                           n_iter=100, tol=0, device="cpu")
+                                           max_iter=100, tol=0, device="cpu")
 
     def pot_batch():
         return ot.batch.solve_batch(C, reg=reg, max_iter=100, tol=0, method="log_sinkhorn",

@@ -34,10 +34,10 @@ if case == "asot":
     finite = bool(np.isfinite(out).all())
 else:
     seqot.distances.pairwise_sequence_distances(
-        [rng.normal(size=(50, 16)).astype(np.float32)] * 2, metric="sinkhorn", n_iter=5)
+        [rng.normal(size=(50, 16)).astype(np.float32)] * 2, metric="sinkhorn", max_iter=5)
     X = [rng.normal(size=(a, 16)).astype(np.float32) for _ in range(b)]
     base = peak_mb(); t0 = time.perf_counter()
-    D = seqot.distances.pairwise_sequence_distances(X, metric="sinkhorn", reg=0.5, n_iter=20)
+    D = seqot.distances.pairwise_sequence_distances(X, metric="sinkhorn", reg=0.5, max_iter=20)
     finite = bool(np.isfinite(D).all())
 print(json.dumps(dict(extra=peak_mb() - base, seconds=time.perf_counter() - t0,
                       finite=finite)))

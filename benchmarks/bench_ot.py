@@ -38,7 +38,7 @@ def main():
     repeat = 3 if args.quick else 7
     dtype = getattr(torch, args.dtype)
     rng = np.random.default_rng(0)
-    n_q, n_s, T, d, n_iter = 75, 25, 8, 512, 100
+    n_q, n_s, T, d, max_iter = 75, 25, 8, 512, 100
 
     Q = torch.tensor(rng.normal(size=(n_q, T, d)) / np.sqrt(d), dtype=dtype)
     S = torch.tensor(rng.normal(size=(n_s, T, d)) / np.sqrt(d), dtype=dtype)
@@ -46,11 +46,11 @@ def main():
     reg = float(C.median()) / 7  # CMOT's rule of thumb, same for every solver
 
     def seqot_run():
-        return pairwise_sequence_distances(Q, S, metric="sinkhorn", reg=reg, n_iter=n_iter,
+        return pairwise_sequence_distances(Q, S, metric="sinkhorn", reg=reg, max_iter=max_iter,
                                            tol=0, device="cpu")
 
     def pot_batch():
-        return ot.batch.solve_batch(C, reg=reg, max_iter=n_iter, tol=0,
+        return ot.batch.solve_batch(C, reg=reg, max_iter=max_iter, tol=0,
                                     method="log_sinkhorn", grad="detach")
 
     t_seqot = median_time(seqot_run, repeat)
@@ -65,7 +65,7 @@ def main():
     n_loop = 60 if args.quick else 200
     t0 = time.perf_counter()
     for k in range(n_loop):
-        ot.sinkhorn2(u, u, Cn[k], reg, method="sinkhorn_log", numItermax=n_iter, stopThr=0,
+        ot.sinkhorn2(u, u, Cn[k], reg, method="sinkhorn_log", numItermax=max_iter, stopThr=0,
                      warn=False)
     t_loop = (time.perf_counter() - t0) / n_loop * (n_q * n_s)
 
@@ -76,7 +76,7 @@ def main():
     Sv = [torch.tensor(rng.normal(size=(t, d)) / np.sqrt(d), dtype=dtype) for t in lengths_s]
 
     def seqot_var():
-        return pairwise_sequence_distances(Qv, Sv, metric="sinkhorn", reg=reg, n_iter=n_iter,
+        return pairwise_sequence_distances(Qv, Sv, metric="sinkhorn", reg=reg, max_iter=max_iter,
                                            tol=0, device="cpu")
 
     t_var = median_time(seqot_var, repeat)
@@ -85,7 +85,7 @@ def main():
         Qe = torch.tensor(rng.normal(size=(n_q, length, d)) / np.sqrt(d), dtype=dtype)
         Se = torch.tensor(rng.normal(size=(n_s, length, d)) / np.sqrt(d), dtype=dtype)
         return lambda: pairwise_sequence_distances(Qe, Se, metric="sinkhorn", reg=reg,
-                                                   n_iter=n_iter, tol=0, device="cpu")
+                                                   max_iter=max_iter, tol=0, device="cpu")
 
     t_eq10 = median_time(equal(10), repeat)  # same mean length as the ragged workload
     t_eq16 = median_time(equal(16), repeat)  # everything padded to the longest (POT's way)

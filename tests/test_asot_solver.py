@@ -38,7 +38,7 @@ def temporal_prior(n, k):
     return np.abs(np.arange(n)[:, None] / n - np.arange(k)[None, :] / k)
 
 
-def dense_asot(C, *, alpha, radius, eps, lam, rho=0.0, n_iter=25, gamma=1.0, step=None,
+def dense_asot(C, *, alpha, radius, eps, lam, rho=0.0, max_iter=25, gamma=1.0, step=None,
                balanced=False):
     """The whole ASOT iteration with a dense C^v: returns (N T, objective trace, step)."""
     N, K = C.shape
@@ -70,7 +70,7 @@ def dense_asot(C, *, alpha, radius, eps, lam, rho=0.0, n_iter=25, gamma=1.0, ste
     else:
         eta = step
     trace = [objective(T, log_T)]
-    for _ in range(n_iter):
+    for _ in range(max_iter):
         if balanced:  # Peyré et al.'s entropic-GW step with an exact Sinkhorn projection
             T = ot.sinkhorn(p, q, gamma * alpha * phi(T) + C_lin, eps, method="sinkhorn_log",
                             numItermax=100000, stopThr=1e-14)
@@ -138,24 +138,24 @@ def test_balanced_rows_sum_to_one_with_defaults(videos):
 @pytest.mark.parametrize("eps", [0.05, 0.3])
 def test_no_gw_no_kl_is_row_softmax(eps):
     C = random_cost(1, n=50, k=7)
-    res = asot(C, alpha=0.0, lambda_actions=0.0, eps=eps, n_iter=300)
+    res = asot(C, alpha=0.0, lambda_actions=0.0, eps=eps, max_iter=300)
     np.testing.assert_allclose(res.plan, softmax(-C / eps, axis=1), rtol=0, atol=1e-9)
 
 
 def test_no_gw_no_kl_argmax_is_argmin_after_25_iterations(videos):
     for C, _ in zip(*videos):
-        res = asot(C, alpha=0.0, lambda_actions=0.0, eps=0.04, n_iter=25)
+        res = asot(C, alpha=0.0, lambda_actions=0.0, eps=0.04, max_iter=25)
         np.testing.assert_array_equal(res.plan.argmax(1), C.argmin(1))
 
 
-@pytest.mark.parametrize("lam,n_iter", [(0.05, 300), (0.5, 300), (5.0, 2500)])
-def test_no_gw_matches_pot_semi_relaxed(lam, n_iter):
+@pytest.mark.parametrize("lam,max_iter", [(0.05, 300), (0.5, 300), (5.0, 2500)])
+def test_no_gw_matches_pot_semi_relaxed(lam, max_iter):
     N, K, eps = 40, 6, 0.1
     C = random_cost(2, n=N, k=K)
     p, q = np.full(N, 1.0 / N), np.full(K, 1.0 / K)
     ref = ot.unbalanced.sinkhorn_unbalanced(p, q, C, reg=eps, reg_m=(np.inf, lam),
                                             reg_type="kl", numItermax=100000, stopThr=1e-16)
-    res = asot(C, alpha=0.0, eps=eps, lambda_actions=lam, n_iter=n_iter)
+    res = asot(C, alpha=0.0, eps=eps, lambda_actions=lam, max_iter=max_iter)
     np.testing.assert_allclose(res.plan / N, ref, rtol=1e-8, atol=1e-14)
     # lambda really acted: the plan is neither the row softmax nor POT's at another lambda
     assert np.abs(res.plan - softmax(-C / eps, axis=1)).max() > 1e-3
@@ -166,11 +166,11 @@ def test_no_gw_balanced_matches_pot_sinkhorn():
     C = random_cost(3, n=N, k=K)
     p, q = np.full(N, 1.0 / N), np.full(K, 1.0 / K)
     ref = ot.sinkhorn(p, q, C, eps, method="sinkhorn_log", numItermax=100000, stopThr=1e-15)
-    res = asot(C, alpha=0.0, eps=eps, balanced=True, n_iter=5, n_sinkhorn_iter=1000)
+    res = asot(C, alpha=0.0, eps=eps, balanced=True, max_iter=5, n_sinkhorn_iter=1000)
     np.testing.assert_allclose(res.plan / N, ref, rtol=1e-8, atol=1e-14)
     # large lambda approaches the balanced solution (spec §9 #4), small lambda does not
-    gaps = [np.abs(asot(C, alpha=0.0, eps=eps, lambda_actions=lam, n_iter=n_iter).plan / N
-                   - ref).max() for lam, n_iter in ((0.05, 300), (0.5, 300), (5.0, 2500))]
+    gaps = [np.abs(asot(C, alpha=0.0, eps=eps, lambda_actions=lam, max_iter=max_iter).plan / N
+                   - ref).max() for lam, max_iter in ((0.05, 300), (0.5, 300), (5.0, 2500))]
     assert gaps[0] > gaps[1] > gaps[2] and gaps[2] < 0.1 * gaps[0]
 
 
@@ -246,24 +246,24 @@ def test_iteration_matches_dense_reference(n, params):
     C[n // 2:, 3] -= 0.5
     params = dict(params)
     C += params.pop("shift", 0.0)
-    ref_plan, ref_trace, ref_eta = dense_asot(C, n_iter=30, **params)
+    ref_plan, ref_trace, ref_eta = dense_asot(C, max_iter=30, **params)
     res = asot(C, alpha=params["alpha"], radius=params["radius"], eps=params["eps"],
-               lambda_actions=params["lam"], rho=params.get("rho", 0.0), n_iter=30,
+               lambda_actions=params["lam"], rho=params.get("rho", 0.0), max_iter=30,
                gw_grad_scale=params.get("gamma", 1.0), step_size=params.get("step"))
     assert res.step_size == pytest.approx(ref_eta, rel=1e-12)
     np.testing.assert_allclose(res.plan, ref_plan, rtol=1e-9, atol=1e-10)
     np.testing.assert_allclose(res.objective, ref_trace, rtol=1e-10, atol=1e-12)
     # the structural term acted (the oracle is not trivially the alpha = 0 plan)
-    plain, _, _ = dense_asot(C, n_iter=30, **{**params, "alpha": 0.0})
+    plain, _, _ = dense_asot(C, max_iter=30, **{**params, "alpha": 0.0})
     assert np.abs(ref_plan - plain).max() > 1e-3
 
 
 def test_balanced_iteration_matches_dense_reference():
     rng = np.random.default_rng(8)
     C = rng.uniform(0, 2, (28, 4))
-    ref_plan, ref_trace, _ = dense_asot(C, alpha=0.4, radius=0.1, eps=0.1, lam=0.0, n_iter=8,
+    ref_plan, ref_trace, _ = dense_asot(C, alpha=0.4, radius=0.1, eps=0.1, lam=0.0, max_iter=8,
                                         balanced=True)
-    res = asot(C, alpha=0.4, radius=0.1, eps=0.1, balanced=True, n_iter=8,
+    res = asot(C, alpha=0.4, radius=0.1, eps=0.1, balanced=True, max_iter=8,
                n_sinkhorn_iter=3000)
     np.testing.assert_allclose(res.plan, ref_plan, rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(res.objective, ref_trace, rtol=1e-7, atol=1e-9)
@@ -273,7 +273,7 @@ def test_objective_at_init_closed_form():
     """T0 = 1/(NK): objective = gamma*alpha/2 <Phi,T0> + <C_lin,T0> - eps log(NK) (KL = 0)."""
     N, K, alpha, r, eps, gamma = 40, 4, 0.5, 0.1, 0.07, 2.0
     C = random_cost(9, n=N, k=K)
-    res = asot(C, alpha=alpha, radius=r, eps=eps, gw_grad_scale=gamma, n_iter=1)
+    res = asot(C, alpha=alpha, radius=r, eps=eps, gw_grad_scale=gamma, max_iter=1)
     w = int(np.floor(N * r))
     neighbours = sum(min(i + w, N - 1) - max(i - w, 0) for i in range(N))  # pairs 1<=|i-k|<=w
     gw = neighbours * (1 / r) * (1 / (N * K)) ** 2 * K * (K - 1)
@@ -320,7 +320,7 @@ def test_row_shift_invariance_with_fixed_step(alpha):
 @pytest.mark.parametrize("s", [0.1, 7.0])
 def test_joint_scaling_at_alpha_zero(s):
     C = random_cost(14, n=40, k=5)
-    kw = dict(alpha=0.0, radius=0.1, n_iter=25)
+    kw = dict(alpha=0.0, radius=0.1, max_iter=25)
     res = asot(C, eps=0.07, lambda_actions=0.05, **kw)
     res_s = asot(s * C, eps=s * 0.07, lambda_actions=s * 0.05, **kw)
     np.testing.assert_allclose(res_s.plan, res.plan, rtol=1e-10, atol=1e-12)
@@ -376,7 +376,7 @@ def test_column_kl_decreases_with_lambda(alpha):
     X, _, P = make_segmented_sequences(n_sequences=1, n_frames=300, n_segments=(3, 3),
                                        noise=0.6, random_state=2, return_prototypes=True)
     C = 1.0 - X[0] @ P.T
-    kls = [column_kl(asot(C, alpha=alpha, eps=0.05, lambda_actions=lam, n_iter=300).plan)
+    kls = [column_kl(asot(C, alpha=alpha, eps=0.05, lambda_actions=lam, max_iter=300).plan)
            for lam in (0.0, 0.01, 0.1, 1.0, 10.0)]
     assert all(b < a for a, b in zip(kls, kls[1:])), kls
     assert kls[-1] < 0.05 * kls[0]
@@ -396,7 +396,7 @@ def test_single_frame(alpha):
     """N = 1 has no neighbours, so alpha > 0 is alpha = 0 with cost (1-alpha) C."""
     C = np.array([[0.3, 1.2, 0.7, 0.1]])
     lam, eps = 0.2, 0.1
-    res = asot(C, alpha=alpha, eps=eps, lambda_actions=lam, n_iter=500)
+    res = asot(C, alpha=alpha, eps=eps, lambda_actions=lam, max_iter=500)
     ref = ot.unbalanced.sinkhorn_unbalanced(np.ones(1), np.full(4, 0.25), (1 - alpha) * C,
                                             reg=eps, reg_m=(np.inf, lam), reg_type="kl",
                                             numItermax=100000, stopThr=1e-16)
@@ -436,8 +436,8 @@ def test_nonfinite_cost_raises(bad):
         (dict(eps=-1.0), "eps"),
         (dict(radius=0.0), "radius"),
         (dict(radius=1.5), "radius"),
-        (dict(n_iter=0), "n_iter"),
-        (dict(n_iter=2.5), "n_iter"),
+        (dict(max_iter=0), "max_iter"),
+        (dict(max_iter=2.5), "max_iter"),
         (dict(lambda_actions=-0.1), "lambda_actions"),
         (dict(rho=-1.0), "rho"),
         (dict(step_size=0.0), "step_size"),
@@ -508,7 +508,7 @@ def ragged_costs(seed=19, lengths=(30, 55, 80, 7), K=5):
     [
         dict(alpha=0.5, radius=0.04, eps=0.07, lambda_actions=0.05, rho=0.3),
         dict(alpha=0.3, radius=0.1, eps=0.05, lambda_actions=0.0, gw_grad_scale=2.0),
-        dict(alpha=0.5, radius=0.04, eps=0.1, balanced=True, n_iter=10),
+        dict(alpha=0.5, radius=0.04, eps=0.1, balanced=True, max_iter=10),
     ],
 )
 def test_batch_equals_loop(kw):

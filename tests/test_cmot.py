@@ -20,8 +20,8 @@ from seqot.utils import check_sequences
 SIGMA = 1.2
 DIAG = 0.4993518  # e^{-1/sigma^2}, sigma = 1.2 (Appendix)
 MARGIN = 0.0813247  # mean anti-diagonal minus mean diagonal of C^PO, M = 4, sigma = 1.2
-TIGHT = dict(n_iter=5000, tol=1e-12)
-HARD = dict(lambda_scale=1e4, n_iter=20000, tol=1e-13)  # the hard-OT limit (S4, I4, I6)
+TIGHT = dict(max_iter=5000, tol=1e-12)
+HARD = dict(lambda_scale=1e4, max_iter=20000, tol=1e-13)  # the hard-OT limit (S4, I4, I6)
 
 SPEC_TABLE = np.array([
     [0.4994, 0.5202, 0.5738, 0.6412],
@@ -66,10 +66,10 @@ def fused_cost(x, y, alpha=0.4, sigma=SIGMA, metric="euclidean"):
     return C
 
 
-def pot_plan(C, reg, a=None, b=None, n_iter=20000, stop=1e-13):
+def pot_plan(C, reg, a=None, b=None, max_iter=20000, stop=1e-13):
     a = unif(C.shape[0]) if a is None else a
     b = unif(C.shape[1]) if b is None else b
-    return ot.sinkhorn(a, b, C, reg, method="sinkhorn_log", numItermax=n_iter, stopThr=stop)
+    return ot.sinkhorn(a, b, C, reg, method="sinkhorn_log", numItermax=max_iter, stopThr=stop)
 
 
 def batch(seqs):
@@ -267,7 +267,7 @@ def test_s1_plan_is_a_coupling(rng):
     x, y = unit_rows(rng, 4), unit_rows(rng, 4)
     pairs = [(x, y), (x, x), (x, x[::-1]), (x, unit_rows(rng, 6))]
     for u, v in pairs:
-        for kw, atol in [({}, 1e-3), (dict(n_iter=3000, tol=1e-12), 1e-6)]:
+        for kw, atol in [({}, 1e-3), (dict(max_iter=3000, tol=1e-12), 1e-6)]:
             T = plan_of(u, v, **kw)
             assert T.shape == (len(u), len(v))
             assert (T >= 0).all()
@@ -279,7 +279,7 @@ def test_s1_plan_is_a_coupling(rng):
 def test_s1_plan_in_padded_batch_is_zero_on_padding(rng):
     X = [rng.normal(size=(m, 3)) for m in (2, 5)]
     Y = [rng.normal(size=(m, 3)) for m in (4, 3, 6)]
-    D, T = cmot_block(batch(X), batch(Y), return_plan=True, n_iter=3000, tol=1e-12)
+    D, T = cmot_block(batch(X), batch(Y), return_plan=True, max_iter=3000, tol=1e-12)
     assert T.shape == (2, 3, 5, 6)
     for i, x in enumerate(X):
         for j, y in enumerate(Y):
@@ -299,8 +299,8 @@ def test_s2_constant_shift_with_fixed_reg(rng):
     rule, which changes eps (so the median must be taken on the fused C)."""
     x, y = rng.normal(size=(4, 3)), rng.normal(size=(5, 3))
     C = fused_cost(x, y, 0.4)
-    r0 = seqot_sinkhorn(C, reg=0.1, n_iter=5000, tol=1e-13)
-    r1 = seqot_sinkhorn(C + 2.5, reg=0.1, n_iter=5000, tol=1e-13)
+    r0 = seqot_sinkhorn(C, reg=0.1, max_iter=5000, tol=1e-13)
+    r1 = seqot_sinkhorn(C + 2.5, reg=0.1, max_iter=5000, tol=1e-13)
     np.testing.assert_allclose(r1.plan, r0.plan, atol=1e-10)
     assert float(r1.value_linear) == pytest.approx(float(r0.value_linear) + 2.5, rel=1e-10)
     # the same through cmot: sigma -> inf makes alpha C^PO the constant alpha (I8 below)
@@ -346,7 +346,7 @@ def test_i2_bounds(rng):
             x, y = rng.normal(size=(lengths[0], 3)), rng.normal(size=(lengths[1], 3))
             P = cpo_centred(*lengths, sigma)
             C = ot.dist(x, y, metric="euclidean") + alpha * P
-            for kw in [{}, dict(reg=0.05), dict(lambda_scale=50.0, n_iter=1000)]:
+            for kw in [{}, dict(reg=0.05), dict(lambda_scale=50.0, max_iter=1000)]:
                 d = cmot(x, y, alpha=alpha, sigma=sigma, **kw)
                 assert alpha * P.min() - 1e-12 <= d <= C.max() + 1e-12
                 assert d >= alpha * np.exp(-1 / sigma ** 2) - 1e-12
@@ -370,7 +370,7 @@ def test_i4_self_distance(rng):
         hard = cmot(x, x, **HARD)
         assert hard == pytest.approx(bound, abs=1e-6)
         for _ in range(2):  # below any other y (the global minimum; I2 is the general bound)
-            assert cmot(x, unit_rows(rng, 4), lambda_scale=1e4, n_iter=2000) > hard + 1.0
+            assert cmot(x, unit_rows(rng, 4), lambda_scale=1e4, max_iter=2000) > hard + 1.0
         # at lambda = 7/med(C): slightly above, not 0 (prototype 0.2101)
         d = cmot(x, x)
         assert bound < d < bound + 0.025
@@ -433,14 +433,14 @@ def test_i9_scale_covariance(rng, c):
         for alpha in [0.0, 0.4]:
             d = cmot(x, y, alpha=alpha)
             assert cmot(c * x, c * y, alpha=alpha * c) == pytest.approx(c * d, rel=1e-4)
-            exact = dict(n_iter=150, tol=0.0)  # same iterations: equal to rounding
+            exact = dict(max_iter=150, tol=0.0)  # same iterations: equal to rounding
             assert cmot(c * x, c * y, alpha=alpha * c, **exact) == pytest.approx(
                 c * cmot(x, y, alpha=alpha, **exact), rel=1e-10)
             assert cmot(c * x, c * y, alpha=alpha * c, distance="regularized",
                         **exact) == pytest.approx(
                 c * cmot(x, y, alpha=alpha, distance="regularized", **exact), rel=1e-9)
-        np.testing.assert_allclose(plan_of(c * x, c * y, alpha=0.0, n_iter=150, tol=0.0),
-                                   plan_of(x, y, alpha=0.0, n_iter=150, tol=0.0), atol=1e-12)
+        np.testing.assert_allclose(plan_of(c * x, c * y, alpha=0.0, max_iter=150, tol=0.0),
+                                   plan_of(x, y, alpha=0.0, max_iter=150, tol=0.0), atol=1e-12)
 
 
 def test_i10_rigid_motion_invariance(rng):
@@ -510,12 +510,12 @@ def test_i13_gradcheck_fixed_reg(rng, distance, lengths):
     yt = _t(y)
 
     def f(xt):
-        return cmot(xt, yt, alpha=0.7, reg=0.3, n_iter=40, tol=0.0, distance=distance)
+        return cmot(xt, yt, alpha=0.7, reg=0.3, max_iter=40, tol=0.0, distance=distance)
 
     assert torch.autograd.gradcheck(f, (_t(x, True),), eps=1e-6, atol=1e-6, rtol=1e-5)
 
     def g(yt_):
-        return cmot(_t(x), yt_, alpha=0.7, reg=0.3, n_iter=40, tol=0.0, distance=distance)
+        return cmot(_t(x), yt_, alpha=0.7, reg=0.3, max_iter=40, tol=0.0, distance=distance)
 
     assert torch.autograd.gradcheck(g, (_t(y, True),), eps=1e-6, atol=1e-6, rtol=1e-5)
 
@@ -523,7 +523,7 @@ def test_i13_gradcheck_fixed_reg(rng, distance, lengths):
 @pytest.mark.parametrize("distance", ["transport", "regularized"])
 def test_i13_median_rule_gradient_treats_eps_as_constant(rng, distance):
     x, y = rng.normal(size=(3, 2)), rng.normal(size=(4, 2))
-    alpha, it = 0.5, dict(n_iter=40, tol=0.0)
+    alpha, it = 0.5, dict(max_iter=40, tol=0.0)
     eps0 = float(np.median(fused_cost(x, y, alpha)) / 7)
     yt = _t(y)
 
@@ -547,7 +547,7 @@ def test_i13_regularized_gradient_is_envelope(rng):
     x, y = rng.normal(size=(4, 3)), rng.normal(size=(5, 3))
     alpha, reg = 0.6, 0.2
     xt = _t(x, True)
-    d = cmot(xt, _t(y), alpha=alpha, reg=reg, distance="regularized", n_iter=500, tol=0.0)
+    d = cmot(xt, _t(y), alpha=alpha, reg=reg, distance="regularized", max_iter=500, tol=0.0)
     d.backward()
     T = torch.as_tensor(plan_of(x, y, alpha=alpha, reg=reg, **TIGHT))
     xe = _t(x, True)
@@ -583,7 +583,7 @@ def _ragged(rng, lengths, d=4):
 
 @pytest.mark.parametrize("params", [
     {}, dict(alpha=1.2, sigma=0.9), dict(alpha=0.0), dict(reg=0.5),
-    dict(distance="regularized"), dict(lambda_scale=5.0, alpha=0.8, n_iter=300),
+    dict(distance="regularized"), dict(lambda_scale=5.0, alpha=0.8, max_iter=300),
 ])
 def test_batched_equals_per_pair(rng, params):
     # atol: C^SE uses the Gram trick (spec §3.1), so an exact match (x vs x) costs
@@ -598,7 +598,7 @@ def test_batched_equals_per_pair(rng, params):
     # Y = None, several blocks: every entry is dis(x_i, x_j) itself, whatever the blocks.
     # dis(y, x) equals dis(x, y) only to the Sinkhorn tolerance (I1, the spec's rtol 1e-4 at
     # 100 iterations), so no block may be filled by mirroring another.
-    S = pairwise_sequence_distances(X, metric="cmot", batch_size=2, **params)
+    S = pairwise_sequence_distances(X, metric="cmot", block_size=2, **params)
     refS = np.array([[cmot(x, y, **params) for y in X] for x in X])
     np.testing.assert_allclose(S, refS, **tols)
     np.testing.assert_allclose(S, S.T, rtol=1e-4, atol=1e-7)

@@ -79,8 +79,8 @@ def test_e4_alpha_zero_is_blind_to_segment_order():
     rng = np.random.default_rng(1)
     shuffled_q = [x[rng.permutation(len(x))] for x in Xq]
     shuffled_s = [x[rng.permutation(len(x))] for x in Xs]
-    a = CMOTNearestCentroid(alpha=0.0, n_iter=2000, tol=1e-12, device="cpu").fit(Xs, ys)
-    b = CMOTNearestCentroid(alpha=0.0, n_iter=2000, tol=1e-12, device="cpu").fit(shuffled_s, ys)
+    a = CMOTNearestCentroid(alpha=0.0, max_iter=2000, tol=1e-12, device="cpu").fit(Xs, ys)
+    b = CMOTNearestCentroid(alpha=0.0, max_iter=2000, tol=1e-12, device="cpu").fit(shuffled_s, ys)
     np.testing.assert_allclose(a.class_distances(Xq), b.class_distances(shuffled_q), rtol=1e-7)
     c = CMOTNearestCentroid(alpha=1.0, device="cpu").fit(Xs, ys)
     assert not np.allclose(c.class_distances(Xq), c.class_distances(shuffled_q), rtol=1e-3)

@@ -126,7 +126,7 @@ def test_pairwise_ragged_equals_per_pair_and_is_symmetric():
     np.testing.assert_allclose(Dt, D.T, atol=1e-12)
     # small blocks (several padded batches) give the same matrix
     Db = np.asarray(pairwise_sequence_distances(X, Y, metric="deepemd", device="cpu",
-                                                batch_size=2))
+                                                block_size=2))
     np.testing.assert_allclose(Db, D, atol=1e-12)
     # symmetric self-matrix with a zero diagonal (self-similarity, spec §9 #5)
     S = np.asarray(pairwise_sequence_distances(X, metric="deepemd", device="cpu"))
@@ -798,11 +798,11 @@ def test_sinkhorn_solver_agrees_with_exact_within_entropic_bias():
     for m, n in ((5, 8), (10, 10), (3, 12)):
         U, V = rand_set(rng, m), rand_set(rng, n)
         w = deepemd(U, V)
-        ws = deepemd(U, V, solver="sinkhorn", reg=reg, n_iter=2000)
+        ws = deepemd(U, V, solver="sinkhorn", reg=reg, max_iter=2000)
         assert -1e-5 <= ws - w <= reg * np.log(m * n) + 1e-5
     X, y, Q, _ = parts_task(3, 1, seed=7, noise=1.0)
     a = DeepEMDClassifier(device="cpu").fit(X, y)
-    b = DeepEMDClassifier(solver="sinkhorn", reg=reg, n_iter=5000, device="cpu").fit(X, y)
+    b = DeepEMDClassifier(solver="sinkhorn", reg=reg, max_iter=5000, device="cpu").fit(X, y)
     # ⟨P_ε, C⟩ ≥ W up to the marginal error left when the potentials stop moving (tol=1e-9):
     # 8.7e-6 below W here (2000 iterations stopped short, 4.6e-3 below)
     bound = reg * np.log(36) + 1e-5

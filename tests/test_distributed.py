@@ -56,7 +56,7 @@ def test_pairwise_blocks_run_on_dask(client, sequences):
     Y = X[:9]
 
     def run():
-        return pairwise_sequence_distances(X, Y, metric="dtw", n_jobs=2, batch_size=4,
+        return pairwise_sequence_distances(X, Y, metric="dtw", n_jobs=2, block_size=4,
                                            device="cpu")
 
     local = run()
@@ -64,9 +64,9 @@ def test_pairwise_blocks_run_on_dask(client, sequences):
     assert n_tasks > 0  # prefer="threads" does not keep the blocks off the cluster
     np.testing.assert_array_equal(remote, local)
     # the symmetric X-vs-X path (upper-triangle blocks) too
-    local = pairwise_sequence_distances(X, metric="dtw", n_jobs=2, batch_size=4, device="cpu")
+    local = pairwise_sequence_distances(X, metric="dtw", n_jobs=2, block_size=4, device="cpu")
     remote, n_tasks = on_dask(client, lambda: pairwise_sequence_distances(
-        X, metric="dtw", n_jobs=2, batch_size=4, device="cpu"))
+        X, metric="dtw", n_jobs=2, block_size=4, device="cpu"))
     assert n_tasks > 0
     np.testing.assert_array_equal(remote, local)
 
@@ -126,7 +126,7 @@ def test_nested_episodes_on_raw_sequences(client, sequences):
     # episodes on dask, each fitting an estimator whose own pairwise loop is parallel too
     X, y = sequences
     sampler = EpisodeSampler(n_way=3, n_shot=1, n_query=2, n_episodes=6, random_state=1)
-    est = SequenceNearestCentroid(metric="dtw", batch_size=2, n_jobs=2, device="cpu")
+    est = SequenceNearestCentroid(metric="dtw", block_size=2, n_jobs=2, device="cpu")
 
     local = evaluate_episodes(est, X, y, sampler)  # sequential episodes, threaded blocks
     remote, n_tasks = on_dask(client, lambda: evaluate_episodes(est, X, y, sampler, n_jobs=2))

@@ -262,9 +262,9 @@ def test_pairwise_matches_per_pair(name, params, single):
     ref = np.array([[single(x, y) for y in Y] for x in X])
     ref_xx = np.array([[single(a, b) for b in X] for a in X])
     for bs in (None, 1, 3):
-        D = pairwise_sequence_distances(X, Y, metric=name, batch_size=bs, **params)
+        D = pairwise_sequence_distances(X, Y, metric=name, block_size=bs, **params)
         np.testing.assert_allclose(D, ref, rtol=1e-12, atol=1e-12)
-        D = pairwise_sequence_distances(X, metric=name, batch_size=bs, **params)
+        D = pairwise_sequence_distances(X, metric=name, block_size=bs, **params)
         np.testing.assert_allclose(D, ref_xx, rtol=1e-12, atol=1e-12)
 
 

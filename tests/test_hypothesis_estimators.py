@@ -400,10 +400,10 @@ HYPERPARAMETERS = {
         n_neighbors=[1, 3, 6, 7, 100, *_BAD_INTS], weights=["distance", "bad"],
         metric=["dtw", "sinkhorn", "cmot", "opw", "soft_dtw", "otam", "tcot", "emd",
                 "mean_cosine", "local_knn", "bad"],
-        batch_size=[1, 0, -2]),
+        block_size=[1, 0, -2]),
     "SequenceDistanceTransformer": dict(
         metric=["dtw", "sinkhorn", "cmot", "opw", "soft_dtw", "otam", "tcot", "bad", 3],
-        batch_size=[1, 0], metric_params=["bad", [1]]),
+        block_size=[1, 0], metric_params=["bad", [1]]),
     "SequenceNearestCentroid": dict(
         metric=["dtw", "sinkhorn", "cmot", "soft_dtw", "bad", 3],
         class_distance=["prototype", "bad"], temperature=[_TINY, _HUGE, 0, -1, np.inf, np.nan],
@@ -412,7 +412,7 @@ HYPERPARAMETERS = {
         alpha=[0, _TINY, _HUGE, -1, np.inf, np.nan], sigma=[_TINY, _HUGE, 0, np.inf],
         reg=[_TINY, _HUGE, 0, -1, np.nan], lambda_scale=[_TINY, _HUGE, 0],
         temperature=[_TINY, _HUGE, 0], distance=["regularized", "bad"],
-        cost=["sqeuclidean", "cosine", "bad"], n_iter=[1, *_BAD_INTS], tol=[0, _HUGE, -1],
+        cost=["sqeuclidean", "cosine", "bad"], max_iter=[1, *_BAD_INTS], tol=[0, _HUGE, -1],
         n_segments=[1, 2, 100, 0], segment_weights=[[1, 1], [0, 0], [-1, 1]],
         class_distance=["prototype"]),
     "EpisodicEncoder": dict(
@@ -428,7 +428,7 @@ HYPERPARAMETERS = {
     "DeepEMDClassifier": dict(
         temperature=[_TINY, _HUGE, 0], shot_strategy=["mean", "nearest", "fusion", "bad"],
         weights=["uniform", "bad"], weight_eps=[0, _HUGE, -1], solver=["sinkhorn", "bad"],
-        reg=[_TINY, _HUGE, 0], n_iter=[1, 0], sfc_steps=[0, 10, -1],
+        reg=[_TINY, _HUGE, 0], max_iter=[1, 0], sfc_steps=[0, 10, -1],
         sfc_lr=[_HUGE, 1e-12, 0], sfc_lr_scale=[_HUGE, _TINY], sfc_batch_size=[1, 100, 0],
         sfc_init=["kmeans", "nodewise_mean", "bad"], center=[False, "x"]),
     "TAPMetricLearner": dict(
@@ -443,7 +443,7 @@ HYPERPARAMETERS = {
         temperature=[_TINY, _HUGE, 0], alpha_train=[0, 0.999, 1.0],
         alpha_eval=[0, 0.999, 1.0], eps_train=[_TINY, _HUGE, 0], eps_eval=[_TINY, _HUGE, 0],
         lambda_train=[0, _TINY, _HUGE], lambda_eval=[0, _HUGE, -1], radius=[_TINY, 1.0, 0, 2],
-        rho=[0, _HUGE], rho_eval=[0, _HUGE, -1], balanced=[True, "x"], n_iter=[1, 0],
+        rho=[0, _HUGE], rho_eval=[0, _HUGE, -1], balanced=[True, "x"], max_iter=[1, 0],
         n_frames=[1, 1000, 0], batch_size=[1, 100, 0], n_epochs=[1, 0], lr=[_HUGE, 1e-12],
         weight_decay=[_HUGE, -1], init=["random", "bad"], standardize=[True]),
     "ACOTSubspacePooling": dict(
@@ -460,7 +460,7 @@ HYPERPARAMETERS = {
 }
 # metric_params drawn together with the metric they belong to
 _METRIC_PARAMS = {
-    "sinkhorn": [{"reg": _TINY}, {"reg": _HUGE}, {"reg": 0}, {"n_iter": 1},
+    "sinkhorn": [{"reg": _TINY}, {"reg": _HUGE}, {"reg": 0}, {"max_iter": 1},
                  {"unbalanced": _TINY}, {"unbalanced": _HUGE}, {"cost": "cosine"}],
     "cmot": [{"alpha": 0}, {"alpha": _HUGE}, {"sigma": _TINY}, {"sigma": _HUGE},
              {"reg": _TINY}, {"reg": _HUGE}, {"lambda_scale": _TINY}],
@@ -785,7 +785,7 @@ def test_grassmann_invalid_parameters(params, match):
      "metric_params"),
     ("CMOTNearestCentroid", {"distance": "nonsense"}, "distance"),
     ("CMOTNearestCentroid", {"cost": "manhattan"}, "cost"),
-    ("CMOTNearestCentroid", {"n_iter": 0}, "n_iter"),
+    ("CMOTNearestCentroid", {"max_iter": 0}, "max_iter"),
     ("CMOTNearestCentroid", {"tol": -1.0}, "tol"),
 ])
 def test_invalid_metric_params_fail_at_fit(name, params, match):

@@ -307,7 +307,7 @@ def test_viterbi_labels_in_range(C, temperature, stay):
        params=st.fixed_dictionaries({"alpha": st.sampled_from([0.0, 0.3, 0.9]),
                                      "eps": st.sampled_from([1e-3, 0.04, 10.0]),
                                      "balanced": st.booleans(),
-                                     "n_iter": st.sampled_from([1, 5])}))
+                                     "max_iter": st.sampled_from([1, 5])}))
 def test_asot_segment_labels_in_range(C, params):
     if np.abs(C).max() > 1e100:  # asot rejects costs it cannot normalise; checked below
         return
@@ -387,7 +387,7 @@ def test_viterbi_bad_parameters(kwargs, match):
 @pytest.mark.parametrize("kwargs, match", [
     (dict(alpha=-1), r"alpha"), (dict(alpha=1.5), r"alpha"), (dict(radius=0), r"radius"),
     (dict(eps=0), r"eps"), (dict(eps=np.nan), r"eps"), (dict(lambda_actions=-1), r"lambda"),
-    (dict(rho=-1), r"rho"), (dict(n_iter=0), r"n_iter"), (dict(n_iter=1.5), r"n_iter"),
+    (dict(rho=-1), r"rho"), (dict(max_iter=0), r"max_iter"), (dict(max_iter=1.5), r"max_iter"),
     (dict(step_size=0), r"step_size"), (dict(gw_grad_scale=np.inf), r"gw_grad_scale"),
     (dict(balanced="yes"), r"balanced"), (dict(return_plan="x"), r"return_plan"),
 ])
@@ -994,7 +994,7 @@ def test_train_valid(n_steps, lr, optimizer, validate_every, patience, lr_step_s
 @pytest.mark.parametrize("seed", [np.random.SeedSequence(0), np.random.PCG64(0), [1, 2], (3,),
                                   np.array([4])])
 def test_check_generator_takes_every_seed_default_rng_takes(seed):
-    from seqot.utils._validation import check_generator
+    from seqot.utils import check_random_state as check_generator
 
     a = check_generator(seed).integers(1 << 30, size=3)
     fresh = seed if not isinstance(seed, np.random.BitGenerator) else np.random.PCG64(0)
@@ -1029,7 +1029,7 @@ def test_train_accepts_optimizer_factories_and_array_scores():
 
 
 def test_check_generator_takes_seeds_beyond_64_bits():
-    from seqot.utils._validation import check_generator
+    from seqot.utils import check_random_state as check_generator
 
     a = check_generator([2**64, 3]).integers(1 << 30, size=3)
     np.testing.assert_array_equal(a, np.random.default_rng([2**64, 3]).integers(1 << 30, size=3))

@@ -59,7 +59,7 @@ _UNBALANCED = st.sampled_from([None, 1e-3, 1.0, 1e3, (None, 1.0), (1.0, None)])
 def test_sinkhorn_finite_for_extreme_reg_and_costs(problem, reg, unbalanced, dtype):
     C, a, b = problem
     Ct, at, bt = (torch.as_tensor(v, dtype=dtype) for v in (C, a, b))
-    res = sinkhorn(Ct, at, bt, reg=reg, unbalanced=unbalanced, n_iter=200)
+    res = sinkhorn(Ct, at, bt, reg=reg, unbalanced=unbalanced, max_iter=200)
     for v in (res.plan, res.value, res.value_linear, *res.potentials):
         assert_finite(v)
     assert res.plan.shape == C.shape
@@ -79,7 +79,7 @@ def test_sinkhorn_gradients_are_finite(problem, reg, unbalanced, grad, dtype):
     Ct = torch.tensor(C, dtype=dtype, requires_grad=True)
     at = torch.tensor(a, dtype=dtype, requires_grad=True)
     bt = torch.tensor(b, dtype=dtype, requires_grad=True)
-    res = sinkhorn(Ct, at, bt, reg=reg, unbalanced=unbalanced, grad=grad, n_iter=50)
+    res = sinkhorn(Ct, at, bt, reg=reg, unbalanced=unbalanced, grad=grad, max_iter=50)
     (res.value.sum() + res.value_linear.sum()).backward()
     for t in (Ct, at, bt):
         assert t.grad is not None
@@ -101,8 +101,8 @@ def test_sinkhorn_detach_returns_constants():
     (dict(reg=None), "reg"),
     (dict(reg=[0.1, -0.1]), "reg"),
     (dict(reg=np.array([0.1, 0.1, 0.1])), "reg"),
-    (dict(reg=0.1, n_iter=0), "n_iter"),
-    (dict(reg=0.1, n_iter=2.5), "n_iter"),
+    (dict(reg=0.1, max_iter=0), "max_iter"),
+    (dict(reg=0.1, max_iter=2.5), "max_iter"),
     (dict(reg=0.1, tol=-1.0), "tol"),
     (dict(reg=0.1, tol=np.nan), "tol"),
     (dict(reg=0.1, check_every=0), "check_every"),
@@ -289,7 +289,7 @@ def asot_problems(draw):
        st.booleans(), st.sampled_from([torch.float32, torch.float64]))
 def test_asot_finite_plans(C, alpha, lam, eps, balanced, dtype):
     res = asot(torch.as_tensor(C, dtype=dtype), alpha=alpha, lambda_actions=lam, eps=eps,
-               balanced=balanced, n_iter=5, n_sinkhorn_iter=20)
+               balanced=balanced, max_iter=5, n_sinkhorn_iter=20)
     assert_finite(res.plan)
     assert_finite(res.objective)
     assert_finite(res.step_size)
@@ -303,7 +303,7 @@ def test_asot_finite_plans(C, alpha, lam, eps, balanced, dtype):
     (dict(radius=0.0), "radius"), (dict(radius=2.0), "radius"), (dict(eps=0.0), "eps"),
     (dict(eps=-1.0), "eps"), (dict(lambda_actions=-1.0), "lambda_actions"),
     (dict(lambda_actions=np.inf), "lambda_actions"), (dict(rho=-1.0), "rho"),
-    (dict(n_iter=0), "n_iter"), (dict(n_sinkhorn_iter=0), "n_sinkhorn_iter"),
+    (dict(max_iter=0), "max_iter"), (dict(n_sinkhorn_iter=0), "n_sinkhorn_iter"),
     (dict(step_size=0.0), "step_size"), (dict(gw_grad_scale=np.nan), "gw_grad_scale"),
     (dict(balanced="yes"), "balanced"), (dict(mask=np.ones(6)), "mask.*boolean"),
     (dict(mask=np.ones(5, dtype=bool)), "mask.*shape"),
@@ -386,7 +386,7 @@ def test_pairwise_distances_float32_extreme_scales(metric):
     ("soft_dtw", dict(gamma=0.0), "gamma"), ("soft_dtw", dict(gamma=-1.0), "gamma"),
     ("soft_dtw", dict(gamma=np.nan), "gamma"), ("otam", dict(lbda=0.0), "lbda"),
     ("sinkhorn", dict(reg=-1.0), "reg"), ("sinkhorn", dict(reg=np.nan), "reg"),
-    ("sinkhorn", dict(n_iter=0), "n_iter"), ("opw", dict(lambda2=0.0), "lambda2"),
+    ("sinkhorn", dict(max_iter=0), "max_iter"), ("opw", dict(lambda2=0.0), "lambda2"),
     ("opw", dict(lambda1=-1.0), "lambda1"), ("opw", dict(delta=0.0), "delta"),
     ("tcot", dict(lbda=0.0), "lbda"), ("cmot", dict(sigma=0.0), "sigma"),
     ("dtw", dict(cost="l1"), "cost|metric"), ("emd", dict(cost="l1"), "cost|metric"),

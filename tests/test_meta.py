@@ -15,7 +15,7 @@ from seqot.fewshot import (
 )
 from seqot.utils.estimator_checks import make_check_data
 
-FAST = dict(hidden=(8,), n_episodes=5, metric_params={"n_iter": 20}, device="cpu")
+FAST = dict(hidden=(8,), n_episodes=5, metric_params={"max_iter": 20}, device="cpu")
 
 
 def noisy_task(n_classes, n_per_class, seed, d=16, noise=3.0):
@@ -49,7 +49,7 @@ def test_training_decreases_loss_and_transfers_to_novel_classes():
     X_base, y_base = noisy_task(10, 10, seed=0)
     X_novel, y_novel = noisy_task(10, 10, seed=1)
     enc = EpisodicEncoder(hidden=(), n_way=5, n_query=3, n_episodes=60, lr=0.1,
-                          metric_params={"n_iter": 30}, validation_fraction=None,
+                          metric_params={"max_iter": 30}, validation_fraction=None,
                           device="cpu", random_state=0).fit(X_base, y_base)
     loss = np.asarray(enc.history_.loss)
     assert len(loss) == 60 and enc.history_.n_steps == 60

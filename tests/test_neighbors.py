@@ -19,10 +19,10 @@ def brute_mean_euclidean(X, Y):
     return np.array([[np.linalg.norm(x.mean(0) - y.mean(0)) for y in Y] for x in X])
 
 
-@pytest.mark.parametrize("batch_size", [None, 1, 3, (2, 5)])
-def test_pairwise_matches_brute_force_in_any_blocking(batch_size):
+@pytest.mark.parametrize("block_size", [None, 1, 3, (2, 5)])
+def test_pairwise_matches_brute_force_in_any_blocking(block_size):
     X, Y = ragged(0, 9), ragged(1, 7)
-    D = pairwise_sequence_distances(X, Y, metric="mean_euclidean", batch_size=batch_size,
+    D = pairwise_sequence_distances(X, Y, metric="mean_euclidean", block_size=block_size,
                                     n_jobs=2)
     np.testing.assert_allclose(D, brute_mean_euclidean(X, Y), atol=1e-12)
     assert isinstance(D, np.ndarray) and D.shape == (9, 7)
@@ -49,8 +49,8 @@ def test_pairwise_errors():
         pairwise_sequence_distances(ragged(0, 2), metric="nope")
     with pytest.raises(ValueError, match="Y has 3 features, but the estimator is expecting 4"):
         pairwise_sequence_distances(ragged(0, 2), ragged(1, 2, d=3))
-    with pytest.raises(ValueError, match="batch_size must be positive"):
-        pairwise_sequence_distances(ragged(0, 2), batch_size=0)
+    with pytest.raises(ValueError, match="block_size must be positive"):
+        pairwise_sequence_distances(ragged(0, 2), block_size=0)
     assert "mean_euclidean" in available_metrics()
 
 
@@ -104,7 +104,7 @@ def test_symmetric_metric_fills_lower_blocks_from_upper():
     X = ragged(7, 11)
     full = brute_mean_euclidean(X, X)
     for bs in (1, 2, 4, (3, 5)):
-        np.testing.assert_allclose(pairwise_sequence_distances(X, batch_size=bs), full, atol=1e-12)
+        np.testing.assert_allclose(pairwise_sequence_distances(X, metric="mean_euclidean", block_size=bs), full, atol=1e-12)
 
 
 def test_length_groups_limit_padding_and_keep_every_sequence():

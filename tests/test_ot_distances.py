@@ -33,7 +33,7 @@ def rel_gap(tx, ty):
     return np.arange(1, tx + 1)[:, None] / tx - np.arange(1, ty + 1)[None, :] / ty
 
 
-def opw_numpy(x, y, lambda1=50.0, lambda2=0.1, delta=1.0, n_iter=20):
+def opw_numpy(x, y, lambda1=50.0, lambda2=0.1, delta=1.0, max_iter=20):
     """OPW exactly as the authors' kernel formulation: Sinkhorn on K = P * exp((S - D)/lambda2)."""
     tx, ty = len(x), len(y)
     D = ot.dist(x, y)  # squared Euclidean
@@ -44,7 +44,7 @@ def opw_numpy(x, y, lambda1=50.0, lambda2=0.1, delta=1.0, n_iter=20):
     K = P * np.exp((S - D) / lambda2)
     a, b = unif(tx), unif(ty)
     v = np.ones(ty)
-    for _ in range(n_iter):
+    for _ in range(max_iter):
         u = a / (K @ v)
         v = b / (K.T @ u)
     T = u[:, None] * K * v[None, :]
@@ -58,7 +58,7 @@ def test_sinkhorn_and_emd_match_pot():
             M = ot.dist(x, y)
             ref = ot.sinkhorn2(unif(len(x)), unif(len(y)), M, 0.5, method="sinkhorn_log",
                                numItermax=5000, stopThr=1e-13)
-            assert sinkhorn(x, y, reg=0.5, n_iter=5000, tol=1e-13) == pytest.approx(ref, rel=1e-8)
+            assert sinkhorn(x, y, reg=0.5, max_iter=5000, tol=1e-13) == pytest.approx(ref, rel=1e-8)
             assert emd(x, y) == pytest.approx(ot.emd2(unif(len(x)), unif(len(y)), M), rel=1e-10)
             Me = ot.dist(x, y, metric="euclidean")
             assert emd(x, y, cost="euclidean") == pytest.approx(
@@ -72,7 +72,7 @@ def test_tcot_matches_pot_sinkhorn_on_the_coupled_cost():
                            numItermax=10000, stopThr=1e-14)
         # converged: the coupled cost is what is tested (POT's fixed-iteration loop updates
         # the other potential first, so unconverged iterates differ by design)
-        assert tcot(x, y, n_iter=10000, tol=1e-13) == pytest.approx(np.sum(plan * M),
+        assert tcot(x, y, max_iter=10000, tol=1e-13) == pytest.approx(np.sum(plan * M),
                                                                      rel=1e-9)
 
 
@@ -86,8 +86,8 @@ def test_opw_matches_kernel_formulation():
 
 def test_order_aware_metrics_see_reversal_and_order_blind_ones_do_not():
     x = np.linspace(0, 1, 8)[:, None] * np.ones((1, 2))
-    assert sinkhorn(x, x[::-1], reg=0.01, n_iter=2000) == pytest.approx(
-        sinkhorn(x, x, reg=0.01, n_iter=2000), abs=1e-9)
+    assert sinkhorn(x, x[::-1], reg=0.01, max_iter=2000) == pytest.approx(
+        sinkhorn(x, x, reg=0.01, max_iter=2000), abs=1e-9)
     assert emd(x, x[::-1]) == pytest.approx(0.0, abs=1e-12)
     assert tcot(x, x[::-1]) > tcot(x, x) + 0.01
     assert opw(x, x[::-1]) > opw(x, x) + 0.01
@@ -118,25 +118,25 @@ def test_pairwise_equals_per_pair_and_padding_is_a_no_op(metric, params):
                                rtol=1e-10, atol=1e-12)
     # blocks of any size give the same matrix
     np.testing.assert_allclose(
-        pairwise_sequence_distances(X, Y, metric=metric, batch_size=(2, 3), **params), D,
+        pairwise_sequence_distances(X, Y, metric=metric, block_size=(2, 3), **params), D,
         rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("metric, params", [
-    ("sinkhorn", {}), ("opw", {}), ("tcot", {}), ("cmot", dict(n_iter=5)),
-    ("deepemd", dict(solver="sinkhorn", reg=0.1, n_iter=20)),
+    ("sinkhorn", {}), ("opw", {}), ("tcot", {}), ("cmot", dict(max_iter=5)),
+    ("deepemd", dict(solver="sinkhorn", reg=0.1, max_iter=20)),
 ])
 def test_iterative_metrics_do_not_depend_on_blocks(metric, params):
     """Stopped before convergence, d(x, y) != d(y, x) (by up to 15% for OPW here): an X-vs-X
     matrix must hold d(x_i, x_j) in every entry, never a mirrored d(x_j, x_i), so that
-    ``batch_size`` (a memory knob) cannot change it."""
+    ``block_size`` (a memory knob) cannot change it."""
     rng = np.random.default_rng(0)
     X = [rng.normal(size=(t, 3)) for t in (5, 20, 2, 9)]
     ref = np.array([[pairwise_sequence_distances([x], [y], metric=metric, **params)[0, 0]
                      for y in X] for x in X])
     assert np.abs(ref - ref.T).max() > 1e-6  # the asymmetry this test is about
     for bs in (None, 1, 3):
-        D = pairwise_sequence_distances(X, metric=metric, batch_size=bs, **params)
+        D = pairwise_sequence_distances(X, metric=metric, block_size=bs, **params)
         np.testing.assert_allclose(D, ref, rtol=1e-9, atol=1e-7)
 
 
@@ -155,7 +155,7 @@ def test_one_sequence_against_several_with_cosine_cost(metric):
 
 def test_symmetric_metrics_self_distance_matrix():
     X = ragged(8, 7)
-    D = pairwise_sequence_distances(X, metric="emd", batch_size=3)
+    D = pairwise_sequence_distances(X, metric="emd", block_size=3)
     np.testing.assert_allclose(D, D.T, atol=1e-12)
     np.testing.assert_allclose(np.diag(D), 0.0, atol=1e-12)
     np.testing.assert_allclose(D, pairwise_sequence_distances(X, list(X), metric="emd"),
@@ -253,10 +253,10 @@ def _convergence_warnings(fn, *args, action="always", **kwargs):
 
 
 @pytest.mark.parametrize("fn, failing, converging", [
-    (sinkhorn, dict(reg=1e-6), dict(reg=1.0, n_iter=1000)),
-    (tcot, dict(lbda=1e5, n_iter=20, tol=1e-9), {}),
-    (opw, dict(tol=1e-9, n_iter=20), dict(tol=1e-9, n_iter=5000)),
-    (cmot, dict(reg=1e-5, n_iter=10), {}),
+    (sinkhorn, dict(reg=1e-6), dict(reg=1.0, max_iter=1000)),
+    (tcot, dict(lbda=1e5, max_iter=20, tol=1e-9), {}),
+    (opw, dict(tol=1e-9, max_iter=20), dict(tol=1e-9, max_iter=5000)),
+    (cmot, dict(reg=1e-5, max_iter=10), {}),
 ])
 def test_distances_warn_when_their_solve_did_not_converge(fn, failing, converging):
     """Before, sinkhorn(x, y, reg=1e-6) returned a bare float from a plan with rows off by
@@ -282,18 +282,18 @@ def test_opw_at_the_authors_fixed_iterations_is_not_checked():
 
 @pytest.mark.parametrize("metric, params", [
     ("sinkhorn", dict(reg=1e-6)),
-    ("tcot", dict(lbda=1e5, n_iter=20, tol=1e-9)),
-    ("opw", dict(tol=1e-9, n_iter=20)),
-    ("cmot", dict(reg=1e-5, n_iter=10)),
+    ("tcot", dict(lbda=1e5, max_iter=20, tol=1e-9)),
+    ("opw", dict(tol=1e-9, max_iter=20)),
+    ("cmot", dict(reg=1e-5, max_iter=10)),
 ])
 def test_pairwise_distances_warn_once_per_call(metric, params):
     """The warning's text depends on the metric and its parameters only, so the default filter
     shows it once for a pairwise call, however many blocks warn."""
     X = ragged(15, 6)
     D, caught = _convergence_warnings(pairwise_sequence_distances, X, metric=metric,
-                                      batch_size=2, action="default", **params)
+                                      block_size=2, action="default", **params)
     assert np.isfinite(D).all() and len(caught) == 1
     # several blocks did warn: under "always" each one shows
     _, caught = _convergence_warnings(pairwise_sequence_distances, X, metric=metric,
-                                      batch_size=2, action="always", **params)
+                                      block_size=2, action="always", **params)
     assert len(caught) > 1

@@ -182,7 +182,7 @@ def test_japanese_vowels_speaker_videos():
     ("n_actions", None), ("n_actions", 0), ("hidden", (0,)), ("n_components", 0),
     ("temperature", 0.0), ("alpha_train", 1.0), ("alpha_eval", -0.1), ("eps_train", 0.0),
     ("lambda_eval", -1.0), ("rho", float("nan")), ("rho_eval", -1.0), ("radius", 0.0),
-    ("balanced", "yes"), ("n_iter", 0), ("n_frames", 0), ("batch_size", 0), ("n_epochs", 0),
+    ("balanced", "yes"), ("max_iter", 0), ("n_frames", 0), ("batch_size", 0), ("n_epochs", 0),
     ("lr", 0.0), ("weight_decay", -1.0), ("init", "pca"), ("standardize", 1),
 ])
 def test_bad_parameters_raise_naming_them(param, value):

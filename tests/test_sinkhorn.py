@@ -32,7 +32,7 @@ def gen_kl(p, q):
 @pytest.mark.parametrize("reg", [0.03, 0.2, 1.0])
 def test_balanced_matches_pot_per_problem(reg):
     C, A, Bw, sizes = mixed_batch(0)
-    res = sinkhorn(C, A, Bw, reg=reg, n_iter=50000, tol=1e-14)
+    res = sinkhorn(C, A, Bw, reg=reg, max_iter=50000, tol=1e-14)
     assert res.converged.all()
     for k, (p, q) in enumerate(sizes):
         a, b, c = A[k, :p], Bw[k, :q], C[k, :p, :q]
@@ -50,7 +50,7 @@ def test_balanced_matches_pot_per_problem(reg):
 @pytest.mark.parametrize("reg, tau", [(0.05, 0.3), (0.05, 5.0), (0.5, 1.0)])
 def test_unbalanced_matches_pot_per_problem(reg, tau):
     C, A, Bw, sizes = mixed_batch(1)
-    res = sinkhorn(C, A, Bw, reg=reg, unbalanced=tau, n_iter=50000, tol=1e-15)
+    res = sinkhorn(C, A, Bw, reg=reg, unbalanced=tau, max_iter=50000, tol=1e-15)
     for k, (p, q) in enumerate(sizes):
         a, b, c = A[k, :p], Bw[k, :q], C[k, :p, :q]
         plan = ot.unbalanced.sinkhorn_unbalanced(a, b, c, reg, tau, numItermax=200000,
@@ -68,7 +68,7 @@ def test_unbalanced_matches_pot_per_problem(reg, tau):
 def test_semi_relaxed_matches_pot_and_keeps_the_hard_marginal():
     C, A, Bw, sizes = mixed_batch(2)
     reg, tau = 0.1, 0.5
-    res = sinkhorn(C, A, Bw, reg=reg, unbalanced=(None, tau), n_iter=50000, tol=1e-15)
+    res = sinkhorn(C, A, Bw, reg=reg, unbalanced=(None, tau), max_iter=50000, tol=1e-15)
     for k, (p, q) in enumerate(sizes):
         a, b, c = A[k, :p], Bw[k, :q], C[k, :p, :q]
         plan = ot.unbalanced.sinkhorn_unbalanced(a, b, c, reg, (np.inf, tau),
@@ -79,9 +79,9 @@ def test_semi_relaxed_matches_pot_and_keeps_the_hard_marginal():
 
 def test_batched_equals_single_problem_solves():
     C, A, Bw, sizes = mixed_batch(3, garbage=False)
-    res = sinkhorn(C, A, Bw, reg=0.1, tol=1e-12, n_iter=5000)
+    res = sinkhorn(C, A, Bw, reg=0.1, tol=1e-12, max_iter=5000)
     for k, (p, q) in enumerate(sizes):
-        one = sinkhorn(C[k, :p, :q], A[k, :p], Bw[k, :q], reg=0.1, tol=1e-12, n_iter=5000)
+        one = sinkhorn(C[k, :p, :q], A[k, :p], Bw[k, :q], reg=0.1, tol=1e-12, max_iter=5000)
         # converged problems are frozen, so the batch never changes a problem's answer
         np.testing.assert_allclose(res.plan[k, :p, :q], one.plan, rtol=1e-12, atol=1e-15)
         assert res.value[k] == pytest.approx(one.value, rel=1e-12)
@@ -89,7 +89,7 @@ def test_batched_equals_single_problem_solves():
 
 def test_fixed_iterations_and_potentials():
     C, A, Bw, sizes = mixed_batch(4)
-    res = sinkhorn(C, A, Bw, reg=0.2, n_iter=7, tol=0)
+    res = sinkhorn(C, A, Bw, reg=0.2, max_iter=7, tol=0)
     assert res.n_iter == 7 and not res.converged.any()
     f, g = res.potentials
     eps = 0.2
@@ -128,7 +128,7 @@ def test_tiny_reg_large_costs_stay_finite(dtype, unbalanced):
     a = torch.tensor(np.r_[np.full(7, 1 / 7), 0, 0], dtype=dtype)
     with warnings.catch_warnings():  # 300 iterations at max C / reg = 1e6: not converged
         warnings.simplefilter("ignore", SinkhornConvergenceWarning)
-        res = sinkhorn(C, a, None, reg=1e-4, n_iter=300, unbalanced=unbalanced)
+        res = sinkhorn(C, a, None, reg=1e-4, max_iter=300, unbalanced=unbalanced)
     assert torch.isfinite(res.plan).all() and torch.isfinite(res.value).all()
     res.value.sum().backward()
     assert torch.isfinite(C.grad).all()
@@ -142,13 +142,13 @@ def test_gradcheck_autodiff():
     a_pad = torch.tensor([[0.2, 0.3, 0.5, 0.0], [0.25, 0.25, 0.25, 0.25]], dtype=torch.float64)
     for unb in (None, 0.7, (None, 0.7)):
         def fn(C, a, b):
-            r = sinkhorn(C, a, b, reg=0.3, n_iter=30, tol=0, unbalanced=unb)
+            r = sinkhorn(C, a, b, reg=0.3, max_iter=30, tol=0, unbalanced=unb)
             return r.value, r.value_linear, r.plan
 
         assert torch.autograd.gradcheck(fn, (C, a, b), atol=1e-7)
 
         def fn_padded(C):  # padding rows: gradients through C stay exact and finite
-            r = sinkhorn(C, a_pad, None, reg=0.3, n_iter=30, tol=0, unbalanced=unb)
+            r = sinkhorn(C, a_pad, None, reg=0.3, max_iter=30, tol=0, unbalanced=unb)
             return r.value, r.plan
 
         assert torch.autograd.gradcheck(fn_padded, (C,), atol=1e-7)
@@ -165,7 +165,7 @@ def test_envelope_gradients_equal_autodiff_at_convergence(unbalanced):
         C = torch.tensor(C0, requires_grad=True)
         a = torch.tensor(a0, requires_grad=True)
         b = torch.tensor(b0, requires_grad=True)
-        r = sinkhorn(C, a, b, reg=0.2, n_iter=5000, tol=1e-13, unbalanced=unbalanced, grad=mode)
+        r = sinkhorn(C, a, b, reg=0.2, max_iter=5000, tol=1e-13, unbalanced=unbalanced, grad=mode)
         r.value.sum().backward()
         grads[mode] = (C.grad, a.grad, b.grad, r.plan.detach())
     ad, env = grads["autodiff"], grads["envelope"]
@@ -193,7 +193,7 @@ def test_detach_and_envelope_keep_no_graph():
     [
         ({"reg": 0}, "reg must be a finite number > 0"),
         ({"reg": -1.0}, "reg must be"),
-        ({"reg": 0.1, "n_iter": 0}, "n_iter must be a positive integer"),
+        ({"reg": 0.1, "max_iter": 0}, "max_iter must be a positive integer"),
         ({"reg": 0.1, "grad": "magic"}, "grad must be one of"),
         ({"reg": 0.1, "unbalanced": -1.0}, "unbalanced must be"),
         ({"reg": 0.1, "tol": -1.0}, "tol must be"),
@@ -227,10 +227,10 @@ def test_per_problem_reg_equals_separate_solves():
     C, A, Bw, sizes = mixed_batch(9, garbage=False)
     regs = np.array([0.05, 0.1, 0.5, 1.0, 2.0])
     for unb in (None, 0.5):
-        res = sinkhorn(C, A, Bw, reg=regs, tol=1e-12, n_iter=20000, unbalanced=unb)
+        res = sinkhorn(C, A, Bw, reg=regs, tol=1e-12, max_iter=20000, unbalanced=unb)
         for k, (p, q) in enumerate(sizes):
             one = sinkhorn(C[k, :p, :q], A[k, :p], Bw[k, :q], reg=regs[k], tol=1e-12,
-                           n_iter=20000, unbalanced=unb)
+                           max_iter=20000, unbalanced=unb)
             np.testing.assert_allclose(res.plan[k, :p, :q], one.plan, rtol=1e-10, atol=1e-14)
             assert res.value[k] == pytest.approx(one.value, rel=1e-10)
     with pytest.raises(ValueError, match="one value per problem"):
@@ -273,7 +273,7 @@ def test_scaling_layouts_equal_log_domain_iterates(monkeypatch, inner, unbalance
     rng = np.random.default_rng(1)
     warm = (rng.normal(0, 3, A.shape), rng.normal(0, 3, Bw.shape))
     for warm_start in (None, warm):
-        kw = dict(reg=reg, n_iter=37, tol=0, unbalanced=unbalanced, warm_start=warm_start)
+        kw = dict(reg=reg, max_iter=37, tol=0, unbalanced=unbalanced, warm_start=warm_start)
         ref = _log_domain_reference(C, A, Bw, **kw)
         res = sinkhorn(torch.tensor(C), torch.tensor(A), torch.tensor(Bw), **kw)
         for k, (p, q) in enumerate(sizes):
@@ -292,10 +292,10 @@ def test_scaling_layouts_freeze_converged_problems(monkeypatch, inner):
     _force_layout(monkeypatch, inner)
     C, A, Bw, sizes = mixed_batch(4)
     reg = np.array([1.0, 0.02, 0.5, 0.3, 0.05])  # very different convergence speeds
-    res = sinkhorn(C, A, Bw, reg=reg, n_iter=3000, tol=1e-9, check_every=5)
+    res = sinkhorn(C, A, Bw, reg=reg, max_iter=3000, tol=1e-9, check_every=5)
     assert res.converged.all()
     for k, (p, q) in enumerate(sizes):
-        one = sinkhorn(C[k, :p, :q], A[k, :p], Bw[k, :q], reg=reg[k], n_iter=3000, tol=1e-9,
+        one = sinkhorn(C[k, :p, :q], A[k, :p], Bw[k, :q], reg=reg[k], max_iter=3000, tol=1e-9,
                        check_every=5)
         np.testing.assert_allclose(res.plan[k, :p, :q], one.plan, rtol=1e-6, atol=1e-9)
 
@@ -307,21 +307,21 @@ def test_fixed_iterations_with_underflowing_kernel_equal_log_domain():
     C = torch.tensor([[0.6, 10.2], [3.3, 18.1]], dtype=torch.float64)
     a = torch.tensor([0.02, 0.98], dtype=torch.float64)
     b = torch.tensor([0.004, 0.996], dtype=torch.float64)
-    for n_iter in (2, 10, 100):
-        fast = sinkhorn(C, a, b, reg=0.018, n_iter=n_iter, tol=0)
-        ref = sinkhorn(C.clone().requires_grad_(True), a, b, reg=0.018, n_iter=n_iter, tol=0)
+    for max_iter in (2, 10, 100):
+        fast = sinkhorn(C, a, b, reg=0.018, max_iter=max_iter, tol=0)
+        ref = sinkhorn(C.clone().requires_grad_(True), a, b, reg=0.018, max_iter=max_iter, tol=0)
         torch.testing.assert_close(fast.plan, ref.plan.detach(), rtol=1e-10, atol=1e-14)
         torch.testing.assert_close(fast.value, ref.value.detach(), rtol=1e-10, atol=0)
 
     # relaxed marginals: a row's mass can sit far below every marginal weight, so a dropped
-    # entry must be judged against the mat-vec itself (found by review: g off by 90 at n_iter=1)
+    # entry must be judged against the mat-vec itself (found by review: g off by 90 at max_iter=1)
     C = torch.tensor([[696.7, 10.8], [744.0, 616.0], [642.9, 54.3]], dtype=torch.float64)
     a = torch.tensor([0.5262244580205473, 0.4720532577852759, 0.001722284194176806],
                      dtype=torch.float64)
     b = torch.tensor([0.013676865696724261, 0.9863231343032757], dtype=torch.float64)
     for unbalanced in (1.0, (None, 1.0), (1.0, None)):
-        for n_iter in (1, 2, 5, 20):
-            kw = dict(reg=1.0, n_iter=n_iter, tol=0, unbalanced=unbalanced, check_every=2)
+        for max_iter in (1, 2, 5, 20):
+            kw = dict(reg=1.0, max_iter=max_iter, tol=0, unbalanced=unbalanced, check_every=2)
             fast = sinkhorn(C, a, b, **kw)
             ref = sinkhorn(C.clone().requires_grad_(True), a, b, grad="autodiff", **kw)
             for p_fast, p_ref in zip(fast.potentials, ref.potentials):
@@ -337,8 +337,8 @@ def test_fixed_iterations_with_underflowing_kernel_equal_log_domain():
         an = rng.uniform(size=n) ** 3 + 1e-3
         bn = rng.uniform(size=m) ** 3 + 1e-3
         an, bn = an / an.sum(), bn / bn.sum()
-        for n_iter in (2, 5, 10, 40):
-            kw = dict(reg=reg, n_iter=n_iter, tol=0)
+        for max_iter in (2, 5, 10, 40):
+            kw = dict(reg=reg, max_iter=max_iter, tol=0)
             truth = sinkhorn(torch.tensor(Cn, requires_grad=True), an, bn, grad="autodiff", **kw)
             truth = truth.plan.detach().numpy()
             fast64 = sinkhorn(Cn, an, bn, **kw).plan
@@ -361,8 +361,8 @@ def test_costs_in_any_memory_layout(order):
     perm = Ct.permute(order).contiguous().permute(tuple(np.argsort(order)))
     assert torch.equal(perm, Ct) and (perm.is_contiguous() == (order == (0, 1, 2)))
     for a, b in ((torch.tensor(A), torch.tensor(Bw)), (None, None)):
-        ref = sinkhorn(Ct, a, b, reg=0.1, n_iter=40, tol=0)
-        got = sinkhorn(perm, a, b, reg=0.1, n_iter=40, tol=0)
+        ref = sinkhorn(Ct, a, b, reg=0.1, max_iter=40, tol=0)
+        got = sinkhorn(perm, a, b, reg=0.1, max_iter=40, tol=0)
         torch.testing.assert_close(got.plan, ref.plan, rtol=1e-12, atol=1e-15)
         torch.testing.assert_close(got.value, ref.value, rtol=1e-12, atol=1e-15)
 
@@ -375,12 +375,12 @@ def test_costs_beyond_float64_resolution_warn_and_stay_a_coupling(ratio):
     rng = np.random.default_rng(2)
     C = rng.uniform(0.1, 1.0, (4, 9)) * ratio
     with pytest.warns(UserWarning, match="reg"):
-        res = sinkhorn(C, reg=1.0, n_iter=100)
+        res = sinkhorn(C, reg=1.0, max_iter=100)
     np.testing.assert_allclose(res.plan.sum(0), np.full(9, 1 / 9), rtol=1e-12)
     assert C.min() <= res.value_linear <= C.max()
     # float32 costs are solved in float64 and cast back: finite, not inf
     with pytest.warns(UserWarning, match="reg"):
-        res32 = sinkhorn(C.astype(np.float32), reg=1.0, n_iter=100)
+        res32 = sinkhorn(C.astype(np.float32), reg=1.0, max_iter=100)
     assert np.isfinite(res32.value_linear) and res32.value_linear <= C.max() * (1 + 1e-6)
 
 
@@ -395,7 +395,7 @@ def test_large_cost_ratios_below_the_limit_are_unchanged(monkeypatch):
     C, A, Bw, sizes = mixed_batch(4, garbage=False)
     C = C * 1e12
     reg = 1e2
-    kw = dict(reg=reg, n_iter=300, tol=0)
+    kw = dict(reg=reg, max_iter=300, tol=0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         res = sinkhorn(C, A, Bw, **kw)
@@ -487,24 +487,24 @@ def test_large_costs_at_moderate_reg_converge():
 
 def test_unconverged_problems_warn_once_per_call_and_can_be_silenced():
     C = np.random.default_rng(1).random((4, 30, 20))
-    res, caught = _solve_recording(C, reg=1e-6, n_iter=20)
+    res, caught = _solve_recording(C, reg=1e-6, max_iter=20)
     assert len(caught) == 1 and issubclass(caught[0].category, UserWarning)
     message = str(caught[0].message)
-    assert "4 of 4 problem(s)" in message and "n_iter=20" in message and "reg=1e-06" in message
+    assert "4 of 4 problem(s)" in message and "max_iter=20" in message and "reg=1e-06" in message
     assert "seqot.ot.emd" in message and "epsilon scaling" in message
     assert (res.marginal_error > res.marginal_tol).all() and not res.converged.any()
-    _, caught = _solve_recording(C, reg=1e-6, n_iter=20, warn=False)
+    _, caught = _solve_recording(C, reg=1e-6, max_iter=20, warn=False)
     assert not caught
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         warnings.filterwarnings("ignore", category=SinkhornConvergenceWarning)
-        sinkhorn(C, reg=1e-6, n_iter=20)
+        sinkhorn(C, reg=1e-6, max_iter=20)
 
 
 def test_fixed_iterations_are_not_checked():
-    """tol = 0 asks for exactly n_iter plain iterations: no epsilon scaling, no warning."""
+    """tol = 0 asks for exactly max_iter plain iterations: no epsilon scaling, no warning."""
     C = np.random.default_rng(0).random((6, 7))
-    res, caught = _solve_recording(C, reg=1e-6, n_iter=30, tol=0)
+    res, caught = _solve_recording(C, reg=1e-6, max_iter=30, tol=0)
     assert not caught and res.n_iter == 30 and math.isinf(res.marginal_tol)
     assert res.marginal_error > 0.1  # far off: that is what was asked
     with pytest.raises(ValueError, match="needs tol > 0"):
@@ -534,7 +534,7 @@ def test_epsilon_scaling_leaves_converged_problems_bit_identical():
         Ct = torch.tensor(C, requires_grad=True)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SinkhornConvergenceWarning)
-            res = sinkhorn(Ct, torch.tensor(A), torch.tensor(Bw), reg=reg, n_iter=2000,
+            res = sinkhorn(Ct, torch.tensor(A), torch.tensor(Bw), reg=reg, max_iter=2000,
                            epsilon_scaling=mode)
         res.value.sum().backward()
         out[mode] = res, Ct.grad
@@ -547,8 +547,8 @@ def test_epsilon_scaling_leaves_converged_problems_bit_identical():
     assert not plain.converged[[0, 2]].any() and auto.converged[[0, 2]].all()
     assert (auto.marginal_error[[0, 2]] <= auto.marginal_tol[[0, 2]]).all()
     # epsilon_scaling=True on a problem the plain iterations solve: the same optimum
-    both = sinkhorn(C[1], A[1], Bw[1], reg=0.2, tol=1e-12, n_iter=5000)
-    scaled = sinkhorn(C[1], A[1], Bw[1], reg=0.2, tol=1e-12, n_iter=5000, epsilon_scaling=True)
+    both = sinkhorn(C[1], A[1], Bw[1], reg=0.2, tol=1e-12, max_iter=5000)
+    scaled = sinkhorn(C[1], A[1], Bw[1], reg=0.2, tol=1e-12, max_iter=5000, epsilon_scaling=True)
     np.testing.assert_allclose(scaled.plan, both.plan, atol=1e-10)
 
 
@@ -558,8 +558,8 @@ def test_epsilon_scaled_problems_do_not_depend_on_their_batch(unbalanced):
     of its own solve, converged or not (pairwise distances must not depend on blocks)."""
     C, A, Bw, sizes = mixed_batch(0)
     reg = np.array([1e-4, 0.2, 1e-5, 0.5, 1e-3])
-    for n_iter in (300, 2000):
-        kw = dict(unbalanced=unbalanced, n_iter=n_iter, warn=False)
+    for max_iter in (300, 2000):
+        kw = dict(unbalanced=unbalanced, max_iter=max_iter, warn=False)
         res = sinkhorn(C, A, Bw, reg=reg, **kw)
         for k, (p, q) in enumerate(sizes):
             one = sinkhorn(C[k, :p, :q], A[k, :p], Bw[k, :q], reg=reg[k], **kw)
@@ -575,14 +575,14 @@ def test_epsilon_scaling_with_relaxed_marginals_meets_their_optimality(unbalance
     iterations; with 1000 + 1000 iterations plain Sinkhorn left up to 40x the marginal error
     of the epsilon-scaled solve at reg 1e-4..1e-6, comparable in one case, measured.)"""
     C, A, Bw, sizes = mixed_batch(2, garbage=False)
-    res, caught = _solve_recording(C, a=A, b=Bw, reg=reg, unbalanced=unbalanced, n_iter=5000)
+    res, caught = _solve_recording(C, a=A, b=Bw, reg=reg, unbalanced=unbalanced, max_iter=5000)
     assert not caught and res.converged.all()
     assert (res.marginal_error <= res.marginal_tol).all()
     f, g = res.potentials
     tau_a, tau_b = (unbalanced, unbalanced) if np.isscalar(unbalanced) else unbalanced
     rows = A if tau_a is None else A * np.exp(-f / tau_a)
     np.testing.assert_allclose(res.plan.sum(2), rows, atol=1e-5)
-    ref = sinkhorn(C, A, Bw, reg=reg, unbalanced=unbalanced, n_iter=200000,
+    ref = sinkhorn(C, A, Bw, reg=reg, unbalanced=unbalanced, max_iter=200000,
                    epsilon_scaling=False, warn=False)
     ok = ref.converged
     assert ok.any()
@@ -597,12 +597,12 @@ def test_gradients_through_epsilon_scaling():
     reg = np.array([1e-4, 0.2, 1e-5, 0.5, 1e-3])
     for mode in ("autodiff", "envelope"):
         Ct = torch.tensor(C, requires_grad=True)
-        res = sinkhorn(Ct, torch.tensor(A), torch.tensor(Bw), reg=reg, n_iter=3000, grad=mode,
+        res = sinkhorn(Ct, torch.tensor(A), torch.tensor(Bw), reg=reg, max_iter=3000, grad=mode,
                        warn=False)
         res.value.sum().backward()
         ok = res.converged
         torch.testing.assert_close(Ct.grad[ok], res.plan.detach()[ok], rtol=0, atol=1e-8)
     Ct = torch.tensor(C, requires_grad=True)
-    res = sinkhorn(Ct, torch.tensor(A), torch.tensor(Bw), reg=reg, n_iter=3000, warn=False)
+    res = sinkhorn(Ct, torch.tensor(A), torch.tensor(Bw), reg=reg, max_iter=3000, warn=False)
     res.plan.sum().backward()
     assert torch.isfinite(Ct.grad).all()

@@ -61,7 +61,7 @@ def test_pairwise_sinkhorn_on_2000_frame_sequences_runs_in_bounded_memory():
 T, d = 2000, 16
 X = [rng.normal(size=(T, d)).astype(np.float32) for _ in range(2)]
 base = peak_mb()
-D = seqot.distances.pairwise_sequence_distances(X, metric="sinkhorn", reg=0.5, n_iter=10)
+D = seqot.distances.pairwise_sequence_distances(X, metric="sinkhorn", reg=0.5, max_iter=10)
 print(json.dumps(dict(extra=peak_mb() - base, finite=bool(np.isfinite(D).all()),
                       D=D.tolist())))
 """)

@@ -15,7 +15,8 @@ import numbers
 
 import numpy as np
 
-from ..utils._validation import check_bool, check_generator, check_int
+from ..utils._torch import check_random_state
+from ..utils._validation import check_bool, check_int
 
 __all__ = [
     "make_reversal_tasks",
@@ -28,7 +29,7 @@ __all__ = [
 # --------------------------------------------------------------------------------------
 # parameter validation
 # --------------------------------------------------------------------------------------
-_check_rng = check_generator  # one validator for every random_state in seqot
+_check_rng = check_random_state  # one validator for every random_state in seqot
 
 
 def _is_int(value) -> bool:

@@ -121,7 +121,7 @@ def _median_and_max(C, lx, ly):
 
 
 def cmot_block(xb, yb, *, alpha=0.4, sigma=1.2, reg=None, lambda_scale=7.0, cost="euclidean",
-               n_iter=100, tol=1e-6, distance="transport", n_segments=None,
+               max_iter=100, tol=1e-6, distance="transport", n_segments=None,
                segment_weights=None, return_plan=False):
     """CMOT distances between every sequence of two padded batches, ``(n_x, n_y)``."""
     check_positive(alpha, "alpha", strict=False)
@@ -152,14 +152,14 @@ def cmot_block(xb, yb, *, alpha=0.4, sigma=1.2, reg=None, lambda_scale=7.0, cost
     else:
         eps = reg
     needs_grad = xb.data.requires_grad or yb.data.requires_grad
-    res = _sinkhorn(C, a, b, reg=eps, n_iter=n_iter, tol=tol,
+    res = _sinkhorn(C, a, b, reg=eps, max_iter=max_iter, tol=tol,
                     grad="autodiff" if needs_grad else "detach", warn=False)
     if reg is None:
         settings, advice = f"reg=median/{lambda_scale:g} per pair", "lower lambda_scale"
     else:
         settings, advice = f"reg={float(reg):g}", "reg"
-    report_unconverged(res, "cmot", f"{settings}, n_iter={n_iter}, tol={tol:g}",
-                       f"raise n_iter or {advice}")
+    report_unconverged(res, "cmot", f"{settings}, max_iter={max_iter}, tol={tol:g}",
+                       f"raise max_iter or {advice}")
     value = res.value_linear
     if distance == "regularized":
         T = res.plan
@@ -197,7 +197,7 @@ def _cmot_metric(xb, yb, **params):
 
 
 def cmot(x, y, *, alpha=0.4, sigma=1.2, reg=None, lambda_scale=7.0, cost="euclidean",
-         n_iter=100, tol=1e-6, distance="transport", n_segments=None, segment_weights=None):
+         max_iter=100, tol=1e-6, distance="transport", n_segments=None, segment_weights=None):
     r"""CMOT distance between two sequences of segment features.
 
     Parameters
@@ -214,7 +214,7 @@ def cmot(x, y, *, alpha=0.4, sigma=1.2, reg=None, lambda_scale=7.0, cost="euclid
         :math:`\lambda` of the median rule (the paper tries 5, 7, 9).
     cost : {"euclidean", "sqeuclidean", "cosine"}, default="euclidean"
         Semantic cost between segments (the paper: Euclidean, not squared).
-    n_iter, tol : Sinkhorn iterations (default 100) and tolerance. A pair whose solve ends
+    max_iter, tol : Sinkhorn iterations (default 100) and tolerance. A pair whose solve ends
         unconverged, its plan off the marginals (see :func:`seqot.ot.sinkhorn`), is reported by
         a :class:`~seqot.ot.SinkhornConvergenceWarning`.
     distance : {"transport", "regularized"}, default="transport"
@@ -246,6 +246,6 @@ def cmot(x, y, *, alpha=0.4, sigma=1.2, reg=None, lambda_scale=7.0, cost="euclid
     True
     """
     return pair_distance("cmot", x, y, alpha=alpha, sigma=sigma, reg=reg,
-                         lambda_scale=lambda_scale, cost=cost, n_iter=n_iter, tol=tol,
+                         lambda_scale=lambda_scale, cost=cost, max_iter=max_iter, tol=tol,
                          distance=distance, n_segments=n_segments,
                          segment_weights=segment_weights)

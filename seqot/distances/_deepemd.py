@@ -142,7 +142,7 @@ def deepemd_problems(xb: SequenceBatch, yb: SequenceBatch, *, weights="cross_ref
 
 @register_metric("deepemd", symmetric=lambda params: params.get("solver", "emd") == "emd")
 def _deepemd_metric(xb, yb, *, weights="cross_reference", center=True, weight_eps=1e-3,
-                    solver="emd", reg=0.01, n_iter=1000, weight_grad=True, n_jobs=None):
+                    solver="emd", reg=0.01, max_iter=1000, weight_grad=True, n_jobs=None):
     _check_options(weights, solver, weight_eps, center)
     check_bool(weight_grad, "weight_grad")
     C, a, b = deepemd_problems(xb, yb, weights=weights, center=center, weight_eps=weight_eps)
@@ -152,15 +152,15 @@ def _deepemd_metric(xb, yb, *, weights="cross_reference", center=True, weight_ep
         value = _emd(C, a, b, n_jobs=n_jobs).value
     else:
         check_positive(reg, "reg")
-        res = _sinkhorn(C, a, b, reg=reg, n_iter=n_iter, grad=_grad_mode(xb, yb), warn=False)
-        report_unconverged(res, "deepemd", f"solver='sinkhorn', reg={reg:g}, n_iter={n_iter}",
-                           "raise n_iter or reg, or use solver='emd'")
+        res = _sinkhorn(C, a, b, reg=reg, max_iter=max_iter, grad=_grad_mode(xb, yb), warn=False)
+        report_unconverged(res, "deepemd", f"solver='sinkhorn', reg={reg:g}, max_iter={max_iter}",
+                           "raise max_iter or reg, or use solver='emd'")
         value = res.value_linear
     return value.reshape(xb.n_sequences, yb.n_sequences)
 
 
 def deepemd(x, y, *, weights="cross_reference", center=True, weight_eps=1e-3, solver="emd",
-            reg=0.01, n_iter=1000):
+            reg=0.01, max_iter=1000):
     r"""DeepEMD distance :math:`W(U, V)` between two sets of local features.
 
     The similarity score of the paper is :math:`1 - W` and its logit :math:`T(1 - W)` (see
@@ -182,7 +182,7 @@ def deepemd(x, y, *, weights="cross_reference", center=True, weight_eps=1e-3, so
     solver : {"emd", "sinkhorn"}, default="emd"
         Exact network simplex (POT) or entropic OT (biased upwards by about
         :math:`\varepsilon\log(mn)`).
-    reg, n_iter : Sinkhorn's :math:`\varepsilon` and iterations (``solver="sinkhorn"`` only).
+    reg, max_iter : Sinkhorn's :math:`\varepsilon` and iterations (``solver="sinkhorn"`` only).
 
     Returns
     -------
@@ -198,7 +198,7 @@ def deepemd(x, y, *, weights="cross_reference", center=True, weight_eps=1e-3, so
     (0.0, 0.0)
     """
     return pair_distance("deepemd", x, y, weights=weights, center=center,
-                         weight_eps=weight_eps, solver=solver, reg=reg, n_iter=n_iter)
+                         weight_eps=weight_eps, solver=solver, reg=reg, max_iter=max_iter)
 
 
 # ---------------------------------------------------------------------------

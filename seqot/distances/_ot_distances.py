@@ -12,7 +12,7 @@ Positions are relative to each sequence's own length, ``(i+1)/T``. Each metric i
 for :func:`~seqot.distances.pairwise_sequence_distances`, which batches every pair of a block into
 one solver call; the per-pair functions below are thin wrappers over the same code.
 
-The Sinkhorn-based metrics report solves that end, after their ``n_iter`` budget, with plans
+The Sinkhorn-based metrics report solves that end, after their ``max_iter`` budget, with plans
 off their marginals (see :func:`seqot.ot.sinkhorn`) by a
 :class:`~seqot.ot.SinkhornConvergenceWarning` whose text depends on the metric and its
 parameters only, so that Python's default warning filter shows it once however many blocks
@@ -72,7 +72,7 @@ def _grad_mode(xb, yb):
     return ("autodiff" if needs else "detach")
 
 
-def report_unconverged(res, metric, settings, advice="raise n_iter or reg"):
+def report_unconverged(res, metric, settings, advice="raise max_iter or reg"):
     """Warn (SinkhornConvergenceWarning) when some solve of a block did not converge.
 
     ``res`` comes from ``seqot.ot.sinkhorn(..., warn=False)``; a problem is reported as the
@@ -122,20 +122,20 @@ def _check_value(value):
 
 
 @register_metric("sinkhorn")  # not symmetric before convergence
-def _sinkhorn_metric(xb, yb, *, reg=0.1, cost="sqeuclidean", n_iter=100, tol=1e-9,
+def _sinkhorn_metric(xb, yb, *, reg=0.1, cost="sqeuclidean", max_iter=100, tol=1e-9,
                      value="transport", unbalanced=None):
     _check_value(value)
     check_positive(reg, "reg")
     C, a, b = block_problems(xb, yb, cost)
-    res = _sinkhorn(C, a, b, reg=reg, n_iter=n_iter, tol=tol, unbalanced=unbalanced,
+    res = _sinkhorn(C, a, b, reg=reg, max_iter=max_iter, tol=tol, unbalanced=unbalanced,
                     grad=_grad_mode(xb, yb), warn=False)
-    report_unconverged(res, "sinkhorn", f"reg={reg:g}, n_iter={n_iter}, tol={tol:g}",
-                       "raise n_iter or reg, or use metric='emd'")
+    report_unconverged(res, "sinkhorn", f"reg={reg:g}, max_iter={max_iter}, tol={tol:g}",
+                       "raise max_iter or reg, or use metric='emd'")
     out = res.value_linear if value == "transport" else res.value
     return out.reshape(xb.n_sequences, yb.n_sequences)
 
 
-def sinkhorn(x, y, *, reg=0.1, cost="sqeuclidean", n_iter=100, tol=1e-9, value="transport",
+def sinkhorn(x, y, *, reg=0.1, cost="sqeuclidean", max_iter=100, tol=1e-9, value="transport",
              unbalanced=None):
     r"""Sinkhorn distance between the frame sets of two sequences (order-blind).
 
@@ -153,11 +153,11 @@ def sinkhorn(x, y, *, reg=0.1, cost="sqeuclidean", n_iter=100, tol=1e-9, value="
         :math:`\varepsilon`, in the units of the cost.
     cost : {"sqeuclidean", "euclidean", "cosine"}, default="sqeuclidean"
         Frame-to-frame ground cost.
-    n_iter, tol : Sinkhorn iterations and tolerance (see :func:`seqot.ot.sinkhorn`). A pair
+    max_iter, tol : Sinkhorn iterations and tolerance (see :func:`seqot.ot.sinkhorn`). A pair
         whose solve ends unconverged, its plan off the marginals, is re-solved with epsilon
         scaling where ``reg`` is small against its costs, and reported by a
         :class:`~seqot.ot.SinkhornConvergenceWarning` if it still fails (``reg`` is in cost
-        units: with unnormalised features the default ``reg=0.1, n_iter=100`` may well be).
+        units: with unnormalised features the default ``reg=0.1, max_iter=100`` may well be).
     value : {"transport", "regularized"}, default="transport"
         ``"transport"`` returns :math:`\langle P^\star, C\rangle` (Cuturi's Sinkhorn distance, what
         ``ot.sinkhorn2`` returns); ``"regularized"`` the full objective.
@@ -176,7 +176,7 @@ def sinkhorn(x, y, *, reg=0.1, cost="sqeuclidean", n_iter=100, tol=1e-9, value="
     >>> round(sinkhorn(x, x[::-1], reg=0.01), 4)   # order-blind: a reversal costs nothing
     0.0
     """
-    return pair_distance("sinkhorn", x, y, reg=reg, cost=cost, n_iter=n_iter, tol=tol,
+    return pair_distance("sinkhorn", x, y, reg=reg, cost=cost, max_iter=max_iter, tol=tol,
                          value=value, unbalanced=unbalanced)
 
 
@@ -212,18 +212,18 @@ def emd(x, y, *, cost="sqeuclidean"):
 # TCOT and OPW (Su & Hua)
 # ---------------------------------------------------------------------------
 @register_metric("tcot")
-def _tcot_metric(xb, yb, *, lbda=1.0, n_iter=100, tol=5e-3, cost="sqeuclidean"):
+def _tcot_metric(xb, yb, *, lbda=1.0, max_iter=100, tol=5e-3, cost="sqeuclidean"):
     check_positive(lbda, "lbda")
     C, a, b = block_problems(xb, yb, cost)
     C = C * (1.0 + block_position_gap(xb, yb))
-    res = _sinkhorn(C, a, b, reg=1.0 / lbda, n_iter=n_iter, tol=tol, grad=_grad_mode(xb, yb),
+    res = _sinkhorn(C, a, b, reg=1.0 / lbda, max_iter=max_iter, tol=tol, grad=_grad_mode(xb, yb),
                     warn=False)
-    report_unconverged(res, "tcot", f"lbda={lbda:g}, n_iter={n_iter}, tol={tol:g}",
-                       "raise n_iter or lower lbda")
+    report_unconverged(res, "tcot", f"lbda={lbda:g}, max_iter={max_iter}, tol={tol:g}",
+                       "raise max_iter or lower lbda")
     return res.value_linear.reshape(xb.n_sequences, yb.n_sequences)
 
 
-def tcot(x, y, *, lbda=1.0, n_iter=100, tol=5e-3, cost="sqeuclidean"):
+def tcot(x, y, *, lbda=1.0, max_iter=100, tol=5e-3, cost="sqeuclidean"):
     r"""Temporally coupled optimal transport (Su & Hua 2019).
 
     .. math::
@@ -233,7 +233,7 @@ def tcot(x, y, *, lbda=1.0, n_iter=100, tol=5e-3, cost="sqeuclidean"):
 
     with :math:`P^\star` the entropic plan of kernel :math:`e^{-\lambda C}` (``reg = 1/lbda``) and
     uniform marginals. Defaults follow the authors' code: :math:`\lambda = 1`, at most 100
-    iterations, tolerance 5e-3. A solve still unconverged after ``n_iter`` iterations, with its
+    iterations, tolerance 5e-3. A solve still unconverged after ``max_iter`` iterations, with its
     plan off the marginals, is reported by a :class:`~seqot.ot.SinkhornConvergenceWarning`.
 
     References
@@ -249,7 +249,7 @@ def tcot(x, y, *, lbda=1.0, n_iter=100, tol=5e-3, cost="sqeuclidean"):
     >>> tcot(x, x[::-1]) > tcot(x, x)
     True
     """
-    return pair_distance("tcot", x, y, lbda=lbda, n_iter=n_iter, tol=tol, cost=cost)
+    return pair_distance("tcot", x, y, lbda=lbda, max_iter=max_iter, tol=tol, cost=cost)
 
 
 def opw_cost(C, gap_rel, len_x, len_y, lambda1, lambda2, delta):
@@ -263,7 +263,7 @@ def opw_cost(C, gap_rel, len_x, len_y, lambda1, lambda2, delta):
 
 
 @register_metric("opw")
-def _opw_metric(xb, yb, *, lambda1=50.0, lambda2=0.1, delta=1.0, n_iter=20, tol=0.0,
+def _opw_metric(xb, yb, *, lambda1=50.0, lambda2=0.1, delta=1.0, max_iter=20, tol=0.0,
                 cost="sqeuclidean"):
     check_positive(lambda1, "lambda1", strict=False)
     check_positive(lambda2, "lambda2")
@@ -274,14 +274,14 @@ def _opw_metric(xb, yb, *, lambda1=50.0, lambda2=0.1, delta=1.0, n_iter=20, tol=
     lx = xb.lengths[:, None].expand(nx_, ny_).reshape(-1)
     ly = yb.lengths[None, :].expand(nx_, ny_).reshape(-1)
     Cp = opw_cost(D, gap, lx, ly, lambda1, lambda2, delta)
-    res = _sinkhorn(Cp, a, b, reg=lambda2, n_iter=n_iter, tol=tol, grad=_grad_mode(xb, yb),
+    res = _sinkhorn(Cp, a, b, reg=lambda2, max_iter=max_iter, tol=tol, grad=_grad_mode(xb, yb),
                     warn=False)
-    report_unconverged(res, "opw", f"lambda2={lambda2:g}, n_iter={n_iter}, tol={tol:g}",
-                       "raise n_iter or lambda2")
+    report_unconverged(res, "opw", f"lambda2={lambda2:g}, max_iter={max_iter}, tol={tol:g}",
+                       "raise max_iter or lambda2")
     return (res.plan * D).sum((1, 2)).reshape(nx_, ny_)
 
 
-def opw(x, y, *, lambda1=50.0, lambda2=0.1, delta=1.0, n_iter=20, tol=0.0, cost="sqeuclidean"):
+def opw(x, y, *, lambda1=50.0, lambda2=0.1, delta=1.0, max_iter=20, tol=0.0, cost="sqeuclidean"):
     r"""Order-preserving Wasserstein distance (Su & Hua 2017).
 
     .. math::
@@ -304,7 +304,7 @@ def opw(x, y, *, lambda1=50.0, lambda2=0.1, delta=1.0, n_iter=20, tol=0.0, cost=
     the value is that of the 20-iteration procedure, not of the OPW optimum. ``tol > 0`` stops
     on convergence instead, with epsilon scaling where ``lambda2`` is small against the costs,
     and a :class:`~seqot.ot.SinkhornConvergenceWarning` for pairs that still fail
-    (e.g. ``n_iter=1000, tol=1e-9``).
+    (e.g. ``max_iter=1000, tol=1e-9``).
 
     References
     ----------
@@ -320,7 +320,7 @@ def opw(x, y, *, lambda1=50.0, lambda2=0.1, delta=1.0, n_iter=20, tol=0.0, cost=
     True
     """
     return pair_distance("opw", x, y, lambda1=lambda1, lambda2=lambda2, delta=delta,
-                         n_iter=n_iter, tol=tol, cost=cost)
+                         max_iter=max_iter, tol=tol, cost=cost)
 
 
 def mean_euclidean(x, y):

@@ -39,7 +39,7 @@ def register_metric(name, *, working_set="frames", symmetric=False, width=1, sig
     metric's parameters (``symmetric=lambda params: ...``). Declare it only for exact
     computations (dynamic programs, exact EMD, closed forms): an iterative solver stopped
     before convergence gives ``d(x, y) != d(y, x)``, and mirroring would make the matrix
-    depend on ``batch_size``. ``signed=True`` declares that values can be negative (soft
+    depend on ``block_size``. ``signed=True`` declares that values can be negative (soft
     minima such as soft-DTW), so consumers that need a non-negative distance refuse it.
     """
 
@@ -157,11 +157,11 @@ def _to_device_batch(X, device, dtype, input_name, n_features=None, layout="time
 def pairwise_sequence_distances(
     X,
     Y=None,
-    metric="mean_euclidean",
+    metric="dtw",
     *,
-    batch_size=None,
+    block_size=None,
     n_jobs=None,
-    device=None,
+    device="auto",
     layout="time_first",
     **metric_params,
 ):
@@ -173,18 +173,19 @@ def pairwise_sequence_distances(
         ``n_x`` sequences (ragged list, 3-D NaN-padded array, 2-D array, tensors).
     Y : sequences, optional
         ``n_y`` sequences; ``None`` means ``Y = X``.
-    metric : str or callable, default="mean_euclidean"
+    metric : str or callable, default="dtw"
         A name from :func:`available_metrics` or a function ``fn(xb, yb, **params)`` of two
         padded torch batches returning the ``(n_x, n_y)`` matrix.
-    batch_size : int or (int, int), optional
+    block_size : int or (int, int), optional
         Sequences of ``X`` (and of ``Y``) per block. By default blocks are sized so that the
         per-block working set holds about 16M elements (a few hundred MB at most), whatever
         the number of sequences. Sequences are grouped by length first, so that a block of
         short sequences is not padded to the longest one.
     n_jobs : int, optional
         Blocks are computed in parallel by joblib threads (torch releases the GIL).
-    device : None, "auto", str or torch.device
-        Where to compute. ``None`` uses a tensor input's device, else the CPU.
+    device : "auto", str or torch.device, default="auto"
+        Where to compute. ``"auto"`` (or None) computes where a tensor input already is, and
+        otherwise on CUDA when it is available, else on the CPU.
     layout : {"time_first", "channels_first"}, default="time_first"
         Axis order of ``X`` and ``Y``: ``(T_i, d)`` sequences and ``(n, T, d)`` arrays, or
         aeon's and sktime's ``(d, T_i)`` and ``(n, d, T)`` (see
@@ -202,13 +203,15 @@ def pairwise_sequence_distances(
     torch_in = isinstance(X, torch.Tensor) or (
         isinstance(X, (list, tuple)) and len(X) and isinstance(X[0], torch.Tensor)
     ) or (isinstance(X, SequenceBatch) and X.is_torch)
-    if device is None:
+    if device is None or (isinstance(device, str) and device == "auto"):
         if isinstance(X, torch.Tensor):
             device = X.device
         elif isinstance(X, SequenceBatch) and X.is_torch:
             device = X.data.device
+        elif isinstance(X, (list, tuple)) and len(X) and isinstance(X[0], torch.Tensor):
+            device = X[0].device
         else:
-            device = "cpu"
+            device = "auto"
     dev = resolve_device(device)
     xb = _to_device_batch(X, dev, None, "X", layout=layout)
     yb = xb if Y is None else _to_device_batch(Y, dev, None, "Y", n_features=xb.n_features,
@@ -224,10 +227,10 @@ def pairwise_sequence_distances(
     if callable(symmetric):
         symmetric = symmetric(metric_params)
     symmetric = Y is None and bool(symmetric)
-    if batch_size is not None:
-        rows, cols = (batch_size, batch_size) if np.isscalar(batch_size) else batch_size
+    if block_size is not None:
+        rows, cols = (block_size, block_size) if np.isscalar(block_size) else block_size
         if int(rows) < 1 or int(cols) < 1:
-            raise ValueError(f"batch_size must be positive; got {batch_size!r}.")
+            raise ValueError(f"block_size must be positive; got {block_size!r}.")
         sizes = (int(rows), int(cols))
     else:
         sizes = None

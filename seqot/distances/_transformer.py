@@ -27,7 +27,7 @@ class SequenceDistanceTransformer(SequenceInputMixin, TransformerMixin, BaseEsti
     metric_params : dict, optional
         Keyword arguments of the metric (a dict so that ``get_params``/``GridSearchCV`` see
         them: ``metric_params={"reg": 0.05}``).
-    batch_size, n_jobs, device
+    block_size, n_jobs, device
         As in :func:`~seqot.distances.pairwise_sequence_distances`.
     layout : {"time_first", "channels_first"}, default="time_first"
         Axis order of every ``X``: ``(T_i, d)`` sequences and ``(n, T, d)`` arrays, or
@@ -53,12 +53,12 @@ class SequenceDistanceTransformer(SequenceInputMixin, TransformerMixin, BaseEsti
     True
     """
 
-    def __init__(self, metric="dtw", *, metric_params=None, batch_size=None, n_jobs=None,
+    def __init__(self, metric="dtw", *, metric_params=None, block_size=None, n_jobs=None,
                  device="auto", layout="time_first"):
         self.layout = layout
         self.metric = metric
         self.metric_params = metric_params
-        self.batch_size = batch_size
+        self.block_size = block_size
         self.n_jobs = n_jobs
         self.device = device
 
@@ -80,5 +80,5 @@ class SequenceDistanceTransformer(SequenceInputMixin, TransformerMixin, BaseEsti
         check_is_fitted(self)
         batch = validate_sequences(self, X, reset=False).to_numpy()
         return pairwise_sequence_distances(
-            batch, self.X_fit_, metric=self.metric, batch_size=self.batch_size,
+            batch, self.X_fit_, metric=self.metric, block_size=self.block_size,
             n_jobs=self.n_jobs, device=self.device, **(self.metric_params or {}))

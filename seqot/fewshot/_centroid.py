@@ -125,7 +125,7 @@ class _NearestClassBase(SequenceInputMixin, ClassifierMixin, BaseEstimator):
                                  "distance per support sequence).")
             return self._mean_over_classes(D)
         batch = self._prepare(validate_sequences(self, X, reset=False))
-        params = dict(metric=self._metric(), batch_size=self.batch_size, n_jobs=self.n_jobs,
+        params = dict(metric=self._metric(), block_size=self.block_size, n_jobs=self.n_jobs,
                       device=self.device, **self._metric_params())
         # tensor queries give tensor distances on their device; the class scores are numpy
         if self.class_distance == "prototype":
@@ -180,7 +180,7 @@ class SequenceNearestCentroid(_NearestClassBase):
         Softmax temperature of ``predict_proba``.
     n_segments : int, optional
         Average every sequence over this many temporal segments first.
-    batch_size, n_jobs, device
+    block_size, n_jobs, device
         As in :func:`~seqot.distances.pairwise_sequence_distances`.
     layout : {"time_first", "channels_first"}, default="time_first"
         Axis order of every ``X``: ``(T_i, d)`` sequences and ``(n, T, d)`` arrays, or
@@ -203,7 +203,7 @@ class SequenceNearestCentroid(_NearestClassBase):
     """
 
     def __init__(self, metric="mean_euclidean", *, metric_params=None, class_distance="mean",
-                 temperature=1.0, n_segments=None, batch_size=None, n_jobs=None, device="auto",
+                 temperature=1.0, n_segments=None, block_size=None, n_jobs=None, device="auto",
                  layout="time_first"):
         self.layout = layout
         self.metric = metric
@@ -211,7 +211,7 @@ class SequenceNearestCentroid(_NearestClassBase):
         self.class_distance = class_distance
         self.temperature = temperature
         self.n_segments = n_segments
-        self.batch_size = batch_size
+        self.block_size = block_size
         self.n_jobs = n_jobs
         self.device = device
 
@@ -249,13 +249,13 @@ class CMOTNearestCentroid(_NearestClassBase):
     temperature : float, default=1.0
     distance : {"transport", "regularized"}, default="transport"
     cost : {"euclidean", "sqeuclidean", "cosine"}, default="euclidean"
-    n_iter : int, default=100
+    max_iter : int, default=100
         Sinkhorn iterations.
     tol : float, default=1e-6
     n_segments : int, optional
         Average every sequence over this many temporal segments (the paper: 4 segments).
     segment_weights : array-like of shape (n_segments,), optional
-    batch_size, n_jobs, device
+    block_size, n_jobs, device
         As in :func:`~seqot.distances.pairwise_sequence_distances`.
     layout : {"time_first", "channels_first"}, default="time_first"
         Axis order of every ``X``: ``(T_i, d)`` sequences and ``(n, T, d)`` arrays, or
@@ -284,8 +284,8 @@ class CMOTNearestCentroid(_NearestClassBase):
 
     def __init__(self, alpha=0.4, sigma=1.2, *, reg=None, lambda_scale=7.0,
                  class_distance="mean", temperature=1.0, distance="transport",
-                 cost="euclidean", n_iter=100, tol=1e-6, n_segments=None, segment_weights=None,
-                 batch_size=None, n_jobs=None, device="auto", layout="time_first"):
+                 cost="euclidean", max_iter=100, tol=1e-6, n_segments=None, segment_weights=None,
+                 block_size=None, n_jobs=None, device="auto", layout="time_first"):
         self.layout = layout
         self.alpha = alpha
         self.sigma = sigma
@@ -295,11 +295,11 @@ class CMOTNearestCentroid(_NearestClassBase):
         self.temperature = temperature
         self.distance = distance
         self.cost = cost
-        self.n_iter = n_iter
+        self.max_iter = max_iter
         self.tol = tol
         self.n_segments = n_segments
         self.segment_weights = segment_weights
-        self.batch_size = batch_size
+        self.block_size = block_size
         self.n_jobs = n_jobs
         self.device = device
 
@@ -308,7 +308,7 @@ class CMOTNearestCentroid(_NearestClassBase):
 
     def _metric_params(self):
         return dict(alpha=self.alpha, sigma=self.sigma, reg=self.reg,
-                    lambda_scale=self.lambda_scale, cost=self.cost, n_iter=self.n_iter,
+                    lambda_scale=self.lambda_scale, cost=self.cost, max_iter=self.max_iter,
                     tol=self.tol, distance=self.distance, segment_weights=self.segment_weights)
 
     def _n_segments(self):

@@ -84,9 +84,9 @@ class DeepEMDClassifier(SequenceInputMixin, ClassifierMixin, BaseEstimator):
         for large ones. For features of unit mean squared norm the two agree.
     solver : {"emd", "sinkhorn"}, default="emd"
         Exact network simplex (POT, parallel over pairs with ``n_jobs`` threads) or batched
-        entropic OT with ``reg`` and ``n_iter``.
+        entropic OT with ``reg`` and ``max_iter``.
     reg : float, default=0.01
-    n_iter : int, default=1000
+    max_iter : int, default=1000
     sfc_steps : int, default=100
         SGD steps of the SFC fine-tuning (the paper: 100 iterations).
     sfc_lr : float, optional
@@ -108,7 +108,7 @@ class DeepEMDClassifier(SequenceInputMixin, ClassifierMixin, BaseEstimator):
     sfc_weight_grad : bool, default=False
         Back-propagate through the node weights (exact EMD gradients) during SFC; ``False``
         treats flows and weights as constants, as the authors' OpenCV path does.
-    batch_size : int, optional
+    block_size : int, optional
         Sets per block of the pairwise computation (see
         :func:`~seqot.distances.pairwise_sequence_distances`).
     n_jobs : int, optional
@@ -159,10 +159,10 @@ class DeepEMDClassifier(SequenceInputMixin, ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, *, temperature=12.5, shot_strategy="sfc", weights="cross_reference",
-                 center=True, weight_eps=1e-3, solver="emd", reg=0.01, n_iter=1000,
+                 center=True, weight_eps=1e-3, solver="emd", reg=0.01, max_iter=1000,
                  sfc_steps=100, sfc_lr=None, sfc_lr_scale=1.0, sfc_batch_size=5,
                  sfc_init="auto",
-                 sfc_weight_grad=False, batch_size=None, n_jobs=None, device="auto",
+                 sfc_weight_grad=False, block_size=None, n_jobs=None, device="auto",
                  random_state=None, verbose=False, layout="time_first"):
         self.layout = layout
         self.temperature = temperature
@@ -172,14 +172,14 @@ class DeepEMDClassifier(SequenceInputMixin, ClassifierMixin, BaseEstimator):
         self.weight_eps = weight_eps
         self.solver = solver
         self.reg = reg
-        self.n_iter = n_iter
+        self.max_iter = max_iter
         self.sfc_steps = sfc_steps
         self.sfc_lr = sfc_lr
         self.sfc_lr_scale = sfc_lr_scale
         self.sfc_batch_size = sfc_batch_size
         self.sfc_init = sfc_init
         self.sfc_weight_grad = sfc_weight_grad
-        self.batch_size = batch_size
+        self.block_size = block_size
         self.n_jobs = n_jobs
         self.device = device
         self.random_state = random_state
@@ -202,7 +202,7 @@ class DeepEMDClassifier(SequenceInputMixin, ClassifierMixin, BaseEstimator):
         if not isinstance(self.center, (bool, np.bool_)):
             raise ValueError(f"center must be True or False; got {self.center!r}.")
         check_positive(self.reg, "reg")
-        for name in ("n_iter", "sfc_batch_size"):
+        for name in ("max_iter", "sfc_batch_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1; got {value!r}.")
@@ -221,7 +221,7 @@ class DeepEMDClassifier(SequenceInputMixin, ClassifierMixin, BaseEstimator):
     def _metric_params(self):
         return dict(weights=self.weights, center=bool(self.center),
                     weight_eps=float(self.weight_eps_), solver=self.solver,
-                    reg=float(self.reg), n_iter=int(self.n_iter))
+                    reg=float(self.reg), max_iter=int(self.max_iter))
 
     def _relative_weight_eps(self, batch: SequenceBatch):
         """``weight_eps`` in the units of the responses: times the support's mean squared node
@@ -345,7 +345,7 @@ class DeepEMDClassifier(SequenceInputMixin, ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "prototypes_")
         batch = validate_sequences(self, X, reset=False)
         D = pairwise_sequence_distances(batch, self.prototypes_, metric="deepemd",
-                                        batch_size=self.batch_size, n_jobs=self.n_jobs,
+                                        block_size=self.block_size, n_jobs=self.n_jobs,
                                         device=self.device, **self._metric_params())
         D = np.asarray(D, dtype=np.float64)
         n_classes = len(self.classes_)

@@ -113,7 +113,7 @@ class EpisodicEncoder(SequenceInputMixin, TransformerMixin, BaseEstimator):
         ``fn(xb, yb, **params) -> (n_x, n_y)``.
     metric_params : dict, optional
         Keyword arguments of the metric (for CMOT: ``alpha``, ``sigma``, ``lambda_scale``,
-        ``n_iter``, ``n_segments``, ...). Use the same ones in the downstream classifier.
+        ``max_iter``, ``n_segments``, ...). Use the same ones in the downstream classifier.
     hidden : sequence of int, default=(128,)
         Hidden widths of the frame MLP; ``()`` is an affine map.
     n_components : int, optional

@@ -34,7 +34,7 @@ class KNeighborsSequenceClassifier(SequenceInputMixin, ClassifierMixin, BaseEsti
         (``metric_params={"gamma": 0.1}``).
     weights : {"uniform", "distance"}, default="uniform"
         ``"distance"`` weighs each vote by ``1 / distance`` (an exact match wins outright).
-    batch_size : int, optional
+    block_size : int, optional
         Block size of the pairwise computation (see
         :func:`~seqot.distances.pairwise_sequence_distances`).
     n_jobs : int, optional
@@ -72,7 +72,7 @@ class KNeighborsSequenceClassifier(SequenceInputMixin, ClassifierMixin, BaseEsti
         metric="dtw",
         metric_params=None,
         weights="uniform",
-        batch_size=None,
+        block_size=None,
         n_jobs=None,
         device="auto",
         layout="time_first",
@@ -82,7 +82,7 @@ class KNeighborsSequenceClassifier(SequenceInputMixin, ClassifierMixin, BaseEsti
         self.metric = metric
         self.metric_params = metric_params
         self.weights = weights
-        self.batch_size = batch_size
+        self.block_size = block_size
         self.n_jobs = n_jobs
         self.device = device
 
@@ -131,7 +131,7 @@ class KNeighborsSequenceClassifier(SequenceInputMixin, ClassifierMixin, BaseEsti
             batch.to_numpy(),
             self.X_fit_,
             metric=self.metric,
-            batch_size=self.batch_size,
+            block_size=self.block_size,
             n_jobs=self.n_jobs,
             device=self.device,
             **(self.metric_params or {}),

@@ -62,7 +62,7 @@ class ASOTResult:
     plan : (B, N, K), (N, K) or list of (N_i, K)
         The transport plan rescaled so that every valid row sums to one (:math:`N\\,T`); zero
         on padded frames. The hard labels are its row argmax.
-    objective : (B, n_iter + 1), (n_iter + 1,) or list
+    objective : (B, max_iter + 1), (max_iter + 1,) or list
         The objective of the module docstring at :math:`T^{(0)}, \\dots, T^{(n\\_iter)}` (per
         video, with :math:`T` of total mass one).
     step_size : (B,), scalar or list
@@ -240,7 +240,7 @@ def _objective(T, Phi, C_lin, log_T, gw_weight, eps, lam, balanced, K):
 
 
 def asot(cost, mask=None, *, alpha=0.3, radius=0.04, eps=0.07, lambda_actions=0.05,
-         balanced=False, rho=0.0, n_iter=25, step_size=None, gw_grad_scale=1.0,
+         balanced=False, rho=0.0, max_iter=25, step_size=None, gw_grad_scale=1.0,
          n_sinkhorn_iter=100):
     r"""ASOT: temporally consistent (un)balanced fused-GW optimal transport of frames to actions.
 
@@ -273,7 +273,7 @@ def asot(cost, mask=None, *, alpha=0.3, radius=0.04, eps=0.07, lambda_actions=0.
     rho : float >= 0, default=0.0
         Weight of the global temporal prior :math:`R_{ij} = |i/N - j/K|` added to the cost
         (a canonical action order shared across videos).
-    n_iter : int, default=25
+    max_iter : int, default=25
         Mirror-descent iterations (the paper: converges within 25).
     step_size : float > 0, optional
         Fixed step :math:`\eta`. ``None``: :math:`4/\max_{ij} G^{(0)}_{ij}` per video (the
@@ -331,7 +331,7 @@ def asot(cost, mask=None, *, alpha=0.3, radius=0.04, eps=0.07, lambda_actions=0.
     if (isinstance(rho, bool) or not isinstance(rho, numbers.Real) or not math.isfinite(rho)
             or rho < 0):
         raise ValueError(f"rho must be a finite number >= 0; got {rho!r}.")
-    for name, value in (("n_iter", n_iter), ("n_sinkhorn_iter", n_sinkhorn_iter)):
+    for name, value in (("max_iter", max_iter), ("n_sinkhorn_iter", n_sinkhorn_iter)):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
             raise ValueError(f"{name} must be an integer >= 1; got {value!r}.")
     if step_size is not None:
@@ -355,7 +355,7 @@ def asot(cost, mask=None, *, alpha=0.3, radius=0.04, eps=0.07, lambda_actions=0.
         plan, trace, steps = _solve(C.detach(), M, maskf, alpha=float(alpha),
                                     radius=float(radius), eps=float(eps),
                                     lam=float(lambda_actions), balanced=bool(balanced),
-                                    rho=float(rho), n_iter=int(n_iter), step_size=step_size,
+                                    rho=float(rho), max_iter=int(max_iter), step_size=step_size,
                                     gamma=float(gw_grad_scale),
                                     n_sinkhorn_iter=int(n_sinkhorn_iter))
     return ASOTResult(plan=_shape_output(plan, form, per_frame=True),
@@ -374,7 +374,7 @@ def _exp_no_subnormals(x):
     return torch.exp(x).masked_fill_(x < floor, 0.0)
 
 
-def _solve(C, M, maskf, *, alpha, radius, eps, lam, balanced, rho, n_iter, step_size, gamma,
+def _solve(C, M, maskf, *, alpha, radius, eps, lam, balanced, rho, max_iter, step_size, gamma,
            n_sinkhorn_iter):
     B, N, K = C.shape
     dtype, device = C.dtype, C.device
@@ -398,7 +398,7 @@ def _solve(C, M, maskf, *, alpha, radius, eps, lam, balanced, rho, n_iter, step_
 
     log_T = (log_p - logK).expand(B, N, K).clone()
     T = torch.exp(log_T) * maskf
-    trace = torch.zeros((B, n_iter + 1), dtype=dtype, device=device)
+    trace = torch.zeros((B, max_iter + 1), dtype=dtype, device=device)
 
     def structure(T):
         if gw == 0:
@@ -434,9 +434,9 @@ def _solve(C, M, maskf, *, alpha, radius, eps, lam, balanced, rho, n_iter, step_
     # videos without a valid frame have no mass to transport: the balanced solve leaves them out
     # (their plan stays 0), as Sinkhorn needs positive masses
     solved = None if bool((lengths > 0).all()) else torch.nonzero(lengths > 0).squeeze(1)
-    for t in range(n_iter + 1):
+    for t in range(max_iter + 1):
         trace[:, t] = _objective(T, Phi, C_lin, log_T * maskf, gw, eps, lam, balanced, K)
-        if t == n_iter:
+        if t == max_iter:
             break
         if balanced:
             rows = slice(None) if solved is None else solved  # a view when none is empty
@@ -445,7 +445,7 @@ def _solve(C, M, maskf, *, alpha, radius, eps, lam, balanced, rho, n_iter, step_
                 # inexact inner solves by design (each outer step warm-starts from the last
                 # one's potentials): no convergence warning per outer step
                 res = sinkhorn((gw * Phi + C_lin)[rows], a[rows], b[rows], reg=eps,
-                               n_iter=n_sinkhorn_iter,
+                               max_iter=n_sinkhorn_iter,
                                tol=1e-9 if n_sinkhorn_iter > 1 else 0.0, grad="detach",
                                warm_start=potentials, warn=False)
                 potentials = res.potentials

@@ -453,7 +453,7 @@ class _Scalings:
         return f_new, g_new, pf, pg, ok
 
 
-def _iterate(logK, keep, la, lb, mask_a, mask_b, eps, kappa_a, kappa_b, n_iter, tol,
+def _iterate(logK, keep, la, lb, mask_a, mask_b, eps, kappa_a, kappa_b, max_iter, tol,
              check_every, fs, gs, hard_a=True, hard_b=True, stop=None, active=None,
              budget=None):
     """Scaled potentials fs = f/eps, gs = g/eps after the Sinkhorn iterations.
@@ -485,8 +485,8 @@ def _iterate(logK, keep, la, lb, mask_a, mask_b, eps, kappa_a, kappa_b, n_iter, 
     scalings = None if recording else _Scalings(logK, keep, la, lb, mask_a, mask_b, kappa_a,
                                                 kappa_b, hard_a, hard_b)
     it = 0
-    while it < n_iter:
-        k = min(check_every, n_iter - it)
+    while it < max_iter:
+        k = min(check_every, max_iter - it)
         all_active = tol == 0 or (it == 0 and all_from_start) or bool(running.all())
 
         def log_steps(fs, gs, k):
@@ -535,7 +535,7 @@ def sinkhorn(
     b=None,
     *,
     reg,
-    n_iter=1000,
+    max_iter=1000,
     tol=1e-9,
     unbalanced=None,
     grad="autodiff",
@@ -561,15 +561,15 @@ def sinkhorn(
     reg : float or array of shape (B,)
         Entropic regularisation :math:`\varepsilon > 0` (POT's ``reg``), one for all problems
         or one per problem (e.g. relative to each problem's median cost).
-    n_iter : int, default=1000
+    max_iter : int, default=1000
         Maximum number of iterations (one ``f`` and one ``g`` update each). Epsilon scaling
-        (below) has a budget of ``n_iter`` more.
+        (below) has a budget of ``max_iter`` more.
     tol : float, default=1e-9
         Stop a problem once its potentials move less than ``tol`` (cost units) in one
         iteration, and less than ``0.01 * reg`` (see Notes: without it, ``reg << tol`` would
         stop with most of the mass misplaced); checked every ``check_every`` iterations, with
         one host synchronisation per check. Converged problems are frozen, so a problem's
-        result does not depend on the rest of its batch. ``tol=0`` runs exactly ``n_iter``
+        result does not depend on the rest of its batch. ``tol=0`` runs exactly ``max_iter``
         iterations with no synchronisation: convergence is then not checked (no epsilon
         scaling, no warning).
     unbalanced : None, float or (float or None, float or None), default=None
@@ -656,9 +656,9 @@ def sinkhorn(
     potentials converge to the unregularised dual as :math:`\varepsilon \to 0`. An
     intermediate stage stops once its potentials move less than :math:`10^{-2}\varepsilon_k`
     per iteration (marginals within about 1%: looser hand-overs cost more iterations later,
-    measured) or when the budget left is down to a quarter of ``n_iter`` (kept for the last
+    measured) or when the budget left is down to a quarter of ``max_iter`` (kept for the last
     stage) plus ``check_every`` per stage to come; the last stage gets the rest of the
-    ``n_iter`` budget and the stopping rule of ``tol``. The stages are batched like the
+    ``max_iter`` budget and the stopping rule of ``tol``. The stages are batched like the
     plain iterations: one loop over stages, not over problems.
 
     References
@@ -694,8 +694,8 @@ def sinkhorn(
     """
     if grad not in _GRAD_MODES:
         raise ValueError(f"grad must be one of {_GRAD_MODES}; got {grad!r}.")
-    if isinstance(n_iter, bool) or not isinstance(n_iter, (int, np.integer)) or n_iter < 1:
-        raise ValueError(f"n_iter must be a positive integer; got {n_iter!r}.")
+    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
+        raise ValueError(f"max_iter must be a positive integer; got {max_iter!r}.")
     check_positive(tol, "tol", strict=False)
     if isinstance(check_every, bool) or not isinstance(check_every, (int, np.integer)) \
             or check_every < 1:
@@ -726,12 +726,12 @@ def sinkhorn(
             "value within the costs' range). Increase reg (e.g. a few % of the median cost) or "
             "use the exact seqot.ot.emd.", UserWarning, stacklevel=2)
     res, failed, scaled = _solve(
-        Cz, keep, a, b, mask_a, mask_b, eps, tau_a, tau_b, int(n_iter), float(tol),
+        Cz, keep, a, b, mask_a, mask_b, eps, tau_a, tau_b, int(max_iter), float(tol),
         int(check_every), grad, warm_start,
         renormalise=ratio > _RENORMALISE_RATIO and math.isinf(tau_b), ratios=ratios,
         epsilon_scaling=epsilon_scaling)
     if warn and failed is not None:
-        _warn_unconverged(res, failed, scaled, eps, int(n_iter))
+        _warn_unconverged(res, failed, scaled, eps, int(max_iter))
     if work != out_dtype:
         res = OTResult(plan=res.plan.to(out_dtype), value=res.value.to(out_dtype),
                        value_linear=res.value_linear.to(out_dtype),
@@ -742,7 +742,7 @@ def sinkhorn(
     return _output(res, numpy_in, single)
 
 
-def _warn_unconverged(res, failed, scaled, eps, n_iter):
+def _warn_unconverged(res, failed, scaled, eps, max_iter):
     """One SinkhornConvergenceWarning for the whole batch, naming its worst problem.
 
     ``failed`` is None when nothing was checked, else a 0-dim flag (any failure) and the
@@ -755,10 +755,10 @@ def _warn_unconverged(res, failed, scaled, eps, n_iter):
     tried = " (epsilon scaling included)" if scaled else ""
     warnings.warn(
         f"Sinkhorn did not converge for {int(mask.sum())} of {mask.numel()} problem(s) within "
-        f"n_iter={n_iter} iterations{tried}: the plan misses its marginals by "
+        f"max_iter={max_iter} iterations{tried}: the plan misses its marginals by "
         f"{float(res.marginal_error[k]):.1e} (relative L1, tolerance "
         f"{float(res.marginal_tol[k]):.1e}) at reg={float(eps[k]):.3g}, so values and plans are "
-        "not the entropic optimum. Raise n_iter, raise reg (e.g. a few % of the median cost), "
+        "not the entropic optimum. Raise max_iter, raise reg (e.g. a few % of the median cost), "
         "or use the exact seqot.ot.emd.", SinkhornConvergenceWarning, stacklevel=3)
 
 
@@ -854,7 +854,7 @@ def _zero_padding(C, mask_a, mask_b):
     return torch.where(keep > 0, C, torch.zeros((), dtype=C.dtype, device=C.device)), keep
 
 
-def _solve(Cz, keep, a, b, mask_a, mask_b, eps, tau_a, tau_b, n_iter, tol, check_every, grad,
+def _solve(Cz, keep, a, b, mask_a, mask_b, eps, tau_a, tau_b, max_iter, tol, check_every, grad,
            warm_start, renormalise=False, ratios=None, epsilon_scaling=False):
     """Sinkhorn on costs ``Cz`` that are zero on padding; ``keep`` is the float mask of the
     entries with mass (None without padding).
@@ -902,7 +902,7 @@ def _solve(Cz, keep, a, b, mask_a, mask_b, eps, tau_a, tau_b, n_iter, tol, check
         logK = log_kernel(Cz, keep, e)
         fs, gs = init()
         fs, gs, it, conv, _ = _iterate(logK, keep, la, lb, mask_a, mask_b, e, *kappas(e),
-                                       n_iter, tol, check_every, fs, gs, hard_a, hard_b,
+                                       max_iter, tol, check_every, fs, gs, hard_a, hard_b,
                                        stop=stop(e))
         return logK, fs, gs, it, conv
 
@@ -916,9 +916,9 @@ def _solve(Cz, keep, a, b, mask_a, mask_b, eps, tau_a, tau_b, n_iter, tol, check
         # stages above each problem's reg (1e-9: a ratio of exactly 4^k needs k stages)
         stages = ((e0 / e).log() / -math.log(q) - 1e-9).ceil().clamp_min(0).long()
         n_stages = int(stages.max())
-        # budgets in whole chunks: a quarter of n_iter kept for the last stage, and at least a
+        # budgets in whole chunks: a quarter of max_iter kept for the last stage, and at least a
         # chunk for each stage
-        chunks = max(n_iter // check_every, 1)
+        chunks = max(max_iter // check_every, 1)
         reserve = chunks // 4
         f = torch.zeros(mask_a.shape, dtype=dtype, device=Cz.device)
         g = torch.zeros(mask_b.shape, dtype=dtype, device=Cz.device)

@@ -19,7 +19,7 @@ def _labels(plan):
 
 
 def asot_segment(cost, mask=None, *, alpha=0.6, radius=0.04, eps=0.04, lambda_actions=0.05,
-                 balanced=False, rho=0.0, n_iter=25, step_size=None, gw_grad_scale=1.0,
+                 balanced=False, rho=0.0, max_iter=25, step_size=None, gw_grad_scale=1.0,
                  return_plan=False):
     r"""Temporally consistent frame labels from any frame-to-action cost, by ASOT.
 
@@ -34,7 +34,7 @@ def asot_segment(cost, mask=None, *, alpha=0.6, radius=0.04, eps=0.04, lambda_ac
         Frame-to-action costs, lower is better.
     mask : bool array of shape (B, N), optional
         Valid frames of a padded batch.
-    alpha, radius, eps, lambda_actions, balanced, rho, n_iter, step_size, gw_grad_scale
+    alpha, radius, eps, lambda_actions, balanced, rho, max_iter, step_size, gw_grad_scale
         As in :func:`seqot.ot.asot`; the defaults here are the post-processing preset of the
         ASOT specification (structure weight 0.6, sharper entropy 0.04) rather than the
         solver's pseudo-labelling defaults.
@@ -65,7 +65,7 @@ def asot_segment(cost, mask=None, *, alpha=0.6, radius=0.04, eps=0.04, lambda_ac
     if not isinstance(return_plan, (bool, np.bool_)):
         raise ValueError(f"return_plan must be True or False; got {return_plan!r}.")
     res = asot(cost, mask, alpha=alpha, radius=radius, eps=eps, lambda_actions=lambda_actions,
-               balanced=balanced, rho=rho, n_iter=n_iter, step_size=step_size,
+               balanced=balanced, rho=rho, max_iter=max_iter, step_size=step_size,
                gw_grad_scale=gw_grad_scale)
     labels = _labels(res.plan)
     return (labels, res.plan) if return_plan else labels

@@ -139,7 +139,7 @@ class ASOTSegmenter(SequenceInputMixin, TransformerMixin, BaseEstimator):
     balanced : bool, default=False
         Balanced OT instead of the semi-relaxed problem at both stages (the paper's "Balanced
         OT" ablation; with ``alpha_*=0`` the TOT/SeLa-style baseline).
-    n_iter : int, default=25
+    max_iter : int, default=25
         ASOT iterations at both stages.
     n_frames : int, default=256
         Frames sampled per video per training step (one per equal-width bin).
@@ -209,7 +209,7 @@ class ASOTSegmenter(SequenceInputMixin, TransformerMixin, BaseEstimator):
     def __init__(self, n_actions=None, *, hidden=(128,), n_components=40, temperature=0.1,
                  alpha_train=0.3, alpha_eval=0.6, eps_train=0.07, eps_eval=0.04,
                  lambda_train=0.1, lambda_eval=0.01, radius=0.04, rho=0.15, rho_eval=None,
-                 balanced=False, n_iter=25, n_frames=256, batch_size=2, n_epochs=15, lr=1e-3,
+                 balanced=False, max_iter=25, n_frames=256, batch_size=2, n_epochs=15, lr=1e-3,
                  weight_decay=1e-4, init="kmeans", standardize=False, device="auto",
                  random_state=None, verbose=False, layout="time_first"):
         self.layout = layout
@@ -227,7 +227,7 @@ class ASOTSegmenter(SequenceInputMixin, TransformerMixin, BaseEstimator):
         self.rho = rho
         self.rho_eval = rho_eval
         self.balanced = balanced
-        self.n_iter = n_iter
+        self.max_iter = max_iter
         self.n_frames = n_frames
         self.batch_size = batch_size
         self.n_epochs = n_epochs
@@ -263,7 +263,7 @@ class ASOTSegmenter(SequenceInputMixin, TransformerMixin, BaseEstimator):
         _check_real(self.radius, "radius", low=0, high=1, low_open=True)
         if not isinstance(self.balanced, (bool, np.bool_)):
             raise ValueError(f"balanced must be True or False; got {self.balanced!r}.")
-        for name in ("n_iter", "n_frames", "batch_size", "n_epochs"):
+        for name in ("max_iter", "n_frames", "batch_size", "n_epochs"):
             check_int(getattr(self, name), name, 1)
         check_positive(self.lr, "lr")
         _check_real(self.weight_decay, "weight_decay", low=0)
@@ -352,7 +352,7 @@ class ASOTSegmenter(SequenceInputMixin, TransformerMixin, BaseEstimator):
             affinity = embed(frames) @ prototypes.weight.T  # (B, n, K)
             with torch.no_grad():
                 targets = asot(1.0 - affinity.detach(), mask, radius=float(self.radius),
-                               balanced=bool(self.balanced), n_iter=int(self.n_iter),
+                               balanced=bool(self.balanced), max_iter=int(self.max_iter),
                                **train_params).plan
             log_p = torch.log_softmax(affinity / float(self.temperature), dim=-1)
             per_frame = -(targets * log_p).sum(-1)
@@ -450,7 +450,7 @@ class ASOTSegmenter(SequenceInputMixin, TransformerMixin, BaseEstimator):
             n = max(int(z.lengths[sl].max()), 1)
             mask = z.mask[sl, :n]
             plans[sl, :n] = asot(1.0 - affinity[sl, :n], mask, radius=float(self.radius),
-                                 balanced=bool(self.balanced), n_iter=int(self.n_iter),
+                                 balanced=bool(self.balanced), max_iter=int(self.max_iter),
                                  **params).plan
         return plans, affinity
 

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from ..utils._validation import check_generator
+from ..utils._torch import check_random_state
 
 __all__ = [
     "hungarian_match",
@@ -487,7 +487,7 @@ def _f1_unsup(prep, method, n_experiments, n_samples, random_state):
     if method == "sampled":
         n_experiments = _check_count(n_experiments, "n_experiments")
         n_samples = _check_count(n_samples, "n_samples")
-        rng = check_generator(random_state)
+        rng = check_random_state(random_state)
         if prep.per_video:
             return _mean([_f1_sampled([t], [p], rng, n_experiments, n_samples)
                           for t, p in zip(prep.trues, prep.preds)])

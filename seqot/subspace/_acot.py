@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..utils._validation import check_float_array, check_generator, check_int, check_positive
+from ..utils._torch import check_random_state
+from ..utils._validation import check_float_array, check_int, check_positive
 
 __all__ = [
     "acot_cost",
@@ -122,7 +123,7 @@ def random_negatives(X, rng, *, per_frame=2, distribution="gaussian", activation
     """
     X = _as_matrix(X, "X")
     if not isinstance(rng, np.random.RandomState):
-        rng = check_generator(rng, "rng")
+        rng = check_random_state(rng, "rng")
     check_int(per_frame, "per_frame", 1)
     d, n = X.shape
     reps = np.tile(X, (1, per_frame))
@@ -305,7 +306,7 @@ def acot_subspace(X, Y, k, *, alpha=1.0, beta1=1.0, beta2=10.0, eta=0.01, order_
             if ot_reg is None:
                 plan = emd(C, a, b).plan
             else:
-                plan = sinkhorn(C, a, b, reg=float(ot_reg), n_iter=1000).plan
+                plan = sinkhorn(C, a, b, reg=float(ot_reg), max_iter=1000).plan
             Y_hat = barycentric_targets(Y, plan)
         else:
             Y_hat = Y.reshape(d, m // n, n).mean(1)

@@ -13,7 +13,7 @@ TEST_PARAMS: dict[str, dict] = {
     "SequenceNearestCentroid": {"device": "cpu"},
     "CMOTNearestCentroid": {"device": "cpu"},
     "EpisodicEncoder": {"device": "cpu", "hidden": (8,), "n_episodes": 4,
-                        "metric_params": {"n_iter": 20}, "random_state": 0},
+                        "metric_params": {"max_iter": 20}, "random_state": 0},
     "DeepEMDClassifier": {"device": "cpu", "sfc_steps": 5, "random_state": 0},
     "TAPMetricLearner": {"device": "cpu", "hidden": (8,), "channels": (3, 3), "batch_size": 8,
                          "n_epochs": 2, "validation_fraction": None, "random_state": 0},

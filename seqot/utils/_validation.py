@@ -34,7 +34,8 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from ._torch import resolve_device
+from ._torch import check_random_state, resolve_device
+from ._param_validation import check_estimator_params
 
 __all__ = [
     "SequenceBatch",
@@ -46,7 +47,6 @@ __all__ = [
     "check_positive",
     "check_int",
     "check_hidden",
-    "check_generator",
     "check_float_array",
     "check_float_tensor",
     "SequenceInputMixin",
@@ -674,6 +674,9 @@ def check_frame_weights(weights, batch: SequenceBatch, *, input_name="weights"):
 def validate_sequences(estimator, X, *, reset: bool, **kwargs) -> SequenceBatch:
     """``check_sequences`` for an estimator: sets or checks ``n_features_in_``.
 
+    First checks the estimator's parameters against its ``_parameter_constraints`` (in
+    ``fit`` and in every method that reads them, so values set after fit are checked too).
+
     The estimator's ``layout`` parameter (if it has one) says how ``X`` is laid out.
     With ``reset=True`` (``fit``) it first forgets every fitted attribute of a previous fit,
     then records ``n_features_in_`` (and ``feature_names_in_`` for a DataFrame); with
@@ -683,6 +686,7 @@ def validate_sequences(estimator, X, *, reset: bool, **kwargs) -> SequenceBatch:
     graph (features straight out of a network) must not enter its training losses (a second
     backward through that graph fails) or its outputs.
     """
+    check_estimator_params(estimator)
     if reset:
         _forget_fit(estimator)
     kwargs.setdefault("layout", getattr(estimator, "layout", "time_first"))
@@ -942,45 +946,3 @@ def restore_form(out: SequenceBatch, kind, layout="time_first"):
         return padded.transpose(1, 2) if channels_first else padded
     padded = out.to_nan_padded()
     return np.swapaxes(padded, 1, 2) if channels_first else padded
-
-
-def check_generator(random_state, name="random_state") -> np.random.Generator:
-    """A local numpy Generator from ``random_state``; the global RNG is never touched.
-
-    Parameters
-    ----------
-    random_state : None, int >= 0, sequence of ints >= 0, numpy Generator, SeedSequence, \
-BitGenerator or RandomState
-        A Generator is used (and advanced) as is; ints, int sequences, SeedSequences and
-        BitGenerators seed a Generator as ``np.random.default_rng`` does; a RandomState is
-        advanced by one draw that seeds a fresh Generator; None draws fresh OS entropy.
-    name : str, default="random_state"
-        The argument's name, used in the error message.
-
-    Returns
-    -------
-    numpy.random.Generator
-    """
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    if random_state is None:
-        return np.random.default_rng()
-    if isinstance(random_state, np.random.RandomState):
-        return np.random.default_rng(int(random_state.randint(0, 2**31 - 1)))
-    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
-        if random_state < 0:
-            raise ValueError(f"{name} must be a non-negative int; got {random_state!r}.")
-        return np.random.default_rng(int(random_state))
-    if isinstance(random_state, (np.random.SeedSequence, np.random.BitGenerator)):
-        return np.random.default_rng(random_state)
-    if isinstance(random_state, (list, tuple, np.ndarray)) and len(random_state) and all(
-            isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 0
-            for v in np.asarray(random_state, dtype=object).ravel()):
-        try:  # exactly what default_rng does with it (arbitrarily large ints included)
-            return np.random.default_rng(random_state)
-        except (TypeError, ValueError, OverflowError) as exc:
-            raise ValueError(f"{name}={random_state!r} is not a valid seed: {exc}") from None
-    raise ValueError(
-        f"{name} must be None, a non-negative int (or a sequence of them), a numpy Generator, "
-        f"SeedSequence, BitGenerator or RandomState; got {random_state!r}."
-    )
