@@ -34,6 +34,48 @@ def test_sequence_checks(estimator, check):
     check(estimator)
 
 
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda e: type(e).__name__)
+def test_parameter_constraints(estimator):
+    """Every constructor parameter is declared, and every declared constraint, violated once,
+    raises naming the parameter in fit and (set after fit) in every output method."""
+    from seqot.utils.estimator_checks import check_parameter_constraints
+
+    assert check_parameter_constraints(type(estimator).__name__, estimator) > 0
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda e: type(e).__name__)
+def test_sklearn_param_validation(estimator):
+    """scikit-learn's own parameter-validation check (not part of its check_estimator)."""
+    from sklearn.utils.estimator_checks import check_param_validation
+
+    check_param_validation(type(estimator).__name__, estimator)
+
+
+def test_constraint_check_catches_an_unchecked_parameter():
+    """The harness must fail an estimator that declares a constraint but never applies it."""
+    import numpy as np
+    from sklearn.base import BaseEstimator, ClassifierMixin
+
+    from seqot.utils._param_validation import POSITIVE
+    from seqot.utils.estimator_checks import check_parameter_constraints
+
+    class Unchecked(ClassifierMixin, BaseEstimator):
+        _parameter_constraints = {"reg": POSITIVE}
+
+        def __init__(self, reg=1.0):
+            self.reg = reg
+
+        def fit(self, X, y):
+            self.classes_ = np.unique(y)
+            return self
+
+        def predict(self, X):
+            return np.repeat(self.classes_[0], len(X))
+
+    with pytest.raises(AssertionError, match="did not raise"):
+        check_parameter_constraints("Unchecked", Unchecked())
+
+
 def test_sequence_checks_catch_a_padding_bug():
     """The harness must fail an estimator that lets padding leak into its result."""
     import numpy as np

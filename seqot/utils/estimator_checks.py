@@ -16,7 +16,11 @@ violation. They run on small ragged data with a class structure:
   equals a fresh fit: same outputs and the same fitted attributes, none left over;
 * :func:`check_channels_first_layout` — ``layout="channels_first"`` on aeon-style ``(d, T_i)``
   sequences and ``(n, d, T)`` arrays gives the results of the time-first data, and a list of
-  ``(d, T_i)`` sequences without it is refused with an error naming the option.
+  ``(d, T_i)`` sequences without it is refused with an error naming the option;
+* :func:`check_parameter_constraints` — ``_parameter_constraints`` names every constructor
+  parameter, and each constraint violated once (a value of no accepted type, each constraint's
+  own out-of-range values, NaN and infinity for reals) raises a ``ValueError``/``TypeError``
+  naming the parameter, in ``fit`` and, set after fit, in every output method.
 
 Use :func:`parametrize_with_sequence_checks` in a test module, or
 :func:`check_sequence_estimator` to run everything at once.
@@ -35,6 +39,7 @@ __all__ = [
     "check_float32_preserved",
     "check_list_vs_padded",
     "check_padding_invariance",
+    "check_parameter_constraints",
     "check_pickle_roundtrip",
     "check_random_state_determinism",
     "check_refit_forgets_previous_fit",
@@ -253,6 +258,88 @@ def check_channels_first_layout(name, estimator):
             f"option: {exc}")
     else:
         raise AssertionError(f"{name} silently read (d, T_i) sequences as (T_i, d)")
+
+
+def invalid_parameter_values(constraints):
+    """Values that violate every constraint in ``constraints`` (a ``_parameter_constraints``
+    entry): an object of no accepted type, each constraint's own out-of-range values
+    (scikit-learn's generator, plus infinity beyond a finite-only bound), NaN and infinity
+    where no constraint accepts them, and ``True`` where a number is expected."""
+    from numbers import Real
+
+    from ._param_validation import Interval, StrOptions, generate_invalid_param_val
+    from ._param_validation import make_constraint
+
+    if isinstance(constraints, str) and constraints == "no_validation":
+        return []
+    made = [make_constraint(c) for c in constraints]
+    candidates = [type("BadType", (), {})()]
+    for c in constraints:
+        if isinstance(c, (Interval, StrOptions)):
+            try:
+                candidates.append(generate_invalid_param_val(c))
+            except NotImplementedError:
+                pass
+        if isinstance(c, Interval):
+            candidates += [np.nan, np.inf, -np.inf, True]
+            if c.type is not Real and c.type.__name__ == "Integral":
+                candidates.append(1.5)
+        if isinstance(c, StrOptions):
+            candidates.append("not-an-option")
+    out, seen = [], set()
+    for v in candidates:
+        key = repr(v) if not type(v).__name__ == "BadType" else "BadType"
+        if key in seen or any(m.is_satisfied_by(v) for m in made):
+            continue
+        seen.add(key)
+        out.append(v)
+    return out
+
+
+def _constraint_data(estimator):
+    from ._validation import SequenceInputMixin
+
+    if isinstance(estimator, SequenceInputMixin):
+        return make_check_data(random_state=11)
+    rng = np.random.default_rng(11)
+    return rng.normal(size=(12, 4)), np.repeat([0, 1, 2], 4)
+
+
+def _raises_naming(call, param, what):
+    try:
+        call()
+    except (ValueError, TypeError) as exc:
+        assert f"'{param}'" in str(exc) or param in str(exc), (
+            f"{what}: the error does not name {param!r}: {exc}")
+        return
+    raise AssertionError(f"{what} did not raise")
+
+
+def check_parameter_constraints(name, estimator):
+    params = estimator.get_params(deep=False)
+    constraints = getattr(type(estimator), "_parameter_constraints", None)
+    assert isinstance(constraints, dict), f"{name} has no _parameter_constraints"
+    assert set(constraints) == set(params), (
+        f"{name}: _parameter_constraints misses {sorted(set(params) - set(constraints))} and "
+        f"has extra {sorted(set(constraints) - set(params))}")
+    X, y = _constraint_data(estimator)
+    fitted = _fitted(_seeded(estimator), X, y)
+    methods = [m for m in _OUTPUT_METHODS if hasattr(fitted, m)]
+    n_checked = 0
+    for param, entry in constraints.items():
+        for bad in invalid_parameter_values(entry):
+            n_checked += 1
+            est = clone(estimator).set_params(**{param: bad})
+            _raises_naming(lambda: est.fit(X, y), param, f"{name}(fit, {param}={bad!r})")
+            original = fitted.get_params(deep=False)[param]
+            fitted.set_params(**{param: bad})
+            try:
+                for method in methods:
+                    _raises_naming(lambda: getattr(fitted, method)(X), param,
+                                   f"{name}.{method} after set_params({param}={bad!r})")
+            finally:
+                fitted.set_params(**{param: original})
+    return n_checked
 
 
 _ALL_CHECKS = (
