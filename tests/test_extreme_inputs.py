@@ -285,7 +285,7 @@ CALLS = {
         e(_bases()), kernel="rbf", check_orthonormal=False),
     "random_negatives": lambda e: __import__("seqot").subspace.random_negatives(
         e(SEQS[4].T), np.random.default_rng(0)),
-    # nn
+    # distances (the TAP building block)
     "tap_alignment": lambda e: _tap_alignment(e),
     # utils
     "check_sequences": lambda e: __import__("seqot").utils.check_sequences(e.all_seqs(SEQS)),
@@ -339,7 +339,7 @@ def _acot_subspace(e):
 
 
 def _tap_alignment(e):
-    from seqot.nn import tap_alignment
+    from seqot.distances import tap_alignment
 
     D = torch.as_tensor(e(COST))[None]
     Dt = torch.as_tensor(np.abs(np.subtract.outer(np.arange(5) / 5, np.arange(6) / 6)))[None]

@@ -17,8 +17,8 @@ import torch.nn.functional as F
 from sklearn.metrics import average_precision_score
 from torch import nn
 
-from seqot.distances import pairwise_sequence_distances, tap
-from seqot.distances._tap import tap_block_alignments, tap_paired_alignments
+from seqot.distances import pairwise_sequence_distances, tap, tap_alignment
+from seqot.distances._tap_distance import tap_block_alignments, tap_paired_alignments
 from seqot.metric_learning import (
     TAPMetricLearner,
     augment_sequence,
@@ -29,7 +29,7 @@ from seqot.metric_learning import (
     random_merge,
 )
 from seqot.neighbors import KNeighborsSequenceClassifier
-from seqot.nn import AlignmentPredictor, tap_alignment
+from seqot.nn import AlignmentPredictor
 from seqot.utils import SequenceBatch
 
 

@@ -16,7 +16,7 @@ from ._pairwise import (
     register_metric,
 )
 from ._ot_distances import emd, mean_euclidean, opw, sinkhorn, tcot
-from ._tap import tap
+from ._tap_distance import tap, tap_alignment
 from ._transformer import SequenceDistanceTransformer
 
 __all__ = [
@@ -39,5 +39,6 @@ __all__ = [
     "soft_dtw",
     "sinkhorn",
     "tap",
+    "tap_alignment",
     "tcot",
 ]

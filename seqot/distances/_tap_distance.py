@@ -1,22 +1,83 @@
-r"""The TAP distance (Su and Wen, ICLR 2022) between sequences, batched over all pairs.
+r"""The TAP distance: alignments and distances, batched over pairs with masks.
 
-:math:`d(X, Y) = \frac{1}{L_X}\sum_{ij} A_{ij}\lVert x_i - y_j\rVert` with the row-softmax
-alignment :math:`A` predicted by :class:`seqot.nn.AlignmentPredictor` (see
-:mod:`seqot.nn._tap`). Asymmetric: ``X`` is the source; ``direction="mean"`` averages both.
+Temporal Alignment Prediction (Su and Wen, ICLR 2022) replaces the optimisation of an
+alignment distance by a feed-forward prediction. For sequences :math:`X` (:math:`L_X` frames)
+and :math:`Y` (:math:`L_Y`):
+
+.. math::
+
+    D_{ij} = \lVert x_i - y_j \rVert_2,\qquad
+    D^t_{ij} = \Bigl|\frac{i}{L_X} - \frac{j}{L_Y}\Bigr|\ (1\text{-based}),\qquad
+    A = \mathrm{softmax}_{\text{rows}}\bigl(-(D + g([D, D^t]))\bigr),
+
+    T = A / L_X,\qquad d(X, Y) = \langle T, D\rangle
+      = \frac{1}{L_X}\sum_i \sum_j A_{ij} D_{ij},
+
+with :math:`g` (:class:`seqot.nn.AlignmentPredictor`, a torch module) a small CNN over the
+two-channel "image" (three convolutions with kernels 5/5/3, channels 30/30/1, ReLU after the
+first two). Every row of :math:`A` sums to one, so
+:math:`d` is the mean over the source frames of an attention-weighted average of their
+distances to the target frames; it is asymmetric (``X`` is the source; ``direction="mean"``
+averages both).
+
+Many pairs of different lengths share one CNN call: each pair is padded to the batch's
+largest box and the activations outside the pair's valid box are zeroed after every
+convolution, so a padded pair gives exactly its unpadded result.
 """
 
 from __future__ import annotations
 
 import torch
+from torch import nn
 
-from ..nn._tap import check_predictor, tap_alignment
 from ..ot._costs import pairwise_frame_cost
 from ._ot_distances import block_position_gap, pair_distance
 from ._pairwise import register_metric
 
-__all__ = ["tap", "tap_block_alignments", "tap_paired_alignments"]
+__all__ = ["tap", "tap_alignment", "tap_block_alignments", "tap_paired_alignments"]
 
 _DIRECTIONS = ("source", "mean", "sum")
+
+
+def tap_alignment(D, Dt, mask_x, mask_y, predictor=None):
+    r"""TAP alignments and distances of a batch of padded pairs.
+
+    Parameters
+    ----------
+    D : Tensor of shape (B, L_X, L_Y)
+        Euclidean frame distances (any finite value on padding).
+    Dt : Tensor of shape (B, L_X, L_Y)
+        Relative-position gaps :math:`|i/L_X - j/L_Y|`.
+    mask_x, mask_y : bool Tensors of shape (B, L_X), (B, L_Y)
+        Valid frames of each pair's source and target.
+    predictor : AlignmentPredictor or None
+        ``None`` means :math:`g \equiv 0`.
+
+    Returns
+    -------
+    A : Tensor of shape (B, L_X, L_Y)
+        Row-stochastic alignments (valid rows sum to one; zero outside the valid box).
+    d : Tensor of shape (B,)
+        :math:`\frac{1}{L_X}\sum_{ij} A_{ij} D_{ij}`.
+    """
+    box = (mask_x[:, :, None] & mask_y[:, None, :]).to(D.dtype)
+    zero = torch.zeros((), dtype=D.dtype, device=D.device)
+    D = D * box
+    scores = -D if predictor is None else -(D + predictor(D, Dt * box, box))
+    scores = scores.masked_fill(~mask_y[:, None, :], float("-inf"))
+    # rows of padded source frames: any finite values, then zeroed
+    scores = torch.where(mask_x[:, :, None], scores, zero)
+    A = torch.softmax(scores, dim=-1) * box
+    n_x = mask_x.sum(1).clamp_min(1).to(D.dtype)
+    return A, (A * D).sum((1, 2)) / n_x
+
+
+def check_predictor(predictor):
+    """``predictor`` or a ValueError naming it (an :class:`AlignmentPredictor` or None)."""
+    if predictor is not None and not isinstance(predictor, nn.Module):
+        raise ValueError(f"predictor must be an AlignmentPredictor (torch module) or None; got "
+                         f"{type(predictor).__name__}.")
+    return predictor
 
 
 def _matching(predictor, D):

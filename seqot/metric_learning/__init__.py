@@ -2,7 +2,7 @@
 
 from ._augment import augment_sequence, random_blur, random_merge
 from ._losses import binomial_deviance_loss, hard_mining_loss, lifted_structure_loss
-from ._tap import TAPMetricLearner
+from ._tap_learner import TAPMetricLearner
 
 __all__ = [
     "TAPMetricLearner",

@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from ..distances._pairwise import pairwise_sequence_distances
-from ..distances._tap import tap_block_alignments, tap_paired_alignments
+from ..distances._tap_distance import tap_block_alignments, tap_paired_alignments
 from ..nn import AlignmentPredictor, build_frame_mlp, train
 from ..utils._torch import resolve_device, seed_from_random_state
 from ..utils._validation import (
@@ -491,7 +491,7 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
                                xb.lengths)
             ey = SequenceBatch(embedding(yb.data) * yb.mask[:, :, None].to(yb.data.dtype),
                                yb.lengths)
-        from ..distances._tap import _tap_metric
+        from ..distances._tap_distance import _tap_metric
 
         return _tap_metric(ex, ey, predictor=predictor, direction=direction)
 
