@@ -150,3 +150,32 @@ def test_kneighbors_checks_n_neighbors_and_infinite_distances_vote_equally():
     with pytest.raises(ValueError, match="Euclidean frame costs support"):
         KNeighborsSequenceClassifier(2, metric="dtw", device="cpu").fit(X, y).predict(
             [np.array([[1e200]])])
+
+
+@pytest.mark.parametrize("weights", ["uniform", "distance"])
+def test_knn_vote_matches_brute_force_loop(weights):
+    """The one k-NN vote (also used by TAPMetricLearner.predict) against a loop: stable
+    neighbour order (ties to the earlier fitted sequence), exact matches win outright, and
+    argmax ties go to the smaller class index."""
+    from seqot.neighbors._classification import knn_vote
+
+    rng = np.random.default_rng(11)
+    # integer distances: many ties, some zeros
+    D = rng.integers(0, 4, size=(40, 13)).astype(float)
+    y_fit = rng.integers(0, 4, size=13)
+    for k in (1, 2, 5, 13):
+        proba = knn_vote(D, y_fit, k, weights, n_classes=5)
+        for q in range(len(D)):
+            order = sorted(range(13), key=lambda j: (D[q, j], j))[:k]
+            votes = np.zeros(5)
+            zeros = [j for j in order if D[q, j] == 0]
+            for j in order:
+                if weights == "uniform":
+                    votes[y_fit[j]] += 1.0
+                elif zeros:
+                    votes[y_fit[j]] += 1.0 if D[q, j] == 0 else 0.0
+                else:
+                    votes[y_fit[j]] += 1.0 / D[q, j]
+            np.testing.assert_allclose(proba[q], votes / votes.sum(), rtol=1e-14)
+            best = max(range(5), key=lambda c: (votes[c], -c))
+            assert np.argmax(proba[q]) == best

@@ -18,6 +18,78 @@ from ..utils._validation import (
 __all__ = ["KNeighborsSequenceClassifier"]
 
 
+class _NegativeDistanceError(ValueError):
+    """A distance-weighted vote met a negative distance (its value is ``args[0]``)."""
+
+
+def _nearest(D, k):
+    """Indices of the ``k`` smallest entries of each row of ``D``, nearest first.
+
+    A stable sort: ties go to the earlier training sequence, as in scikit-learn.
+    """
+    return np.argsort(D, axis=1, kind="stable")[:, :k]
+
+
+def knn_vote(D, y_fit, n_neighbors, weights="uniform", *, n_classes=None):
+    """The k-nearest-neighbour vote: the one implementation in seqot.
+
+    Parameters
+    ----------
+    D : ndarray of shape (n_queries, n_fit)
+        Distances from each query to each fitted sequence.
+    y_fit : ndarray of int of shape (n_fit,)
+        Class index (into ``classes_``) of each fitted sequence.
+    n_neighbors : int
+        How many neighbours vote (``1 <= n_neighbors <= n_fit``, checked by the caller).
+    weights : {"uniform", "distance"}, default="uniform"
+        ``"distance"`` weighs each vote by ``1 / distance``; a query with neighbours at
+        distance 0 takes only their votes, and one whose neighbours are all infinitely far
+        (an overflowing cost) gives them equal votes (the limit of equal huge distances, not
+        ``0 / 0``).
+    n_classes : int, optional
+        Number of classes (default ``y_fit.max() + 1``).
+
+    Returns
+    -------
+    ndarray of shape (n_queries, n_classes)
+        The share of (weighted) votes per class; the predicted class is its ``argmax``
+        (ties go to the smaller class index, as scikit-learn's ``weighted_mode`` and
+        ``KNeighborsClassifier`` break them). Neighbours are found by a stable sort, so
+        equally distant fitted sequences are taken in their fitted order.
+
+    Raises
+    ------
+    ValueError
+        With ``weights="distance"``, if a neighbour's distance is negative beyond rounding
+        (``1 / d`` would be a negative vote).
+    """
+    D = np.asarray(D)
+    y_fit = np.asarray(y_fit)
+    if n_classes is None:
+        n_classes = int(y_fit.max()) + 1 if y_fit.size else 0
+    idx = _nearest(D, n_neighbors)
+    dist = np.take_along_axis(D, idx, axis=1)
+    if weights == "uniform":
+        w = np.ones_like(dist, dtype=np.float64)
+    else:
+        # rounding may leave identical sequences at -1e-16: that is a distance of 0
+        finite = np.abs(dist[np.isfinite(dist)])
+        tiny = 1e-9 * (float(finite.max()) if finite.size else 0.0) + 1e-15
+        if dist.size and np.min(dist) < -tiny:
+            # 1 / d of a negative value (soft-DTW is a soft minimum, not a distance) would be
+            # a negative vote, and the "probabilities" would leave [0, 1]
+            raise _NegativeDistanceError(float(np.min(dist)))
+        with np.errstate(divide="ignore"):
+            w = 1.0 / np.maximum(dist.astype(np.float64), 0.0)
+        exact = np.isinf(w)
+        rows = exact.any(axis=1)
+        w[rows] = exact[rows].astype(np.float64)
+        w[~(w > 0).any(axis=1)] = 1.0
+    proba = np.zeros((len(idx), n_classes))
+    np.add.at(proba, (np.arange(len(idx))[:, None], y_fit[idx]), w)
+    return proba / proba.sum(axis=1, keepdims=True)
+
+
 class KNeighborsSequenceClassifier(SequenceInputMixin, ClassifierMixin, BaseEstimator):
     """k-NN classifier for variable-length sequences under a seqot sequence distance.
 
@@ -145,40 +217,23 @@ class KNeighborsSequenceClassifier(SequenceInputMixin, ClassifierMixin, BaseEsti
         k = self._check_n_neighbors(self.n_neighbors if n_neighbors is None else n_neighbors,
                                     self.X_fit_.n_sequences)
         D = self._distances(X)
-        # stable sort: ties go to the earlier training sequence, as in scikit-learn
-        idx = np.argsort(D, axis=1, kind="stable")[:, :k]
+        idx = _nearest(D, k)
         if return_distance:
             return np.take_along_axis(D, idx, axis=1), idx
         return idx
 
     def predict_proba(self, X):
         """Share of (weighted) neighbour votes per class, ``(n, n_classes)``."""
-        dist, idx = self.kneighbors(X)
-        votes = self.y_fit_[idx]
-        if self.weights == "uniform":
-            w = np.ones_like(dist, dtype=np.float64)
-        else:
-            # rounding may leave identical sequences at -1e-16: that is a distance of 0
-            finite = np.abs(dist[np.isfinite(dist)])
-            tiny = 1e-9 * (float(finite.max()) if finite.size else 0.0) + 1e-15
-            if dist.size and np.min(dist) < -tiny:
-                # 1 / d of a negative value (soft-DTW is a soft minimum, not a distance) would
-                # be a negative vote, and the "probabilities" would leave [0, 1]
-                raise ValueError(
-                    f"weights='distance' needs non-negative distances, but metric="
-                    f"{self.metric!r} gave {float(np.min(dist)):.4g} for a neighbour; use "
-                    "weights='uniform' or a non-negative metric.")
-            with np.errstate(divide="ignore"):
-                w = 1.0 / np.maximum(dist.astype(np.float64), 0.0)
-            exact = np.isinf(w)
-            rows = exact.any(axis=1)
-            w[rows] = exact[rows].astype(np.float64)
-            # every neighbour infinitely far (an overflowing cost): all weights are 0, so the
-            # neighbours vote equally, the limit of equal huge distances (not 0 / 0 = NaN)
-            w[~(w > 0).any(axis=1)] = 1.0
-        proba = np.zeros((len(idx), len(self.classes_)))
-        np.add.at(proba, (np.arange(len(idx))[:, None], votes), w)
-        return proba / proba.sum(axis=1, keepdims=True)
+        check_is_fitted(self)
+        k = self._check_n_neighbors(self.n_neighbors, self.X_fit_.n_sequences)
+        D = self._distances(X)
+        try:
+            return knn_vote(D, self.y_fit_, k, self.weights, n_classes=len(self.classes_))
+        except _NegativeDistanceError as err:
+            raise ValueError(
+                f"weights='distance' needs non-negative distances, but metric="
+                f"{self.metric!r} gave {err.args[0]:.4g} for a neighbour; use "
+                "weights='uniform' or a non-negative metric.") from None
 
     def predict(self, X):
         """Class of each sequence: the (weighted) majority of its neighbours."""
