@@ -32,6 +32,9 @@ MODULES = ["seqot", "seqot.ot", "seqot.distances", "seqot.neighbors", "seqot.few
 
 # Callables whose arguments hold no numeric data to corrupt, with the reason.
 NO_NUMERIC_INPUT = {
+    "check_random_state": "a seed converter: takes no data",
+    "spawn_random_states": "a seed converter: takes no data",
+    "check_parameter_constraints": "a test harness over an estimator, takes no data",
     "OTResult": "a result container, built by the solvers",
     "ASOTResult": "a result container, built by the solver",
     "SinkhornConvergenceWarning": "a warning class",
@@ -381,12 +384,12 @@ def _estimators():
 ESTIMATOR_PARAMS = {
     # extreme entries make the bases non-orthonormal: the kernel arithmetic itself is tested
     "GrassmannKernel": dict(kernel="rbf", check_orthonormal=False),
-    "ACOTSubspacePooling": dict(n_components=2, noise="random", n_cg_iter=2),
-    "ASOTSegmenter": dict(n_actions=2, n_epochs=1, random_state=0),
+    "ACOTSubspacePooling": dict(n_components=2, noise="random", cg_max_iter=2),
+    "ASOTSegmenter": dict(n_actions=2, max_epochs=1, random_state=0),
     "DeepEMDClassifier": dict(sfc_steps=3),
     "EpisodicEncoder": dict(n_way=2, n_shot=1, n_query=1, n_episodes=2,
                             validation_fraction=None, random_state=0),
-    "TAPMetricLearner": dict(n_epochs=1, hidden=(4,), channels=(2, 2), batch_size=6,
+    "TAPMetricLearner": dict(max_epochs=1, hidden=(4,), channels=(2, 2), batch_size=6,
                              validation_fraction=None, random_state=0),
 }
 
