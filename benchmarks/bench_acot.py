@@ -60,8 +60,8 @@ def main():
                                    random_state=0).fit(X)
         rows[k] = report(f"random negatives, k = {k}", pool)
     t0 = time.perf_counter()
-    adv = ACOTSubspacePooling(n_components=3, noise="adversarial", gan_iter=2,
-                              classifier_iter=2, gan_batch_size=64, n_jobs=args.n_jobs,
+    adv = ACOTSubspacePooling(n_components=3, noise="adversarial", max_epochs=2,
+                              classifier_max_epochs=2, batch_size=64, n_jobs=args.n_jobs,
                               device="cpu", random_state=0).fit(X, y)
     fit_s = time.perf_counter() - t0
     fps_adv = report("adversarial negatives, k = 3", adv)

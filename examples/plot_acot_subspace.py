@@ -59,7 +59,8 @@ jv = load_japanese_vowels()
 if QUICK:  # every fifth utterance; short WGAN and classifier training
     jv.X_train, jv.y_train = jv.X_train[::5], jv.y_train[::5]
     jv.X_test, jv.y_test = jv.X_test[::5], jv.y_test[::5]
-gan = {"gan_iter": 30, "classifier_iter": 100} if QUICK else {"classifier_iter": 2000}
+gan = ({"max_epochs": 30, "classifier_max_epochs": 100} if QUICK
+       else {"classifier_max_epochs": 2000})
 mean = GridSearchCV(Pipeline([("pool", MeanPooling()), ("svm", LinearSVC(max_iter=20000))]),
                     {"svm__C": [0.01, 0.1, 1, 10]}, cv=5).fit(jv.X_train, jv.y_train)
 print(f"\n{'mean pooling + linear SVM':44s} {mean.score(jv.X_test, jv.y_test):.3f}")
@@ -75,12 +76,12 @@ for k in (1,) if QUICK else (1, 3):
         # the paper's weights (lambda_adv 0.1, lambda_norm 1); the frame classifier needs
         # more than the paper's 500 steps at lr 1e-4 to reach its ~80% here
         f"ACOT adversarial, paper weights (k={k})": ACOTSubspacePooling(
-            n_components=k, noise="adversarial", activation="identity", gan_lr=1e-3,
+            n_components=k, noise="adversarial", activation="identity", lr=1e-3,
             random_state=0, **gan),
     }
     if not QUICK:
         pools[f"ACOT adversarial, lambda 1 / 0.1 (k={k})"] = ACOTSubspacePooling(
-            n_components=k, noise="adversarial", activation="identity", gan_lr=1e-3,
+            n_components=k, noise="adversarial", activation="identity", lr=1e-3,
             lambda_adv=1.0, lambda_norm=0.1, random_state=0, **gan)
     for name, pool in pools.items():
         # the pooling is fitted once on the training set; the kernel SVM is tuned by CV

@@ -196,8 +196,8 @@ def acot_japanese_vowels(quick=False, verbose=False):
     svm = Pipeline([("kernel", GrassmannKernel(kernel="rbf")), ("svm", SVC(kernel="precomputed"))])
     pools = {"PCA subspace + kernel SVM": PCASubspacePooling(n_components=3),
              "ACOT (adversarial) + kernel SVM": ACOTSubspacePooling(
-                 n_components=3, activation="identity", gan_lr=1e-3,
-                 classifier_iter=300 if quick else 2000, gan_iter=60 if quick else 1000,
+                 n_components=3, activation="identity", lr=1e-3,
+                 classifier_max_epochs=300 if quick else 2000, max_epochs=60 if quick else 1000,
                  lambda_adv=1.0, lambda_norm=0.1, random_state=0, verbose=verbose)}
     for name, pool in pools.items():
         U_train = pool.fit(jv.X_train, jv.y_train).transform(jv.X_train)

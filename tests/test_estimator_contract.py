@@ -54,8 +54,8 @@ def test_acot_unsupervised_refit_forgets_the_supervised_fit():
     from seqot import ACOTSubspacePooling
 
     X, y = _data()
-    est = ACOTSubspacePooling(gan_iter=2, classifier_iter=3, gan_batch_size=16, random_state=0,
-                              device="cpu").fit(X, y)
+    est = ACOTSubspacePooling(max_epochs=2, classifier_max_epochs=3, batch_size=16,
+                              random_state=0, device="cpu").fit(X, y)
     assert hasattr(est, "classes_") and hasattr(est, "fooling_rate_")
     est.set_params(noise="random").fit(X[:6])
     assert _fitted_names(est) == {"n_features_in_", "generator_state_"}

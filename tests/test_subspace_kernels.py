@@ -196,10 +196,6 @@ def _bad_kernel_inputs():
          lambda: GrassmannKernel().fit(U).transform(np.ones((2, 12))), "features"),
         ("U1 vs U2", lambda: grassmann_kernel(U, _bases(rng, 2, 6, 2)), "same dimension"),
         ("empty", lambda: GrassmannKernel().fit(np.zeros((0, 5, 2))), "0 sample"),
-        ("kernel", lambda: GrassmannKernel(kernel="linear").fit(U), "kernel must be one of"),
-        ("gamma", lambda: GrassmannKernel(kernel="rbf", gamma=0).fit(U), "gamma"),
-        ("gamma function", lambda: grassmann_kernel(U, gamma=-1.0), "gamma"),
-        ("n_components", lambda: GrassmannKernel(n_components=0).fit(U), "n_components"),
         ("ragged", lambda: GrassmannKernel().fit([np.eye(3)[:, :1], np.eye(4)[:, :1]]),
          "could not be read"),
     ]
@@ -212,6 +208,40 @@ def test_kernel_bad_inputs_raise(case):
     _, call, match = cases[case]
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def _function_constraint_cases():
+    """Every declared constraint of the public kernel functions, violated once."""
+    from seqot.utils.estimator_checks import invalid_parameter_values
+
+    U = _bases(np.random.default_rng(9), 3, 4, 2)
+    calls = {grassmann_kernel: ((U,), {}), bases_to_flat: ((), {"U": U}),
+             flat_to_bases: ((), {"X": bases_to_flat(U), "n_components": 2})}
+    return [(f, args, {**kwargs, name: bad}, name)
+            for f, (args, kwargs) in calls.items()
+            for name, entry in f._skl_parameter_constraints.items()
+            for bad in invalid_parameter_values(entry)]
+
+
+@pytest.mark.parametrize("func, args, kwargs, name", _function_constraint_cases(),
+                         ids=lambda v: getattr(v, "__name__", None) if callable(v) else None)
+def test_functions_refuse_every_constraint_violation_naming_the_parameter(func, args, kwargs,
+                                                                          name):
+    from seqot.utils._param_validation import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match=f"'{name}' parameter of {func.__name__}"):
+        func(*args, **kwargs)
+
+
+@pytest.mark.parametrize("method", ["transform", "fit_transform"])
+def test_kernel_parameters_set_after_fit_are_checked(method):
+    """Regression (issue 18): set_params(kernel="bogus") after fit was computed as rbf."""
+    from seqot.utils._param_validation import InvalidParameterError
+
+    U = _bases(np.random.default_rng(9), 3, 4, 2)
+    gk = GrassmannKernel().fit(U).set_params(kernel="bogus")
+    with pytest.raises(InvalidParameterError, match="'kernel' parameter of GrassmannKernel"):
+        getattr(gk, method)(U)
 
 
 def test_check_orthonormal_false_accepts_any_matrices():
@@ -365,13 +395,6 @@ def _bad_pooling_inputs():
     nan = [np.ones((3, 2)), np.array([[1.0, 2.0], [np.nan, 0.0]])]
     return [
         ("k > d", lambda: PCASubspacePooling(n_components=3).fit(X), "exceeds the number"),
-        ("k = 0", lambda: PCASubspacePooling(n_components=0).fit(X), "n_components"),
-        ("normalize_frames", lambda: PCASubspacePooling(normalize_frames="yes").fit(X),
-         "normalize_frames must be a bool"),
-        ("normalize", lambda: MeanPooling(normalize=None).fit(X), "normalize must be a bool"),
-        ("C", lambda: RankPooling(C=0.0).fit(X), "C must be"),
-        ("nonlinearity", lambda: RankPooling(nonlinearity="log").fit(X), "nonlinearity"),
-        ("bidirectional", lambda: RankPooling(bidirectional=1).fit(X), "bidirectional"),
         ("nan", lambda: RankPooling().fit(nan), "sequence 1 of X contains NaN"),
         ("empty", lambda: MeanPooling().fit([]), "empty"),
         ("mixed d", lambda: MeanPooling().fit([np.ones((3, 2)), np.ones((3, 3))]),

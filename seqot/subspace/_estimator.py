@@ -9,20 +9,32 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ..utils._torch import resolve_device, seed_from_random_state
-from ..utils._validation import (
-    SequenceInputMixin,
-    check_int,
-    check_positive,
-    validate_sequences,
-    validate_sequences_targets,
+from ..utils._param_validation import (
+    DEVICE,
+    LAYOUT,
+    N_JOBS,
+    NON_NEGATIVE,
+    POSITIVE,
+    POSITIVE_INT,
+    RANDOM_STATE,
+    VERBOSE,
+    StrOptions,
 )
-from ._acot import _ORDER_LOSSES, acot_subspace, random_negatives, require_pymanopt
+from ..utils._torch import check_random_state, resolve_device, seed_from_random_state
+from ..utils._validation import SequenceInputMixin, validate_sequences, validate_sequences_targets
+from ._acot import (
+    ACTIVATIONS,
+    NOISE_DISTRIBUTIONS,
+    SOLVER_CONSTRAINTS,
+    WEIGHT_CONSTRAINTS,
+    _acot_subspace,
+    _random_negatives,
+    require_pymanopt,
+)
 from ._noise import generator_negatives, train_adversarial_generator
+from ._pooling import _l2_normalize
 
 __all__ = ["ACOTSubspacePooling"]
-
-_NOISES = ("adversarial", "random")
 
 
 def _sequence_seed(base, frames):
@@ -34,29 +46,28 @@ def _sequence_seed(base, frames):
 
 
 def _normalized(frames, normalize):
-    X = np.asarray(frames, dtype=np.float64).T
-    if normalize:
-        norms = np.linalg.norm(X, axis=0, keepdims=True)
-        X = X / np.where(norms > 0, norms, 1.0)
-    return X
+    """The frames as a float64 ``(d, n)`` matrix (columns are frames), L2-normalised."""
+    X = np.asarray(frames, dtype=np.float64)
+    return (_l2_normalize(X) if normalize else X).T
 
 
 def _one_sequence(frames, seed, params, generator_state):
     X = _normalized(frames, params["normalize_frames"])
-    rng = np.random.default_rng(seed)
+    rng = check_random_state(seed)
     if generator_state is not None:
         Y = generator_negatives(X, generator_state, rng, per_frame=params["negatives_per_frame"],
                                 sigma=params["noise_sigma"], pivot=params["pivot"],
                                 activation=params["activation"])
     else:
-        Y = random_negatives(X, rng, per_frame=params["negatives_per_frame"],
-                             distribution=params["noise_distribution"],
-                             activation=params["activation"])
-    U, _ = acot_subspace(X, Y, params["n_components"], alpha=params["alpha"],
-                         beta1=params["beta_distortion"], beta2=params["beta_order"],
-                         eta=params["eta"], order_loss=params["order_loss"],
-                         cg_max_iter=params["n_cg_iter"], n_outer_iter=params["n_alternations"],
-                         use_ot=params["use_ot"], ot_reg=params["ot_reg"])
+        Y = _random_negatives(X, rng, per_frame=params["negatives_per_frame"],
+                              distribution=params["noise_distribution"],
+                              activation=params["activation"])
+    U, _ = _acot_subspace(X, Y, params["n_components"], alpha=params["alpha"],
+                          beta_distortion=params["beta_distortion"],
+                          beta_order=params["beta_order"], eta=params["eta"],
+                          order_loss=params["order_loss"], cg_max_iter=params["cg_max_iter"],
+                          outer_max_iter=params["outer_max_iter"], use_ot=params["use_ot"],
+                          reg=params["reg"])
     return U
 
 
@@ -102,12 +113,12 @@ class ACOTSubspacePooling(SequenceInputMixin, TransformerMixin, BaseEstimator):
     eta : float, default=0.01
         Order margin :math:`\eta`.
     order_loss : {"hinge", "squared_hinge"}, default="hinge"
-    n_cg_iter : int, default=5
+    cg_max_iter : int, default=5
         pymanopt's ``max_iterations`` of each U-step (5 performs 4 updates, as the authors'
         code does; the truncation keeps the result near the PCA start).
-    n_alternations : int, default=1
+    outer_max_iter : int, default=1
         OT / U-step rounds.
-    ot_reg : float, optional
+    reg : float, optional
         ``None``: exact OT between frames and negatives (the paper's IPOT converges to it);
         a float: entropic OT with that regularisation on the max-normalised cost.
     use_ot : bool, default=True
@@ -117,13 +128,17 @@ class ACOTSubspacePooling(SequenceInputMixin, TransformerMixin, BaseEstimator):
     lambda_adv, lambda_norm : float, default=0.1, 1.0
         Weights :math:`\lambda_1` (fool the frame classifier) and :math:`\lambda_2`
         (perturbation energy) of the generator loss.
-    gan_iter, classifier_iter : int, default=1000, 500
-        Generator iterations (5 critic steps each, 100 for the first 25) and frame-classifier
-        iterations.
+    max_epochs : int, default=1000
+        Generator training length; one epoch is one generator step on one minibatch, after
+        ``n_critic`` critic steps (100 for the first 25 epochs and every 500th).
+    classifier_max_epochs : int, default=500
+        Frame-classifier training length (one epoch: one step on one minibatch).
     n_critic : int, default=5
-    gan_batch_size : int, default=256
-    gan_lr : float, default=1e-4
-        RMSprop learning rate of the classifier, the critic and the generator.
+    batch_size : int, default=256
+        Training minibatch of frames (of the classifier, the critic and the generator).
+    lr : float, default=1e-4
+        RMSprop learning rate of the classifier, the critic and the generator (a training
+        loss that becomes NaN or infinite raises a ``ValueError`` naming it).
     n_jobs : int, optional
         Sequences solved in parallel (joblib processes; results do not depend on it).
     device : {"auto", "cpu", "cuda", ...}, default="auto"
@@ -162,12 +177,37 @@ class ACOTSubspacePooling(SequenceInputMixin, TransformerMixin, BaseEstimator):
        optimal transport. ICML 2020.
     """
 
+    _parameter_constraints: dict = {
+        "n_components": POSITIVE_INT,
+        "noise": [StrOptions({"adversarial", "random"})],
+        "negatives_per_frame": POSITIVE_INT,
+        "noise_distribution": NOISE_DISTRIBUTIONS,
+        "noise_sigma": NON_NEGATIVE,
+        "pivot": [StrOptions({"frame", "mean"})],
+        "activation": ACTIVATIONS,
+        **WEIGHT_CONSTRAINTS,
+        **SOLVER_CONSTRAINTS,
+        "normalize_frames": ["boolean"],
+        "lambda_adv": NON_NEGATIVE,
+        "lambda_norm": NON_NEGATIVE,
+        "max_epochs": POSITIVE_INT,
+        "classifier_max_epochs": POSITIVE_INT,
+        "n_critic": POSITIVE_INT,
+        "batch_size": POSITIVE_INT,
+        "lr": POSITIVE,
+        "n_jobs": N_JOBS,
+        "device": DEVICE,
+        "random_state": RANDOM_STATE,
+        "verbose": VERBOSE,
+        "layout": LAYOUT,
+    }
+
     def __init__(self, n_components=1, *, noise="adversarial", negatives_per_frame=2,
                  noise_distribution="gaussian", noise_sigma=0.01, pivot="frame",
                  activation="relu", alpha=1.0, beta_distortion=1.0, beta_order=10.0, eta=0.01,
-                 order_loss="hinge", n_cg_iter=5, n_alternations=1, use_ot=True, ot_reg=None,
-                 normalize_frames=True, lambda_adv=0.1, lambda_norm=1.0, gan_iter=1000,
-                 classifier_iter=500, n_critic=5, gan_batch_size=256, gan_lr=1e-4,
+                 order_loss="hinge", cg_max_iter=5, outer_max_iter=1, use_ot=True, reg=None,
+                 normalize_frames=True, lambda_adv=0.1, lambda_norm=1.0, max_epochs=1000,
+                 classifier_max_epochs=500, n_critic=5, batch_size=256, lr=1e-4,
                  n_jobs=None, device="auto", random_state=None, verbose=False,
                  layout="time_first"):
         self.layout = layout
@@ -183,53 +223,22 @@ class ACOTSubspacePooling(SequenceInputMixin, TransformerMixin, BaseEstimator):
         self.beta_order = beta_order
         self.eta = eta
         self.order_loss = order_loss
-        self.n_cg_iter = n_cg_iter
-        self.n_alternations = n_alternations
+        self.cg_max_iter = cg_max_iter
+        self.outer_max_iter = outer_max_iter
         self.use_ot = use_ot
-        self.ot_reg = ot_reg
+        self.reg = reg
         self.normalize_frames = normalize_frames
         self.lambda_adv = lambda_adv
         self.lambda_norm = lambda_norm
-        self.gan_iter = gan_iter
-        self.classifier_iter = classifier_iter
+        self.max_epochs = max_epochs
+        self.classifier_max_epochs = classifier_max_epochs
         self.n_critic = n_critic
-        self.gan_batch_size = gan_batch_size
-        self.gan_lr = gan_lr
+        self.batch_size = batch_size
+        self.lr = lr
         self.n_jobs = n_jobs
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
-
-    def _check_params(self):
-        check_int(self.n_components, "n_components", 1)
-        if self.noise not in _NOISES:
-            raise ValueError(f"noise must be one of {_NOISES}; got {self.noise!r}.")
-        check_int(self.negatives_per_frame, "negatives_per_frame", 1)
-        if self.noise_distribution not in ("gaussian", "uniform"):
-            raise ValueError(f'noise_distribution must be "gaussian" or "uniform"; got '
-                             f"{self.noise_distribution!r}.")
-        check_positive(self.noise_sigma, "noise_sigma", strict=False)
-        if self.pivot not in ("frame", "mean"):
-            raise ValueError(f'pivot must be "frame" or "mean"; got {self.pivot!r}.')
-        for name in ("lambda_adv", "lambda_norm"):
-            check_positive(getattr(self, name), name, strict=False)
-        for name in ("gan_iter", "classifier_iter", "n_critic", "gan_batch_size"):
-            check_int(getattr(self, name), name, 1)
-        check_positive(self.gan_lr, "gan_lr")
-        if self.activation not in ("relu", "identity"):
-            raise ValueError(f'activation must be "relu" or "identity"; got '
-                             f"{self.activation!r}.")
-        for name in ("alpha", "beta_distortion", "beta_order", "eta"):
-            check_positive(getattr(self, name), name, strict=False)
-        if self.order_loss not in _ORDER_LOSSES:
-            raise ValueError(f"order_loss must be one of {_ORDER_LOSSES}; got "
-                             f"{self.order_loss!r}.")
-        check_positive(self.ot_reg, "ot_reg", allow_none=True)
-        check_int(self.n_cg_iter, "n_cg_iter", 1)
-        check_int(self.n_alternations, "n_alternations", 1)
-        for name in ("use_ot", "normalize_frames"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise ValueError(f"{name} must be True or False; got {getattr(self, name)!r}.")
 
     def fit(self, X, y=None):
         """Train the adversarial noise generator (``noise="adversarial"``), or only validate
@@ -254,19 +263,20 @@ class ACOTSubspacePooling(SequenceInputMixin, TransformerMixin, BaseEstimator):
             classes (a single sequence included), since the generator is trained to make a
             frame classifier pick the least likely class (``noise="random"`` works then).
         """
-        self._check_params()
+        if self.noise == "adversarial" and y is not None:
+            batch, y = validate_sequences_targets(self, X, y, min_classes=1)
+        else:  # validation checks the parameters first
+            validate_sequences(self, X, reset=True)
+            if self.noise == "adversarial":
+                raise ValueError('noise="adversarial" trains its generator on labelled frames: '
+                                 'fit(X, y) needs y (or use noise="random").')
         require_pymanopt()
         # transform's negatives are seeded from this (with each sequence's frames): drawn once
         # here, so that repeated transforms agree whatever random_state is (None, an instance)
         self._negatives_seed = seed_from_random_state(self.random_state)
         if self.noise != "adversarial":
-            validate_sequences(self, X, reset=True)
             self.generator_state_ = None
             return self
-        if y is None:
-            raise ValueError('noise="adversarial" trains its generator on labelled frames: '
-                             'fit(X, y) needs y (or use noise="random").')
-        batch, y = validate_sequences_targets(self, X, y, min_classes=1)
         # the generator is trained to make a frame classifier pick the *least* likely class:
         # with one class that class is also the least likely, the fooling term is constant
         # and the "adversarial" negatives carry no class information
@@ -288,9 +298,9 @@ class ACOTSubspacePooling(SequenceInputMixin, TransformerMixin, BaseEstimator):
         out = train_adversarial_generator(
             np.concatenate(frames), labels, len(self.classes_), sigma=float(self.noise_sigma),
             activation=self.activation, lambda_adv=float(self.lambda_adv),
-            lambda_norm=float(self.lambda_norm), gan_iter=int(self.gan_iter),
-            classifier_iter=int(self.classifier_iter), n_critic=int(self.n_critic),
-            batch_size=int(self.gan_batch_size), lr=float(self.gan_lr),
+            lambda_norm=float(self.lambda_norm), max_epochs=int(self.max_epochs),
+            classifier_max_epochs=int(self.classifier_max_epochs), n_critic=int(self.n_critic),
+            batch_size=int(self.batch_size), lr=float(self.lr),
             device=resolve_device(self.device),
             random_state=self._negatives_seed, verbose=self.verbose)
         self.generator_state_ = out["generator"]
@@ -309,9 +319,8 @@ class ACOTSubspacePooling(SequenceInputMixin, TransformerMixin, BaseEstimator):
             per sequence).
         """
         check_is_fitted(self, "generator_state_")
-        self._check_params()
         batch = validate_sequences(self, X, reset=False).to_numpy()
-        if self.n_components > batch.n_features:
+        if self.n_components > batch.n_features:  # semantic: k <= d
             raise ValueError(f"n_components={self.n_components} exceeds the feature dimension "
                              f"{batch.n_features}.")
         base = self._negatives_seed
@@ -320,11 +329,11 @@ class ACOTSubspacePooling(SequenceInputMixin, TransformerMixin, BaseEstimator):
                       noise_distribution=self.noise_distribution, activation=self.activation,
                       alpha=float(self.alpha), beta_distortion=float(self.beta_distortion),
                       beta_order=float(self.beta_order), eta=float(self.eta),
-                      order_loss=self.order_loss, n_cg_iter=int(self.n_cg_iter),
-                      n_alternations=int(self.n_alternations), use_ot=bool(self.use_ot),
+                      order_loss=self.order_loss, cg_max_iter=int(self.cg_max_iter),
+                      outer_max_iter=int(self.outer_max_iter), use_ot=bool(self.use_ot),
                       normalize_frames=bool(self.normalize_frames),
                       noise_sigma=float(self.noise_sigma), pivot=self.pivot,
-                      ot_reg=None if self.ot_reg is None else float(self.ot_reg))
+                      reg=None if self.reg is None else float(self.reg))
         generator_state = self.generator_state_ if self.noise == "adversarial" else None
         frames = [np.ascontiguousarray(batch.data[i, : batch.lengths[i]], dtype=np.float64)
                   for i in range(batch.n_sequences)]

@@ -24,11 +24,24 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from ..utils._validation import check_float_array, check_int, check_positive
+from ..utils._param_validation import (
+    POSITIVE,
+    POSITIVE_INT,
+    StrOptions,
+    check_estimator_params,
+    validate_params,
+)
+from ..utils._validation import check_float_array
 
 __all__ = ["GrassmannKernel", "bases_to_flat", "flat_to_bases", "grassmann_kernel"]
 
-_KERNELS = ("projection", "rbf")
+#: The parameters of grassmann_kernel and of GrassmannKernel.
+_KERNEL_CONSTRAINTS = {
+    "kernel": [StrOptions({"projection", "rbf"})],
+    "gamma": POSITIVE,
+    "n_components": [*POSITIVE_INT, None],
+    "check_orthonormal": ["boolean"],
+}
 # Entries of the (n1*k, n2*k) block of inner products computed at once (bounds memory).
 _CHUNK_ENTRIES = 1 << 22
 
@@ -36,6 +49,7 @@ _CHUNK_ENTRIES = 1 << 22
 # ---------------------------------------------------------------------------
 # layouts
 # ---------------------------------------------------------------------------
+@validate_params({"U": ["array-like"]}, prefer_skip_nested_validation=True)
 def bases_to_flat(U):
     """Stack of bases ``(n, d, k)`` → flat rows ``(n, k * d)``, row ``i`` = ``U[i].T.ravel()``.
 
@@ -48,6 +62,10 @@ def bases_to_flat(U):
     ndarray of shape (n, k * d)
         The ``k`` basis vectors of each subspace, concatenated.
     """
+    return _bases_to_flat(U)
+
+
+def _bases_to_flat(U):
     U = np.asarray(U)
     if U.ndim != 3:
         raise ValueError(f"U must be a 3-D (n, d, k) stack of bases; got shape {U.shape}.")
@@ -55,6 +73,8 @@ def bases_to_flat(U):
     return np.ascontiguousarray(U.transpose(0, 2, 1)).reshape(n, k * d)
 
 
+@validate_params({"X": ["array-like"], "n_components": POSITIVE_INT},
+                 prefer_skip_nested_validation=True)
 def flat_to_bases(X, n_components=1):
     """Flat rows ``(n, k * d)`` → stack of bases ``(n, d, k)`` (inverse of :func:`bases_to_flat`).
 
@@ -69,7 +89,10 @@ def flat_to_bases(X, n_components=1):
     -------
     ndarray of shape (n, d, k)
     """
-    check_int(n_components, "n_components", 1)
+    return _flat_to_bases(X, n_components)
+
+
+def _flat_to_bases(X, n_components):
     X = np.asarray(X)
     if X.ndim != 2:
         raise ValueError(f"flat bases must be a 2-D (n, k*d) array; got shape {X.shape}.")
@@ -131,39 +154,44 @@ def _as_bases(U, *, n_components, name, check_orthonormal, flat_k=None):
     arr = check_float_array(U, name, dtype=None)
     if arr.ndim == 3:
         arr = _check_array(arr, name, allow_nd=True)
-        n, d, k = arr.shape
-        if d == 0 or k == 0:
-            raise ValueError(f"{name} has shape {arr.shape}; bases need d >= 1 and k >= 1.")
-        if n_components is not None and k != n_components:
-            raise ValueError(
-                f"{name} holds bases with k={k} columns, but n_components={n_components}."
-            )
+        _check_stack_shape(arr, name, n_components)
     elif arr.ndim == 2:
         arr = _check_array(arr, name)
         k = n_components if n_components is not None else flat_k
-        arr = flat_to_bases(arr, _infer_k(arr, name) if k is None else k)
-        d, k = arr.shape[1:]
+        arr = _flat_to_bases(arr, _infer_k(arr, name) if k is None else k)
     else:
         raise ValueError(
             f"{name} has {arr.ndim} dimension(s) (shape {arr.shape}); expected a 3-D (n, d, k) "
             "stack of orthonormal bases or a 2-D (n, k*d) array of flat bases (row i = "
             "U_i.T.ravel())."
         )
+    _check_bases_values(arr, name, check_orthonormal)
+    return arr
+
+
+def _check_stack_shape(arr, name, n_components):
+    """A 3-D ``(n, d, k)`` stack: non-empty bases, ``k`` equal to ``n_components`` if given."""
+    n, d, k = arr.shape
+    if d == 0 or k == 0:
+        raise ValueError(f"{name} has shape {arr.shape}; bases need d >= 1 and k >= 1.")
+    if n_components is not None and k != n_components:
+        raise ValueError(
+            f"{name} holds bases with k={k} columns, but n_components={n_components}."
+        )
+
+
+def _check_bases_values(arr, name, check_orthonormal):
+    """``k <= d`` and orthonormal bases, or (unchecked matrices) entries whose kernel cannot
+    overflow."""
+    _, d, k = arr.shape
     if k > d:
         raise ValueError(
             f"{name} holds (d, k) = ({d}, {k}) bases; a k-dimensional subspace of R^d needs "
             "k <= d (for flat input, check n_components)."
         )
-    _check_bases_values(arr, name, check_orthonormal)
-    return arr
-
-
-def _check_bases_values(arr, name, check_orthonormal):
-    """Orthonormal bases, or (unchecked matrices) entries whose kernel cannot overflow."""
     if check_orthonormal:
         _check_orthonormal(arr, name)
         return
-    _, d, k = arr.shape
     # ||U1 U1^T - U2 U2^T||_F^2 <= 4 k^2 d^2 max|U|^4 must stay finite
     limit = (np.finfo(arr.dtype).max / (4.0 * k * k * d * d)) ** 0.25
     if arr.size and np.abs(arr).max() > limit:
@@ -179,12 +207,6 @@ def _check_array(arr, name, **kwargs):
         return check_array(arr, dtype=[np.float64, np.float32], input_name=name, **kwargs)
     except (TypeError, ValueError) as exc:
         raise type(exc)(f"{name}: {exc}") from None
-
-
-def _check_kernel_params(kernel, gamma):
-    if not isinstance(kernel, str) or kernel not in _KERNELS:
-        raise ValueError(f"kernel must be one of {_KERNELS}; got {kernel!r}.")
-    check_positive(gamma, "gamma")
 
 
 # ---------------------------------------------------------------------------
@@ -240,6 +262,7 @@ def _gram(A, B, kernel, gamma):
     return np.exp(-0.5 * gamma * d2).astype(S.dtype, copy=False)
 
 
+@validate_params(_KERNEL_CONSTRAINTS, prefer_skip_nested_validation=True)
 def grassmann_kernel(U1, U2=None, *, kernel="projection", gamma=1.0, n_components=None,
                      check_orthonormal=True):
     r"""Gram matrix of a Grassmann kernel between two collections of subspaces.
@@ -317,10 +340,6 @@ def grassmann_kernel(U1, U2=None, *, kernel="projection", gamma=1.0, n_component
     >>> K.shape, np.allclose(np.diag(K), 1.0)
     ((3, 3), True)
     """
-    _check_kernel_params(kernel, gamma)
-    check_int(n_components, "n_components", 1, allow_none=True)
-    if not isinstance(check_orthonormal, (bool, np.bool_)):
-        raise ValueError(f"check_orthonormal must be a bool; got {check_orthonormal!r}.")
     A = _as_bases(U1, n_components=n_components, name="U1",
                   check_orthonormal=check_orthonormal)
     k = A.shape[2]
@@ -416,6 +435,8 @@ class GrassmannKernel(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     (4,)
     """
 
+    _parameter_constraints: dict = dict(_KERNEL_CONSTRAINTS)
+
     def __init__(self, kernel="projection", *, gamma=1.0, n_components=None,
                  check_orthonormal=True):
         self.kernel = kernel
@@ -429,14 +450,6 @@ class GrassmannKernel(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
 
-    def _check_params(self):
-        _check_kernel_params(self.kernel, self.gamma)
-        check_int(self.n_components, "n_components", 1, allow_none=True)
-        if not isinstance(self.check_orthonormal, (bool, np.bool_)):
-            raise ValueError(
-                f"check_orthonormal must be a bool; got {self.check_orthonormal!r}."
-            )
-
     def _validate_bases(self, X, *, reset):
         """Validate 3-D or flat bases (recording or checking d, k and n_features_in_)."""
         if sp.issparse(X) or hasattr(X, "columns"):
@@ -449,19 +462,14 @@ class GrassmannKernel(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             three_d = arr if arr.ndim == 3 else None
         if three_d is not None:
             bases = check_array(three_d, allow_nd=True, dtype=[np.float64, np.float32])
-            n, d, k = bases.shape
-            if d == 0 or k == 0:
-                raise ValueError(f"X has shape {bases.shape}; bases need d >= 1 and k >= 1.")
-            if self.n_components is not None and k != self.n_components:
-                raise ValueError(
-                    f"X holds bases with k={k} columns, but n_components={self.n_components}."
-                )
+            _check_stack_shape(bases, "X", self.n_components)
+            d, k = bases.shape[1:]
             if not reset and (d, k) != (self.ambient_dim_, self.n_components_):
                 raise ValueError(
                     f"X holds (d, k) = ({d}, {k}) bases, but {type(self).__name__} was fitted "
                     f"on ({self.ambient_dim_}, {self.n_components_}) bases."
                 )
-            validate_data(self, bases_to_flat(bases), reset=reset,
+            validate_data(self, _bases_to_flat(bases), reset=reset,
                           dtype=[np.float64, np.float32])
         else:
             flat = validate_data(self, X, reset=reset, dtype=[np.float64, np.float32])
@@ -471,15 +479,10 @@ class GrassmannKernel(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 k = _infer_k(flat, "X")
             else:
                 k = self.n_components
-            bases = flat_to_bases(flat, k)
+            bases = _flat_to_bases(flat, k)
         if reset:
             self.n_components_ = int(bases.shape[2])
             self.ambient_dim_ = int(bases.shape[1])
-        if bases.shape[2] > bases.shape[1]:
-            raise ValueError(
-                f"X holds (d, k) = {bases.shape[1:]} bases; a k-dimensional subspace of R^d "
-                "needs k <= d (for flat input, check n_components)."
-            )
         _check_bases_values(bases, "X", self.check_orthonormal)
         return bases
 
@@ -496,7 +499,7 @@ class GrassmannKernel(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         -------
         self
         """
-        self._check_params()
+        check_estimator_params(self)
         self.bases_fit_ = np.array(self._validate_bases(X, reset=True), copy=True)
         return self
 
@@ -513,6 +516,7 @@ class GrassmannKernel(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         K : ndarray of shape (n_query, n_fit)
         """
         check_is_fitted(self)
+        check_estimator_params(self)
         bases = self._validate_bases(X, reset=False)
         return _gram(bases, self.bases_fit_, self.kernel, self.gamma)
 

@@ -25,6 +25,8 @@ import torch
 from torch import nn
 
 from ..nn import make_optimizer, train
+from ..utils._torch import check_random_state, init_parameters_, module_state
+from ._acot import perturbed_unit_negatives
 
 __all__ = ["train_adversarial_generator", "generator_negatives"]
 
@@ -32,22 +34,18 @@ __all__ = ["train_adversarial_generator", "generator_negatives"]
 def _mlp(widths, generator, dtype, device):
     """Linear/ReLU stack initialised like ``nn.Linear`` from a local generator."""
     layers = []
-    for k in range(len(widths) - 1):
-        with torch.device("meta"):
-            lin = nn.Linear(widths[k], widths[k + 1])
-        lin = lin.to_empty(device=device).to(dtype)
-        bound = 1.0 / np.sqrt(widths[k])
-        with torch.no_grad():
-            for p in (lin.weight, lin.bias):
-                u = torch.rand(p.shape, generator=generator, dtype=torch.float64)
-                p.copy_(((2.0 * u - 1.0) * bound).to(dtype))
-        layers.append(lin)
-        if k < len(widths) - 2:
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
+    with torch.device("meta"):
+        for k in range(len(widths) - 1):
+            layers.append(nn.Linear(widths[k], widths[k + 1]))
+            if k < len(widths) - 2:
+                layers.append(nn.ReLU())
+        mlp = nn.Sequential(*layers)
+    return init_parameters_(mlp.to_empty(device=device).to(dtype), generator)
 
 
 def _negatives_torch(x, perturbation, activation):
+    """:func:`seqot.subspace._acot.perturbed_unit_negatives` on torch rows (the training
+    graph)."""
     y = x - perturbation
     if activation == "relu":
         y = torch.relu(y)
@@ -55,8 +53,8 @@ def _negatives_torch(x, perturbation, activation):
 
 
 def train_adversarial_generator(frames, labels, n_classes, *, sigma=0.01, activation="relu",
-                                lambda_adv=0.1, lambda_norm=1.0, gan_iter=1000,
-                                classifier_iter=500, n_critic=5, clip_value=0.01,
+                                lambda_adv=0.1, lambda_norm=1.0, max_epochs=1000,
+                                classifier_max_epochs=500, n_critic=5, clip_value=0.01,
                                 batch_size=256, lr=1e-4, device="cpu", random_state=None,
                                 verbose=False):
     """Train the frame classifier, then the WGAN generator; all on the shared training loop.
@@ -75,11 +73,12 @@ def train_adversarial_generator(frames, labels, n_classes, *, sigma=0.01, activa
         ``fooling_rate`` (after training, on the training frames), ``fooling_rate_initial``
         and ``history`` (per-step losses of the classifier and of the generator).
     """
-    rng = np.random.default_rng(random_state)
-    gen = torch.Generator(device="cpu")
-    gen.manual_seed(int(rng.integers(2**62)))
-    noise_gen = torch.Generator(device="cpu")
-    noise_gen.manual_seed(int(rng.integers(2**62)))
+    rng = check_random_state(random_state)
+    # two CPU torch streams (initial weights, generator input noise) seeded by draws of rng:
+    # the seeds the fitted generators have always had (torch_generator derives its seed from
+    # a SeedSequence, which would change them)
+    gen, noise_gen = (torch.Generator(device="cpu").manual_seed(int(rng.integers(2**62)))
+                      for _ in range(2))
     dtype = torch.float32
     X = torch.as_tensor(frames, dtype=dtype, device=device)
     L = torch.as_tensor(labels, dtype=torch.long, device=device)
@@ -102,7 +101,7 @@ def train_adversarial_generator(frames, labels, n_classes, *, sigma=0.01, activa
         x, lab = batch()
         return nn.functional.cross_entropy(classifier(x), lab)
 
-    h_cls = train(classifier_step, [classifier], n_steps=int(classifier_iter),
+    h_cls = train(classifier_step, [classifier], n_steps=int(classifier_max_epochs),
                   optimizer="rmsprop", lr=lr, verbose=verbose, desc="ACOT frame classifier")
     for p in classifier.parameters():
         p.requires_grad_(False)
@@ -143,13 +142,11 @@ def train_adversarial_generator(frames, labels, n_classes, *, sigma=0.01, activa
 
     for p in critic.parameters():
         p.requires_grad_(True)
-    h_gen = train(generator_step, [generator], n_steps=int(gan_iter), optimizer="rmsprop",
+    h_gen = train(generator_step, [generator], n_steps=int(max_epochs), optimizer="rmsprop",
                   lr=lr, verbose=verbose, desc="ACOT noise generator")
     return {
-        "generator": {k: v.detach().cpu().numpy().copy()
-                      for k, v in generator.state_dict().items()},
-        "classifier": {k: v.detach().cpu().numpy().copy()
-                       for k, v in classifier.state_dict().items()},
+        "generator": module_state(generator),
+        "classifier": module_state(classifier),
         "classifier_accuracy": accuracy,
         "fooling_rate_initial": initial_fooling,
         "fooling_rate": fooling_rate(),
@@ -175,8 +172,4 @@ def generator_negatives(X, state, rng, *, per_frame=2, sigma=0.01, pivot="frame"
         h = h @ state[f"{key}.weight"].T.astype(np.float64) + state[f"{key}.bias"]
         if k < n_layers - 1:
             h = np.maximum(h, 0.0)
-    y = reps - h
-    if activation == "relu":
-        y = np.maximum(y, 0.0)
-    y = y / (np.linalg.norm(y, axis=1, keepdims=True) + 1e-10)
-    return y.T
+    return perturbed_unit_negatives(reps, h, activation, axis=1).T

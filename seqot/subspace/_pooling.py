@@ -23,17 +23,10 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ..utils._validation import (
-    SequenceInputMixin,
-    check_bool,
-    check_int,
-    check_positive,
-    validate_sequences,
-)
+from ..utils._param_validation import LAYOUT, POSITIVE, POSITIVE_INT, StrOptions
+from ..utils._validation import SequenceInputMixin, validate_sequences
 
 __all__ = ["MeanPooling", "PCASubspacePooling", "RankPooling"]
-
-_NONLINEARITIES = (None, "ssr")
 
 
 def _l2_normalize(a, axis=-1):
@@ -46,7 +39,9 @@ class _PoolingBase(SequenceInputMixin, ClassNamePrefixFeaturesOutMixin, Transfor
                    BaseEstimator):
     """Shared fit/validation of the pooling transformers (stateless beyond ``n_features_in_``).
 
-    Subclasses define ``_check_params(n_features)``, called at ``fit`` and ``transform``."""
+    The parameters are checked against ``_parameter_constraints`` by ``validate_sequences``
+    at ``fit`` and ``transform``; subclasses may add ``_check_params(n_features)``, a check of
+    a parameter against the data, called after it."""
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -70,10 +65,14 @@ class _PoolingBase(SequenceInputMixin, ClassNamePrefixFeaturesOutMixin, Transfor
         self._check_params(batch.n_features)
         return self
 
+    def _check_params(self, n_features):
+        """Checks of a parameter against the data (none by default)."""
+
     def _batch(self, X):
         check_is_fitted(self)
+        batch = validate_sequences(self, X, reset=False).to_numpy()
         self._check_params(self.n_features_in_)
-        return validate_sequences(self, X, reset=False).to_numpy()
+        return batch
 
 
 class MeanPooling(_PoolingBase):
@@ -113,12 +112,11 @@ class MeanPooling(_PoolingBase):
     array([[1., 1.]])
     """
 
+    _parameter_constraints: dict = {"normalize": ["boolean"], "layout": LAYOUT}
+
     def __init__(self, normalize=True, *, layout="time_first"):
         self.layout = layout
         self.normalize = normalize
-
-    def _check_params(self, n_features):
-        check_bool(self.normalize, "normalize")
 
     def transform(self, X):
         """The mean frame of each sequence.
@@ -262,14 +260,18 @@ class PCASubspacePooling(_PoolingBase):
     True
     """
 
+    _parameter_constraints: dict = {
+        "n_components": POSITIVE_INT,
+        "normalize_frames": ["boolean"],
+        "layout": LAYOUT,
+    }
+
     def __init__(self, n_components=1, *, normalize_frames=True, layout="time_first"):
         self.layout = layout
         self.n_components = n_components
         self.normalize_frames = normalize_frames
 
     def _check_params(self, n_features):
-        check_int(self.n_components, "n_components", 1)
-        check_bool(self.normalize_frames, "normalize_frames")
         if self.n_components > n_features:
             raise ValueError(
                 f"n_components={self.n_components} exceeds the number of features d="
@@ -406,6 +408,14 @@ class RankPooling(_PoolingBase):
     ((2, 3), False)
     """
 
+    _parameter_constraints: dict = {
+        "C": POSITIVE,
+        "nonlinearity": [StrOptions({"ssr"}), None],
+        "bidirectional": ["boolean"],
+        "normalize": ["boolean"],
+        "layout": LAYOUT,
+    }
+
     def __init__(self, C=1.0, *, nonlinearity=None, bidirectional=False, normalize=True,
                  layout="time_first"):
         self.layout = layout
@@ -413,15 +423,6 @@ class RankPooling(_PoolingBase):
         self.nonlinearity = nonlinearity
         self.bidirectional = bidirectional
         self.normalize = normalize
-
-    def _check_params(self, n_features):
-        check_positive(self.C, "C")
-        if self.nonlinearity not in _NONLINEARITIES:
-            raise ValueError(
-                f"nonlinearity must be one of {_NONLINEARITIES}; got {self.nonlinearity!r}."
-            )
-        check_bool(self.bidirectional, "bidirectional")
-        check_bool(self.normalize, "normalize")
 
     def _descriptors(self, data, lengths):
         T = data.shape[1]
