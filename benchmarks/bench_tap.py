@@ -183,7 +183,7 @@ def _pad(seqs):
     return torch.from_numpy(data), lengths.tolist()
 
 
-def fit_soft_dtw_learner(X, y, *, batch_size=32, hidden=(256, 256), n_epochs=1, gamma=1.0,
+def fit_soft_dtw_learner(X, y, *, batch_size=32, hidden=(256, 256), max_epochs=1, gamma=1.0,
                          lr=1e-4, weight_decay=1e-4, seed=0):
     """A minimal soft-DTW metric learner: frame MLP + binomial loss over all ordered pairs.
 
@@ -218,14 +218,14 @@ def fit_soft_dtw_learner(X, y, *, batch_size=32, hidden=(256, 256), n_epochs=1, 
         D = torch.where(eye, torch.full_like(D, 1e4), D)
         return binomial_deviance_loss(D, labels_all[torch.as_tensor(idx)])
 
-    train(step, [embedding], n_steps=n_epochs * n_batches, optimizer="adam", lr=lr,
+    train(step, [embedding], max_epochs=max_epochs * n_batches, optimizer="adam", lr=lr,
           optimizer_params={"weight_decay": weight_decay})
     return embedding
 
 
 def training(X, y, repeat):
     """Seconds per epoch of TAPMetricLearner and of the soft-DTW learner."""
-    tap = TAPMetricLearner(batch_size=32, channels=(16, 16), hidden=(256, 256), n_epochs=1,
+    tap = TAPMetricLearner(batch_size=32, channels=(16, 16), hidden=(256, 256), max_epochs=1,
                            validation_fraction=None, device="cpu", random_state=0)
     t_tap = median_time(lambda: tap.fit(X, y), repeat)
     t_sdtw = median_time(lambda: fit_soft_dtw_learner(X, y), repeat)

@@ -59,13 +59,13 @@ for name, metric, params in [("mean pooling", "mean_euclidean", {}), ("DTW", "dt
     print(f"{name:34s} raw {scores(pairwise_sequence_distances(X_test, jv.X_train, metric=metric, **params))}"
           f"   standardised {scores(pairwise_sequence_distances(test_std, train_std, metric=metric, **params))}")
 
-config = dict(init="identity", standardize=True, l2_normalize=False, channels=(16, 16),
+config = dict(init="identity", standardize="global", l2_normalize=False, channels=(16, 16),
               hidden=(256, 256), batch_size=32, random_state=0)
-untrained = TAPMetricLearner(n_epochs=1, lr=1e-12, **config).fit(jv.X_train, jv.y_train)
+untrained = TAPMetricLearner(max_epochs=1, lr=1e-12, **config).fit(jv.X_train, jv.y_train)
 print(f"{'TAP untrained':34s} {scores(untrained.pairwise_distances(X_test, jv.X_train))}")
-n_epochs = 1 if QUICK else 30
-trained = TAPMetricLearner(n_epochs=n_epochs, **config).fit(jv.X_train, jv.y_train)
-print(f"{f'TAP trained (binomial, {n_epochs} epochs)':34s} {scores(trained.pairwise_distances(X_test, jv.X_train))}")
+max_epochs = 1 if QUICK else 30
+trained = TAPMetricLearner(max_epochs=max_epochs, **config).fit(jv.X_train, jv.y_train)
+print(f"{f'TAP trained (binomial, {max_epochs} epochs)':34s} {scores(trained.pairwise_distances(X_test, jv.X_train))}")
 
 # %%
 # Part 2: alignments against the true warps
@@ -85,8 +85,8 @@ pairs = [(i, j) for i in np.flatnonzero(test) for j in np.flatnonzero(test)
 # alignments of augmented training sequences (the true warps are never used for training)
 small = dict(loss="alignment", channels=(16, 16), batch_size=16, validation_fraction=None,
              random_state=0)
-learned = TAPMetricLearner(n_epochs=5 if QUICK else 30, lr=3e-3, **small).fit(X_train)
-initial = TAPMetricLearner(n_epochs=1, lr=1e-12, **small).fit(X_train)
+learned = TAPMetricLearner(max_epochs=5 if QUICK else 30, lr=3e-3, **small).fit(X_train)
+initial = TAPMetricLearner(max_epochs=1, lr=1e-12, **small).fit(X_train)
 aligners = {
     "TAP trained": lambda a, b: learned.predict_alignment(a, b, normalized=False),
     "TAP untrained": lambda a, b: initial.predict_alignment(a, b, normalized=False),

@@ -81,7 +81,7 @@ def test_tap_refuses_more_neighbours_than_fitted_sequences():
     """As KNeighborsSequenceClassifier and scikit-learn do; TAP used min(k, n), so every vote
     was the class counts and every prediction the first class."""
     X, y = _data()
-    params = dict(hidden=(8,), channels=(3, 3), batch_size=8, n_epochs=1,
+    params = dict(hidden=(8,), channels=(3, 3), batch_size=8, max_epochs=1,
                   validation_fraction=None, random_state=0, device="cpu")
     with pytest.raises(ValueError, match="n_neighbors=50 is larger than the 12"):
         TAPMetricLearner(n_neighbors=50, **params).fit(X, y)

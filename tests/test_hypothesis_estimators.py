@@ -434,10 +434,11 @@ HYPERPARAMETERS = {
     "TAPMetricLearner": dict(
         loss=["hm", "lifted", "alignment", "bad"], hidden=[(), (0,)],
         lr=[_HUGE, 1e-12, 0], weight_decay=[_HUGE, -1], ssl_weight=[_HUGE, 0, -1],
-        batch_size=[2, 100, 1], n_epochs=[1, 0], validation_fraction=[0.5, 0.9, 1.0],
+        batch_size=[2, 100, 1], max_epochs=[1, 0], validation_fraction=[0.5, 0.9, 1.0],
         n_neighbors=[3, 100, 0], channels=[(), (3,), (0,)],
         kernel_sizes=[(1, 1, 1), (9, 9, 9), (), (0, 0, 0)], init=["identity", "bad"],
-        standardize=[True], augment=[False], l2_normalize=[False], patience=[1, 0]),
+        standardize=["global", "per_sequence", True], augment=[False], l2_normalize=[False],
+        patience=[1, 0]),
     "ASOTSegmenter": dict(
         n_actions=[1, 2, 8, 40, 10_000, 0, None], hidden=[(), (0,)], n_components=[1, 0],
         temperature=[_TINY, _HUGE, 0], alpha_train=[0, 0.999, 1.0],

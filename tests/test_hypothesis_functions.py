@@ -832,13 +832,11 @@ def test_make_japanese_vowels_videos_bad_ranges_name_the_parameter():
 # ===========================================================================
 # torch building blocks and the training loop
 # ===========================================================================
+# plain bad values of FrameMLP's and build_frame_mlp's parameters are driven by their declared
+# constraints in tests/test_nn.py; what remains is what no constraint expresses
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(in_features=0), r"in_features"), (dict(in_features=-1), r"in_features"),
-    (dict(in_features=2.5), r"in_features"), (dict(in_features=True), r"in_features"),
     (dict(hidden=(0,)), r"hidden"), (dict(hidden=(-2,)), r"hidden"),
-    (dict(hidden=(2.5,)), r"hidden"), (dict(hidden=3), r"hidden"), (dict(hidden="ab"), r"hidden"),
-    (dict(out_features=0), r"out_features"), (dict(out_features=-1), r"out_features"),
-    (dict(residual=True, out_features=3), r"residual"), (dict(residual="x"), r"residual"),
+    (dict(hidden=(2.5,)), r"hidden"), (dict(residual=True, out_features=3), r"residual"),
 ])
 def test_frame_mlp_bad_parameters(kwargs, match):
     base = dict(in_features=2, hidden=(3,))
@@ -849,15 +847,7 @@ def test_frame_mlp_bad_parameters(kwargs, match):
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(activation=3), r"activation"), (dict(activation=None), r"activation"),
-])
-def test_frame_mlp_bad_activation(kwargs, match):
-    raises_clean(match, FrameMLP, 2, (3,), **kwargs)
-
-
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(dtype="float"), r"dtype"), (dict(dtype=torch.int64), r"dtype"),
-    (dict(device="nope"), r"device"), (dict(generator=3), r"generator"),
+    (dict(dtype=torch.int64), r"dtype"), (dict(device="nope"), r"device"),
 ])
 def test_build_frame_mlp_bad_arguments(kwargs, match):
     base = dict(dtype=torch.float64, device="cpu")
@@ -884,27 +874,17 @@ def _toy():
     return m, (lambda i: ((m(x) - 1) ** 2).mean())
 
 
+# every plain bad value of train's parameters is driven by its declared constraints in
+# tests/test_nn.py; what remains here is what no constraint can express
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(n_steps=0), r"n_steps"), (dict(n_steps=-1), r"n_steps"), (dict(n_steps=1.5), r"n_steps"),
-    (dict(lr=0), r"lr"), (dict(lr=-1), r"lr"), (dict(lr=np.nan), r"lr"), (dict(lr=True), r"lr"),
-    (dict(optimizer="x"), r"optimizer"), (dict(optimizer=3), r"optimizer"),
     (dict(optimizer_params={"momentum": -1}), r"optimizer"),
     (dict(optimizer="sgd", optimizer_params={"momentum": -1}), r"momentum|optimizer"),
-    (dict(optimizer_params=3), r"optimizer_params"),
-    (dict(lr_step_size=-1), r"lr_step_size"), (dict(lr_step_size=1.5), r"lr_step_size"),
-    (dict(lr_step_size="a"), r"lr_step_size"), (dict(lr_gamma=np.nan), r"lr_gamma"),
-    (dict(lr_gamma=-1), r"lr_gamma"), (dict(lr_gamma=0), r"lr_gamma"),
-    (dict(clip_grad_norm=-1), r"clip_grad_norm"), (dict(clip_grad_norm=0), r"clip_grad_norm"),
-    (dict(clip_grad_norm=np.nan), r"clip_grad_norm"),
-    (dict(clip_grad_norm="a"), r"clip_grad_norm"),
-    (dict(validate_every=-1), r"validate_every"), (dict(validate_every=1.5), r"validate_every"),
-    (dict(patience=0), r"patience"), (dict(patience=-1), r"patience"),
-    (dict(validate=3), r"validate"), (dict(validate=lambda: "a"), r"validate"),
+    (dict(validate=lambda: "a"), r"validate"),
 ])
 def test_train_bad_parameters(kwargs, match):
     m, step = _toy()
     before = [p.detach().clone() for p in m.parameters()]
-    raises_clean(match, train, step, m, **{**dict(n_steps=2, validate=lambda: 1.0), **kwargs})
+    raises_clean(match, train, step, m, **{**dict(max_epochs=2, validate=lambda: 1.0), **kwargs})
     if "validate" not in kwargs:  # rejected before any update
         for p, q in zip(m.parameters(), before):
             assert torch.equal(p, q)
@@ -912,8 +892,7 @@ def test_train_bad_parameters(kwargs, match):
 
 @pytest.mark.parametrize("case, match", [
     ("modules_int", r"modules"), ("modules_none", r"modules"), ("modules_empty", r"modules"),
-    ("no_parameters", r"parameters"), ("step_not_callable", r"step"),
-    ("step_float", r"step\(0\)"), ("step_no_grad", r"step\(0\)"),
+    ("no_parameters", r"parameters"), ("step_float", r"step\(0\)"), ("step_no_grad", r"step\(0\)"),
     ("step_vector", r"step\(0\)"), ("diverging_lr", r"loss became"),
 ])
 def test_train_bad_modules_and_steps(case, match):
@@ -927,8 +906,6 @@ def test_train_bad_modules_and_steps(case, match):
         modules = []
     elif case == "no_parameters":
         modules = torch.nn.ReLU()
-    elif case == "step_not_callable":
-        step = 3
     elif case == "step_float":
         step = lambda i: 1.0  # noqa: E731
     elif case == "step_no_grad":
@@ -936,7 +913,7 @@ def test_train_bad_modules_and_steps(case, match):
     elif case == "step_vector":
         step = lambda i: m(torch.ones(3, 2)).sum(1)  # noqa: E731
     kwargs = dict(lr=1e30) if case == "diverging_lr" else {}
-    raises_clean(match, train, step, modules, n_steps=3, **kwargs)
+    raises_clean(match, train, step, modules, max_epochs=3, **kwargs)
 
 
 def test_make_optimizer_without_parameters_is_a_clean_error():
@@ -944,23 +921,17 @@ def test_make_optimizer_without_parameters_is_a_clean_error():
     raises_clean(r"no parameters", make_optimizer, [], "adam", 0.1)
 
 
-def test_train_negative_clip_grad_norm_is_rejected():
-    # a negative max norm used to flip the gradients: the loss went up
-    m, step = _toy()
-    raises_clean(r"clip_grad_norm", train, step, m, n_steps=3, clip_grad_norm=-1.0)
-
-
 @settings(max_examples=8)
-@given(n_steps=st.integers(1, 5), lr=st.sampled_from([1e-4, 1e-2]),
+@given(max_epochs=st.integers(1, 5), lr=st.sampled_from([1e-4, 1e-2]),
        optimizer=st.sampled_from(["adam", "sgd", "adamw", "rmsprop"]),
        validate_every=st.sampled_from([None, 1, 2]), patience=st.sampled_from([None, 1, 3]),
        lr_step_size=st.sampled_from([None, 1, 2]), clip=st.sampled_from([None, 1.0]))
-def test_train_valid(n_steps, lr, optimizer, validate_every, patience, lr_step_size, clip):
+def test_train_valid(max_epochs, lr, optimizer, validate_every, patience, lr_step_size, clip):
     m, step = _toy()
-    hist = train(step, m, n_steps=np.int64(n_steps), lr=np.float32(lr), optimizer=optimizer,
+    hist = train(step, m, max_epochs=np.int64(max_epochs), lr=np.float32(lr), optimizer=optimizer,
                  validate=lambda: float(step(0)), validate_every=validate_every,
                  patience=patience, lr_step_size=lr_step_size, clip_grad_norm=clip)
-    assert 1 <= hist.n_steps <= n_steps and len(hist.loss) == hist.n_steps
+    assert 1 <= hist.n_steps <= max_epochs and len(hist.loss) == hist.n_steps
     assert_finite(hist.loss, "loss")
     for p in m.parameters():
         assert_finite(p, "parameters")
@@ -997,11 +968,11 @@ def test_train_accepts_optimizer_factories_and_array_scores():
 
     lin = torch.nn.Linear(2, 1)
     x = torch.randn(8, 2, generator=torch.Generator().manual_seed(0))
-    history = train(lambda i: (lin(x) ** 2).mean(), lin, n_steps=4,
+    history = train(lambda i: (lin(x) ** 2).mean(), lin, max_epochs=4,
                     optimizer=functools.partial(torch.optim.SGD, momentum=0.9),
                     validate=lambda: np.array(0.5), validate_every=2)
     assert history.validation == [(2, 0.5), (4, 0.5)]
-    history = train(lambda i: (lin(x) ** 2).mean(), lin, n_steps=1,
+    history = train(lambda i: (lin(x) ** 2).mean(), lin, max_epochs=1,
                     validate=lambda: np.float32(0.25), validate_every=1)
     assert history.validation == [(1, 0.25)]
 

@@ -107,7 +107,7 @@ def test_transform_returns_sequences_in_the_input_layout():
 
     X = _ragged(6)
     y = [0, 1, 0, 1, 0, 1]
-    params = dict(n_epochs=1, hidden=(4,), batch_size=6, validation_fraction=None,
+    params = dict(max_epochs=1, hidden=(4,), batch_size=6, validation_fraction=None,
                   random_state=0, device="cpu")
     Z = TAPMetricLearner(**params).fit(X, y).transform(X)
     Zc = TAPMetricLearner(layout="channels_first", **params).fit(

@@ -9,6 +9,7 @@ never routed through seqot's own TAP code.
 import copy
 import math
 import random
+from numbers import Integral, Real
 
 import numpy as np
 import pytest
@@ -18,7 +19,11 @@ from sklearn.metrics import average_precision_score
 from torch import nn
 
 from seqot.distances import pairwise_sequence_distances, tap, tap_alignment
-from seqot.distances._tap_distance import tap_block_alignments, tap_paired_alignments
+from seqot.distances._tap_distance import (
+    _TAP_CONSTRAINTS,
+    tap_block_alignments,
+    tap_paired_alignments,
+)
 from seqot.metric_learning import (
     TAPMetricLearner,
     augment_sequence,
@@ -28,9 +33,11 @@ from seqot.metric_learning import (
     random_blur,
     random_merge,
 )
+from seqot.metric_learning import _losses
 from seqot.neighbors import KNeighborsSequenceClassifier
 from seqot.nn import AlignmentPredictor
 from seqot.utils import SequenceBatch
+from seqot.utils._param_validation import Interval, InvalidParameterError, Options, finite
 
 
 # --------------------------------------------------------------------------- oracles
@@ -669,8 +676,47 @@ def test_losses_finite_and_empty_mined_sets_give_zero():
         assert float(lib(Dd, one)) == 0.0
 
 
+# --------------------------------------------------------------------------- declared constraints
+def _constraint_cases(fn, constraints, call):
+    from seqot.utils.estimator_checks import invalid_parameter_values
+
+    return [pytest.param(fn, name, bad, call, id=f"{fn.__name__}-{name}-{bad!r}")
+            for name, entry in constraints.items() for bad in invalid_parameter_values(entry)]
+
+
+def _loss_call(fn, kwargs):
+    return fn(torch.rand(4, 4, dtype=torch.float64), torch.tensor([0, 0, 1, 1]), **kwargs)
+
+
+def _augment_call(fn, kwargs):
+    x = np.random.default_rng(0).normal(size=(9, 2))
+    return fn(x, **{"rng": np.random.default_rng(0), **kwargs})
+
+
+def _tap_call(fn, kwargs):
+    return fn(X0, Y0, **kwargs)
+
+
+@pytest.mark.parametrize("fn, name, bad, call", [
+    *_constraint_cases(binomial_deviance_loss, _losses._MARGIN | _losses._TEMPERATURES
+                       | {"threshold": [finite(Real)]}, _loss_call),
+    *_constraint_cases(hard_mining_loss, _losses._MARGIN, _loss_call),
+    *_constraint_cases(lifted_structure_loss, _losses._TEMPERATURES, _loss_call),
+    *_constraint_cases(random_blur, {"rng": [np.random.Generator],
+                                     "size": [Options(Integral, {3, 5}), None],
+                                     "stride": [Interval(Integral, 1, None, closed="left"), None]},
+                       _augment_call),
+    *_constraint_cases(random_merge, {"rng": [np.random.Generator]}, _augment_call),
+    *_constraint_cases(augment_sequence, {"rng": [np.random.Generator]}, _augment_call),
+    *_constraint_cases(tap, _TAP_CONSTRAINTS, _tap_call),
+])
+def test_functions_refuse_every_constraint_violation_naming_the_parameter(fn, name, bad, call):
+    with pytest.raises(InvalidParameterError, match=f"'{name}' parameter of {fn.__name__}"):
+        call(fn, {name: bad})
+
+
 # --------------------------------------------------------------------------- learner
-FAST = dict(hidden=(8,), channels=(3, 3), batch_size=8, n_epochs=2, lr=1e-3,
+FAST = dict(hidden=(8,), channels=(3, 3), batch_size=8, max_epochs=2, lr=1e-3,
             validation_fraction=None, device="cpu", random_state=0)
 
 
@@ -707,7 +753,7 @@ def noisy():
     rng = np.random.default_rng(30)
     X = [rng.normal(size=(int(rng.integers(4, 9)), 3)) for _ in range(20)]
     y = np.array(["a", "c"] * 4)
-    est = TAPMetricLearner(**{**FAST, "n_epochs": 1}).fit(X[:8], y)
+    est = TAPMetricLearner(**{**FAST, "max_epochs": 1}).fit(X[:8], y)
     return est, X[:8], y, X[8:]
 
 
@@ -742,18 +788,18 @@ def test_transform_unit_norm_and_matches_manual_mlp(fitted, data):
     D = fitted.pairwise_distances(Xte, Xtr)
     assert D.shape == (len(Xte), len(Xtr))
     assert np.all(D >= 0) and np.all(D <= 2 + 1e-6)
-    raw = TAPMetricLearner(**{**FAST, "n_epochs": 1, "l2_normalize": False}).fit(*data[:2])
+    raw = TAPMetricLearner(**{**FAST, "max_epochs": 1, "l2_normalize": False}).fit(*data[:2])
     norms = np.concatenate([np.linalg.norm(z, axis=1) for z in raw.transform(Xte)])
     assert np.abs(norms - 1).max() > 1e-2
 
 
-@pytest.mark.parametrize("options", [{"init": "identity"}, {"standardize": True},
-                                     {"init": "identity", "standardize": True}])
+@pytest.mark.parametrize("options", [{"init": "identity"}, {"standardize": "global"},
+                                     {"init": "identity", "standardize": "global"}])
 def test_transform_and_distances_with_init_options(options, data):
     if not set(options) <= set(TAPMetricLearner().get_params()):
         pytest.skip("option not available in this version")
     Xtr, ytr, Xte, _ = data
-    est = TAPMetricLearner(**{**FAST, "n_epochs": 1, **options}).fit(Xtr, ytr)
+    est = TAPMetricLearner(**{**FAST, "max_epochs": 1, **options}).fit(Xtr, ytr)
     h, g = _torch_modules(est)
     for z, x in zip(est.transform(Xte), Xte):
         np.testing.assert_allclose(np.linalg.norm(z, axis=1), 1.0, atol=1e-5)
@@ -876,7 +922,7 @@ def test_fit_reduces_training_loss(loss):
 
     X, y = make_check_data(n_classes=2, n_per_class=4, random_state=0)
     X = [x + 1.5 * np.random.default_rng(10).normal(size=x.shape) for x in X]
-    est = TAPMetricLearner(loss, **{**FAST, "n_epochs": 3, "lr": 1e-2, "augment": False})
+    est = TAPMetricLearner(loss, **{**FAST, "max_epochs": 3, "lr": 1e-2, "augment": False})
     est.fit(X, y)
     loss_curve = est.history_.loss
     assert len(loss_curve) == 3 and np.all(np.isfinite(loss_curve))
@@ -885,7 +931,7 @@ def test_fit_reduces_training_loss(loss):
 
 def test_validation_early_stopping_keeps_best_step(data):
     Xtr, ytr, _, _ = data
-    kw = {**FAST, "n_epochs": 3, "batch_size": 4, "validation_fraction": 0.25}
+    kw = {**FAST, "max_epochs": 3, "batch_size": 4, "validation_fraction": 0.25}
     est = TAPMetricLearner(**kw).fit(Xtr, ytr)
     h = est.history_
     assert h.best_step is not None and h.validation
@@ -894,14 +940,14 @@ def test_validation_early_stopping_keeps_best_step(data):
     n_batches = h.n_steps // 3
     assert h.best_step < h.n_steps, "configuration must make restoring matter"
     # the same run stopped at the best epoch ends with the kept parameters
-    short = TAPMetricLearner(**{**kw, "n_epochs": h.best_step // n_batches}).fit(Xtr, ytr)
+    short = TAPMetricLearner(**{**kw, "max_epochs": h.best_step // n_batches}).fit(Xtr, ytr)
     assert short.history_.best_step == h.best_step
     for k, v in est.embedding_state_.items():
         np.testing.assert_array_equal(v, short.embedding_state_[k])
     for k, v in est.predictor_state_.items():
         np.testing.assert_array_equal(v, short.predictor_state_[k])
     # with no split there is no selection
-    assert TAPMetricLearner(**{**FAST, "n_epochs": 1}).fit(Xtr, ytr).history_.best_step is None
+    assert TAPMetricLearner(**{**FAST, "max_epochs": 1}).fit(Xtr, ytr).history_.best_step is None
 
 
 def _rng_states():
@@ -927,7 +973,7 @@ def test_fit_leaves_global_rng_untouched(data):
     _check_params, whose nn.Conv2d initialisation draws from torch's global RNG."""
     Xtr, ytr, _, _ = data
     before = _rng_states()
-    TAPMetricLearner(**{**FAST, "n_epochs": 1}).fit(Xtr, ytr)
+    TAPMetricLearner(**{**FAST, "max_epochs": 1}).fit(Xtr, ytr)
     after = _rng_states()
     assert np.array_equal(before[0], after[0]) and before[2] == after[2]
     assert torch.equal(before[1], after[1])
@@ -935,7 +981,7 @@ def test_fit_leaves_global_rng_untouched(data):
 
 def test_same_random_state_bit_identical(data):
     Xtr, ytr, Xte, _ = data
-    kw = {**FAST, "n_epochs": 1}
+    kw = {**FAST, "max_epochs": 1}
     D1 = TAPMetricLearner(**kw).fit(Xtr, ytr).pairwise_distances(Xte, Xtr)
     D2 = TAPMetricLearner(**kw).fit(Xtr, ytr).pairwise_distances(Xte, Xtr)
     D3 = TAPMetricLearner(**{**kw, "random_state": 1}).fit(Xtr, ytr).pairwise_distances(Xte,
@@ -944,24 +990,69 @@ def test_same_random_state_bit_identical(data):
     assert not np.array_equal(D1, D3)
 
 
+# plain bad values of every parameter are driven by _parameter_constraints in
+# tests/test_common.py; these are the checks no constraint expresses (the entries of the
+# layer-size sequences)
 @pytest.mark.parametrize("params, name", [
-    ({"loss": "triplet"}, "loss"),
     ({"hidden": (0,)}, "hidden"),
-    ({"hidden": "big"}, "hidden"),
+    ({"channels": (3, 0)}, "channels"),
     ({"channels": (3, 3), "kernel_sizes": (5, 3)}, "kernel_sizes"),
     ({"kernel_sizes": (4, 5, 3)}, "kernel_sizes"),
-    ({"batch_size": 1}, "batch_size"),
-    ({"n_epochs": 0}, "n_epochs"),
-    ({"lr": 0}, "lr"),
-    ({"validation_fraction": 1.0}, "validation_fraction"),
-    ({"patience": 0}, "patience"),
-    ({"ssl_weight": -1}, "ssl_weight"),
-    ({"l2_normalize": "yes"}, "l2_normalize"),
 ])
-def test_bad_parameters_raise(params, name, data):
+def test_layer_size_entries_are_checked(params, name, data):
     Xtr, ytr, _, _ = data
     with pytest.raises(ValueError, match=name):
         TAPMetricLearner(**{**FAST, **params}).fit(Xtr, ytr)
+
+
+@pytest.mark.parametrize("max_epochs", [1, 2])
+def test_huge_learning_rate_is_a_value_error_naming_lr(max_epochs, data):
+    """Regression (issue 18): lr=1e300 passes the constraint (finite, > 0) and reached the
+    optimiser (a raw torch overflow error, or NaN distances after one epoch)."""
+    Xtr, ytr, _, _ = data
+    with pytest.raises(ValueError, match=r"learning rate lr \(lr=1e\+300\)"):
+        TAPMetricLearner(**{**FAST, "max_epochs": max_epochs, "lr": 1e300}).fit(Xtr, ytr)
+
+
+@pytest.mark.parametrize("standardize", [True, 1, "yes", None])
+def test_standardize_takes_exactly_its_three_values(standardize, data):
+    Xtr, ytr, _, _ = data
+    with pytest.raises(ValueError, match="'standardize' parameter"):
+        TAPMetricLearner(**{**FAST, "standardize": standardize}).fit(Xtr, ytr)
+
+
+def test_per_sequence_standardization_z_scores_every_sequence_on_its_own(data):
+    """standardize="per_sequence": each sequence (training or query) is z-scored with its own
+    frames' statistics, so a sequence and any affine rescaling of it (per feature, positive
+    scale) are the same input; "global" uses the training frames' statistics (mean_/scale_)."""
+    Xtr, ytr, Xte, _ = data
+    kw = {**FAST, "max_epochs": 1, "init": "identity", "l2_normalize": False}
+    est = TAPMetricLearner(**kw, standardize="per_sequence").fit(Xtr, ytr)
+    assert np.array_equal(est.mean_, np.zeros(3)) and np.array_equal(est.scale_, np.ones(3))
+    a, b = np.array([2.0, 0.5, 10.0]), np.array([-3.0, 7.0, 0.1])
+    moved = [x * a + b for x in Xte]
+    np.testing.assert_allclose(est.pairwise_distances(moved, Xtr),
+                               est.pairwise_distances(Xte, Xtr), atol=1e-5)
+    # the untrained residual h is the identity: transform gives the z-scores themselves
+    zero = TAPMetricLearner(**{**kw, "lr": 1e-12}, standardize="per_sequence").fit(Xtr, ytr)
+    for z, x in zip(zero.transform(Xte), Xte):
+        np.testing.assert_allclose(z, (x - x.mean(0)) / x.std(0), atol=1e-4)
+    glob = TAPMetricLearner(**kw, standardize="global").fit(Xtr, ytr)
+    frames = np.concatenate(Xtr)
+    np.testing.assert_array_equal(glob.mean_, frames.mean(0))
+    np.testing.assert_array_equal(glob.scale_, frames.std(0))
+    assert not np.allclose(glob.pairwise_distances(moved, Xtr),
+                           glob.pairwise_distances(Xte, Xtr), atol=1e-3)
+
+
+def test_architecture_is_the_fitted_one_after_set_params(fitted, data):
+    """The fitted weights are rebuilt with the fit-time layer sizes: a valid set_params
+    after fit (other channels) used to fail loading the stored weights in a raw torch error."""
+    Xtr, _, Xte, _ = data
+    est = copy.deepcopy(fitted)
+    before = est.pairwise_distances(Xte, Xtr)
+    est.set_params(channels=(5, 5), hidden=(3, 3))
+    np.testing.assert_array_equal(est.pairwise_distances(Xte, Xtr), before)
 
 
 def test_learner_without_augmentation_and_alignment_only_use_the_right_data():
@@ -971,7 +1062,7 @@ def test_learner_without_augmentation_and_alignment_only_use_the_right_data():
     from seqot.utils.estimator_checks import make_check_data
 
     X, y = make_check_data(n_classes=3, n_per_class=6, random_state=0)
-    small = dict(hidden=(8,), channels=(3, 3), n_epochs=1, device="cpu", random_state=0)
+    small = dict(hidden=(8,), channels=(3, 3), max_epochs=1, device="cpu", random_state=0)
     t = TAPMetricLearner("lifted", batch_size=6, augment=False, validation_fraction=None,
                          **small).fit(X, y)
     assert np.all(np.asarray(t.history_.loss) < 100)

@@ -28,8 +28,8 @@ def test_alignment_only_tap_is_closer_to_the_true_warps():
              if i != j and y[i] == y[j]]
     cfg = dict(loss="alignment", channels=(16, 16), batch_size=16, validation_fraction=None,
                device="cpu", random_state=0)
-    learned = TAPMetricLearner(n_epochs=30, lr=3e-3, **cfg).fit(train)
-    initial = TAPMetricLearner(n_epochs=1, lr=1e-12, **cfg).fit(train)
+    learned = TAPMetricLearner(max_epochs=30, lr=3e-3, **cfg).fit(train)
+    initial = TAPMetricLearner(max_epochs=1, lr=1e-12, **cfg).fit(train)
 
     def mse(align):
         return np.mean([np.mean((align(X[i], X[j]) - true_alignment(warps[i], warps[j])) ** 2)
@@ -52,10 +52,10 @@ def test_learned_tap_on_japanese_vowels_beats_dtw_and_untrained_tap():
     """Measured (10 epochs): trained 1-NN 0.9730 / MAP 0.8276, untrained 0.9703 / 0.8007,
     DTW 0.9486 / 0.7584 (raw frames, squared-Euclidean cost)."""
     jv = load_japanese_vowels(dtype=np.float32)
-    cfg = dict(init="identity", standardize=True, l2_normalize=False, channels=(16, 16),
+    cfg = dict(init="identity", standardize="global", l2_normalize=False, channels=(16, 16),
                hidden=(256, 256), batch_size=32, device="cpu", random_state=0)
-    trained = TAPMetricLearner(n_epochs=10, **cfg).fit(jv.X_train, jv.y_train)
-    initial = TAPMetricLearner(n_epochs=1, lr=1e-12, **cfg).fit(jv.X_train, jv.y_train)
+    trained = TAPMetricLearner(max_epochs=10, **cfg).fit(jv.X_train, jv.y_train)
+    initial = TAPMetricLearner(max_epochs=1, lr=1e-12, **cfg).fit(jv.X_train, jv.y_train)
     acc, ap = _scores(trained.pairwise_distances(jv.X_test, jv.X_train), jv.y_train, jv.y_test)
     acc0, ap0 = _scores(initial.pairwise_distances(jv.X_test, jv.X_train), jv.y_train,
                         jv.y_test)

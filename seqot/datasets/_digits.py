@@ -10,14 +10,18 @@ image a set of 16 local vectors.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 import torch
 from torch import nn
 
 from ..nn import train
-from ..utils._torch import resolve_device, seed_from_random_state
+from ..utils._param_validation import DEVICE, POSITIVE_INT, RANDOM_STATE, validate_params
+from ..utils._torch import (
+    check_random_state,
+    init_parameters_,
+    resolve_device,
+    seed_from_random_state,
+)
 
 __all__ = ["make_digits_local_features"]
 
@@ -49,22 +53,14 @@ def _build_fcn(n_classes, device, generator):
     identity."""
     with torch.device("meta"):
         module = _DigitsFCN(n_classes)
-    module = module.to_empty(device=device)
-    with torch.no_grad():
-        for m in module.modules():
-            if isinstance(m, (nn.Conv2d, nn.Linear)):
-                fan_in = m.weight[0].numel()
-                bound = 1.0 / np.sqrt(fan_in)
-                for p in (m.weight, m.bias):
-                    u = torch.rand(p.shape, generator=generator, dtype=torch.float64)
-                    p.copy_(((2.0 * u - 1.0) * bound).to(p.dtype))
-            elif isinstance(m, nn.BatchNorm2d):
-                m.reset_parameters()  # weight 1, bias 0, running mean 0 / var 1, count 0
-    return module
+    return init_parameters_(module.to_empty(device=device), generator)
 
 
-def make_digits_local_features(base_classes=(0, 1, 2, 3, 4), n_epochs=30, random_state=0,
-                               device="cpu", return_global=False):
+@validate_params({"base_classes": ["array-like"], "max_epochs": POSITIVE_INT,
+                  "random_state": RANDOM_STATE, "device": DEVICE, "return_global": ["boolean"]},
+                 prefer_skip_nested_validation=True)
+def make_digits_local_features(base_classes=(0, 1, 2, 3, 4), max_epochs=30, random_state=0,
+                               device="auto", return_global=False):
     """Sets of 16 local CNN features for the 1,797 scikit-learn digits (DeepEMD's FCN, tiny).
 
     The recipe of the DeepEMD specification (Section 7.2), a CPU-sized analogue of
@@ -73,7 +69,7 @@ def make_digits_local_features(base_classes=(0, 1, 2, 3, 4), n_epochs=30, random
     conv(64->64)-BN-ReLU (3x3 kernels, padding 1), giving a 4x4x64 feature map, i.e. 16 local
     vectors of 64 channels. Global average pooling and a linear head classify the
     ``base_classes``; the network is pre-trained on the base-class images only (SGD, lr 0.05,
-    momentum 0.9, weight decay 5e-4, minibatches of 8, ``n_epochs`` epochs) with
+    momentum 0.9, weight decay 5e-4, minibatches of 8, ``max_epochs`` epochs) with
     :func:`seqot.nn.train`. The feature maps of *all* images, base and novel, are then read
     out in evaluation mode, so few-shot episodes on the other classes (5-9 by default) test
     transfer to unseen classes, as in the paper.
@@ -85,15 +81,17 @@ def make_digits_local_features(base_classes=(0, 1, 2, 3, 4), n_epochs=30, random
     ----------
     base_classes : sequence of int, default=(0, 1, 2, 3, 4)
         Digits used for pre-training (at least two distinct values in 0..9).
-    n_epochs : int, default=30
-        Pre-training epochs over the base-class images.
+    max_epochs : int, default=30
+        Pre-training epochs over the base-class images (one epoch: every base image once,
+        in minibatches of 8; no early stopping).
     random_state : None, int, RandomState or Generator, default=0
         Seeds the initialisation and the minibatch order. With an int the features are
         reproducible on the CPU for a given torch version, whatever torch's thread count: on
         the CPU the function trains on one intra-op thread (tiny convolutions gain nothing
         from more) and restores the caller's setting afterwards.
-    device : {"cpu", "auto", "cuda", ...}, default="cpu"
-        Where the network is trained.
+    device : {"auto", "cpu", "cuda", ...}, default="auto"
+        Where the network is trained (``"auto"``: CUDA when available). The features are
+        reproducible bit for bit on the CPU; on a GPU they depend on its kernels.
     return_global : bool, default=False
         Also return the global-average-pooled vectors (the mean of each set).
 
@@ -121,7 +119,7 @@ def make_digits_local_features(base_classes=(0, 1, 2, 3, 4), n_epochs=30, random
     Examples
     --------
     >>> from seqot.datasets import make_digits_local_features
-    >>> X, y = make_digits_local_features(n_epochs=1)
+    >>> X, y = make_digits_local_features(max_epochs=1, device="cpu")
     >>> X.shape, X.dtype, y.shape
     ((1797, 16, 64), dtype('float32'), (1797,))
     """
@@ -131,14 +129,12 @@ def make_digits_local_features(base_classes=(0, 1, 2, 3, 4), n_epochs=30, random
     if base.ndim != 1 or len(base) < 2 or not np.all(np.isin(base, np.arange(10))):
         raise ValueError(f"base_classes must hold at least two distinct digits in 0..9; got "
                          f"{base_classes!r}.")
-    if isinstance(n_epochs, bool) or not isinstance(n_epochs, numbers.Integral) or n_epochs < 1:
-        raise ValueError(f"n_epochs must be an integer >= 1; got {n_epochs!r}.")
-    if not isinstance(return_global, (bool, np.bool_)):
-        raise ValueError(f"return_global must be True or False; got {return_global!r}.")
     dev = resolve_device(device)
     seed = seed_from_random_state(random_state)
+    # one seed for both streams (initialisation and minibatch order), used as is: the
+    # published features (and the demo's digits rows) come from these two generators
     gen = torch.Generator().manual_seed(seed)
-    rng = np.random.default_rng(seed)
+    rng = check_random_state(seed)
 
     digits = load_digits()
     images = torch.as_tensor(digits.images / 16.0, dtype=torch.float32)[:, None].to(dev)
@@ -153,13 +149,13 @@ def make_digits_local_features(base_classes=(0, 1, 2, 3, 4), n_epochs=30, random
     if dev.type == "cpu":
         torch.set_num_threads(1)
     try:
-        return _pretrain_and_extract(images, y, base, idx, dev, gen, rng, int(n_epochs),
+        return _pretrain_and_extract(images, y, base, idx, dev, gen, rng, int(max_epochs),
                                      bool(return_global))
     finally:
         torch.set_num_threads(n_threads)
 
 
-def _pretrain_and_extract(images, y, base, idx, dev, gen, rng, n_epochs, return_global):
+def _pretrain_and_extract(images, y, base, idx, dev, gen, rng, max_epochs, return_global):
     X_base = images[torch.as_tensor(idx, device=dev)]
     y_base = torch.as_tensor(np.searchsorted(base, y[idx]), device=dev)
     model = _build_fcn(len(base), dev, gen)
@@ -174,7 +170,7 @@ def _pretrain_and_extract(images, y, base, idx, dev, gen, rng, n_epochs, return_
         b = torch.as_tensor(order[k * _BATCH_SIZE:(k + 1) * _BATCH_SIZE], device=dev)
         return nn.functional.cross_entropy(model(X_base[b]), y_base[b])
 
-    train(step, model, n_steps=n_epochs * n_batches, optimizer="sgd", lr=0.05,
+    train(step, model, max_epochs=max_epochs * n_batches, optimizer="sgd", lr=0.05,
           optimizer_params={"momentum": 0.9, "weight_decay": 5e-4},
           desc="digits FCN pre-training")
     model.eval()

@@ -31,12 +31,20 @@ import torch
 from torch import nn
 
 from ..ot._costs import pairwise_frame_cost
+from ..utils._param_validation import (
+    StrOptions,
+    validate_parameter_constraints,
+    validate_params,
+)
 from ._ot_distances import block_position_gap, pair_distance
 from ._pairwise import register_metric
 
 __all__ = ["tap", "tap_alignment", "tap_block_alignments", "tap_paired_alignments"]
 
 _DIRECTIONS = ("source", "mean", "sum")
+
+#: Constraints of the TAP distance's parameters (:func:`tap` and the ``"tap"`` metric).
+_TAP_CONSTRAINTS = {"predictor": [nn.Module, None], "direction": [StrOptions(set(_DIRECTIONS))]}
 
 
 def tap_alignment(D, Dt, mask_x, mask_y, predictor=None):
@@ -117,8 +125,9 @@ def tap_block_alignments(xb, yb, predictor=None):
 # about 2 + 30 + 30 + 1 channels, plus autograd temporaries, per cell of a pair's box
 @register_metric("tap", width=128)
 def _tap_metric(xb, yb, *, predictor=None, direction="source"):
-    if direction not in _DIRECTIONS:
-        raise ValueError(f"direction must be one of {_DIRECTIONS}; got {direction!r}.")
+    validate_parameter_constraints(_TAP_CONSTRAINTS, {"predictor": predictor,
+                                                      "direction": direction},
+                                   caller_name="tap")
     _, d = tap_block_alignments(xb, yb, predictor)
     if direction == "source":
         return d
@@ -127,6 +136,7 @@ def _tap_metric(xb, yb, *, predictor=None, direction="source"):
     return total if direction == "sum" else 0.5 * total
 
 
+@validate_params(_TAP_CONSTRAINTS, prefer_skip_nested_validation=True)
 def tap(x, y, *, predictor=None, direction="source"):
     r"""TAP distance from ``x`` (source) to ``y``.
 

@@ -330,7 +330,7 @@ class DeepEMDClassifier(SequenceInputMixin, ClassifierMixin, BaseEstimator):
             logits = temperature * (1.0 - W)
             return nn.functional.cross_entropy(logits, labels[torch.as_tensor(idx, device=dev)])
 
-        history = train(step, [sfc], n_steps=int(self.sfc_steps), optimizer="sgd", lr=lr,
+        history = train(step, [sfc], max_epochs=int(self.sfc_steps), optimizer="sgd", lr=lr,
                         optimizer_params={"momentum": 0.9, "dampening": 0.9},
                         verbose=self.verbose, desc=f"{type(self).__name__} SFC")
         self.sfc_loss_curve_ = np.asarray(history.loss, dtype=np.float64)

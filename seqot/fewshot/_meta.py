@@ -431,7 +431,7 @@ class EpisodicEncoder(SequenceInputMixin, TransformerMixin, BaseEstimator):
                                              np.random.default_rng(ss_val), dev, params)
 
         self.history_ = train(
-            step, [encoder, scale], n_steps=int(self.n_episodes), optimizer=self.optimizer,
+            step, [encoder, scale], max_epochs=int(self.n_episodes), optimizer=self.optimizer,
             lr=self.lr, lr_step_size=self.lr_step_size, lr_gamma=self.lr_gamma,
             validate=validate, validate_every=self.validate_every,
             patience=self.patience if validate is not None else None,

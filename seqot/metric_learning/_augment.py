@@ -10,9 +10,15 @@ written and the "augmented" sequence is all zeros.
 
 from __future__ import annotations
 
+from numbers import Integral
+
 import numpy as np
 
+from ..utils._param_validation import POSITIVE_INT, Options, validate_params
+
 __all__ = ["random_blur", "random_merge", "augment_sequence"]
+
+_RNG = {"rng": [np.random.Generator]}
 
 
 def _blur_kernel(size, rng):
@@ -26,10 +32,14 @@ def _blur_kernel(size, rng):
     return np.array([c2, c1, m, c1, c2])
 
 
+@validate_params({**_RNG, "size": [Options(Integral, {3, 5}), None],
+                  "stride": [*POSITIVE_INT, None]}, prefer_skip_nested_validation=True)
 def random_blur(x, rng, *, size=None, stride=None):
     r"""Blur along time with a random symmetric kernel (values peak in the middle, sum to
     one), no padding, stride 1-3: :math:`\tilde x_t = \sum_r K_r x_{ts + r}`.
 
+    ``size`` (3 or 5; default: 3 with probability 0.6) is shortened to the longest odd
+    length that fits; ``stride`` defaults to a draw in 1..3. ``rng`` is a numpy Generator.
     Returns ``(x_tilde, T_tilde)`` with ``T_tilde[t*s + r, t] = K_r``.
     """
     L = len(x)
@@ -45,6 +55,7 @@ def random_blur(x, rng, *, size=None, stride=None):
     return T.T @ x, T
 
 
+@validate_params(_RNG, prefer_skip_nested_validation=True)
 def random_merge(x, rng):
     r"""Merge contiguous segments into single frames with random softmax weights.
 
@@ -68,6 +79,7 @@ def random_merge(x, rng):
     return T.T @ x, T
 
 
+@validate_params(_RNG, prefer_skip_nested_validation=True)
 def augment_sequence(x, rng):
     """One of TAP's augmentations of ``x`` (L, d): merge 50%, blur 50% (3-tap 60% of those).
 
@@ -77,6 +89,8 @@ def augment_sequence(x, rng):
     L = len(x)
     if L <= 2:
         return x.copy(), np.eye(L)
+    # the undecorated implementations: TAPMetricLearner calls this for every sequence of
+    # every step
     if L >= 5 and rng.random() < 0.5:
-        return random_merge(x, rng)
-    return random_blur(x, rng)
+        return random_merge.__wrapped__(x, rng)
+    return random_blur.__wrapped__(x, rng)

@@ -8,9 +8,16 @@ Eqs. 4-7): hard mining thresholds carry no gradient, and losses are summed over 
 
 from __future__ import annotations
 
+from numbers import Real
+
 import torch
 
+from ..utils._param_validation import NON_NEGATIVE, POSITIVE, finite, validate_params
+
 __all__ = ["binomial_deviance_loss", "hard_mining_loss", "lifted_structure_loss", "LOSSES"]
+
+_MARGIN = {"margin": NON_NEGATIVE, "self_positive": ["boolean"]}
+_TEMPERATURES = {"alpha": POSITIVE, "beta": POSITIVE, "self_positive": ["boolean"]}
 
 
 def _masks(labels, self_positive=True):
@@ -33,6 +40,7 @@ def _mining(D, positive, negative, margin):
     return pos, neg
 
 
+@validate_params(_MARGIN, prefer_skip_nested_validation=True)
 def hard_mining_loss(D, labels, *, margin=0.1, self_positive=True):
     r"""Triplet loss with hard mining (Hermans et al. 2017) in the form of TAP's code:
     :math:`\ell_n = \mathrm{mean}_{P_n} d + \mathrm{mean}_{N_n} (m - d)` over the mined sets,
@@ -46,6 +54,7 @@ def hard_mining_loss(D, labels, *, margin=0.1, self_positive=True):
     return torch.where(keep, pos_term + neg_term, torch.zeros_like(pos_term)).sum()
 
 
+@validate_params(_TEMPERATURES, prefer_skip_nested_validation=True)
 def lifted_structure_loss(D, labels, *, alpha=40.0, beta=2.0, self_positive=True):
     r""":math:`\ell_n = \frac2\beta\log\sum_{P_n} e^{\beta d} + \frac2\alpha\log\sum_{N_n}
     e^{-\alpha d}` (the log-sum-exp "LiftedStructure" of TAP's Eq. 5; :math:`\beta` acts on
@@ -62,6 +71,8 @@ def lifted_structure_loss(D, labels, *, alpha=40.0, beta=2.0, self_positive=True
     return torch.where(keep_pos, pos_term, zero).sum() + torch.where(keep, neg_term, zero).sum()
 
 
+@validate_params({**_TEMPERATURES, **_MARGIN, "threshold": [finite(Real)]},
+                 prefer_skip_nested_validation=True)
 def binomial_deviance_loss(D, labels, *, alpha=40.0, beta=2.0, threshold=0.5, margin=0.1,
                            self_positive=True):
     r"""Binomial deviance with hard mining (Yi et al. 2014; TAP's Eqs. 6-7):
@@ -78,8 +89,10 @@ def binomial_deviance_loss(D, labels, *, alpha=40.0, beta=2.0, threshold=0.5, ma
     return torch.where(keep, pos_term + neg_term, torch.zeros_like(pos_term)).sum()
 
 
+#: The losses by name, undecorated: TAPMetricLearner calls one every step with its own,
+#: already checked, constants.
 LOSSES = {
-    "binomial": binomial_deviance_loss,
-    "hm": hard_mining_loss,
-    "lifted": lifted_structure_loss,
+    "binomial": binomial_deviance_loss.__wrapped__,
+    "hm": hard_mining_loss.__wrapped__,
+    "lifted": lifted_structure_loss.__wrapped__,
 }

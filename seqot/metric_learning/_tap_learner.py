@@ -2,7 +2,7 @@ r"""TAPMetricLearner: a learned, feed-forward sequence distance (Su and Wen, ICL
 
 from __future__ import annotations
 
-import numbers
+from numbers import Integral, Real
 
 import numpy as np
 import torch
@@ -13,14 +13,34 @@ from torch import nn
 
 from ..distances._pairwise import pairwise_sequence_distances
 from ..distances._tap_distance import tap_block_alignments, tap_paired_alignments
+from ..neighbors._classification import knn_vote
 from ..nn import AlignmentPredictor, build_frame_mlp, train
-from ..utils._torch import resolve_device, seed_from_random_state
+from ..utils._param_validation import (
+    DEVICE,
+    LAYOUT,
+    NON_NEGATIVE,
+    POSITIVE,
+    POSITIVE_INT,
+    RANDOM_STATE,
+    VERBOSE,
+    Interval,
+    Options,
+    StrOptions,
+    check_estimator_params,
+)
+from ..utils._torch import (
+    check_random_state,
+    init_parameters_,
+    load_module_state,
+    module_state,
+    resolve_device,
+    spawn_random_states,
+    torch_generator,
+)
 from ..utils._validation import (
     SequenceBatch,
     SequenceInputMixin,
     check_hidden,
-    check_int,
-    check_positive,
     input_form,
     restore_form,
     validate_sequences,
@@ -32,6 +52,8 @@ from ._losses import LOSSES
 __all__ = ["TAPMetricLearner"]
 
 _ENCODE_CHUNK = 1 << 15
+# undecorated: called for every sequence of every step, with the learner's own generator
+_augment = augment_sequence.__wrapped__
 
 
 class _Embedding(nn.Module):
@@ -69,6 +91,16 @@ def _pad_matrices(mats, device, dtype):
 def _as_numpy(D):
     return (D.detach().cpu().numpy() if isinstance(D, torch.Tensor) else np.asarray(D)).astype(
         np.float64)
+
+
+def _zscore_per_sequence(data, mask):
+    """Each sequence of a padded batch z-scored over its own valid frames (per feature; a
+    constant feature is only centred), zero on padding."""
+    w = mask[:, :, None].to(data.dtype)
+    count = w.sum(1, keepdim=True).clamp_min(1.0)
+    mean = (data * w).sum(1, keepdim=True) / count
+    std = torch.sqrt((((data - mean) * w) ** 2).sum(1, keepdim=True) / count)
+    return (data - mean) / torch.where(std > 0, std, torch.ones_like(std)) * w
 
 
 def _masked_mse(A, T, mask_rows, mask_cols):
@@ -119,9 +151,11 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
         whose last convolution starts at zero, so the untrained model is the fixed distance
         with :math:`A = \mathrm{softmax}(-D)` on the (standardised) input frames and training
         starts from it; useful when the training set is small.
-    standardize : bool, default=False
-        Z-score every feature with the mean and standard deviation of the training frames
-        before :math:`h` (stored as ``mean_``/``scale_``).
+    standardize : {False, "global", "per_sequence"}, default=False
+        Z-score every feature before :math:`h`: ``"global"`` with the mean and standard
+        deviation of all the training frames (stored as ``mean_``/``scale_``, applied to
+        every later sequence too), ``"per_sequence"`` each sequence (training or query) with
+        its own frames' statistics. A feature of standard deviation 0 is only centred.
     augment : bool, default=True
         Add the self-supervised augmentation term (without it the diagonal of the distance
         matrix is left out of the loss).
@@ -130,8 +164,12 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
     batch_size : int, default=64
         Sequences per step (:math:`B(B-1) + 2B` TAP evaluations each); the last incomplete
         batch of an epoch is dropped unless it is the only one.
-    n_epochs : int, default=100
+    max_epochs : int, default=100
+        Passes over the training sequences (each ``n_train // batch_size`` steps); with a
+        validation split and ``patience`` training may stop earlier.
     lr : float, default=1e-4
+        Adam's learning rate; one so large that the loss or the parameters overflow raises a
+        ``ValueError`` naming ``lr``.
     weight_decay : float, default=1e-4
         Adam's (coupled) L2 penalty.
     validation_fraction : float or None, default=0.1
@@ -168,7 +206,7 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
     -----
     Small training sets: the paper's defaults learn :math:`h` from a random start, which
     on JapaneseVowels (270 utterances) gave 1-NN 0.954 after 10 epochs; starting from the fixed
-    distance instead (``init="identity", standardize=True, l2_normalize=False``, channels
+    distance instead (``init="identity", standardize="global", l2_normalize=False``, channels
     16/16) gave 0.970 untrained and 0.973 (MAP 0.80 -> 0.83) after 10-30 epochs, against DTW's
     0.949. On a CPU the CNN over every pair's cost image costs about 24k multiply-adds per cell
     (30/30 channels), tens to hundreds of times the work of DTW; use channels (16, 16) or a GPU.
@@ -190,16 +228,41 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
     >>> from seqot.metric_learning import TAPMetricLearner
     >>> from seqot.utils.estimator_checks import make_check_data
     >>> X, y = make_check_data(n_classes=3, n_per_class=6, random_state=0)
-    >>> tap = TAPMetricLearner(hidden=(16,), channels=(4, 4), batch_size=9, n_epochs=2,
+    >>> tap = TAPMetricLearner(hidden=(16,), channels=(4, 4), batch_size=9, max_epochs=2,
     ...                        validation_fraction=None, device="cpu", random_state=0)
     >>> tap.fit(X, y).pairwise_distances(X[:2], X[:3]).shape
     (2, 3)
     """
 
+    _parameter_constraints = {
+        "loss": [StrOptions({*LOSSES, "alignment"})],
+        # the entries of hidden/channels/kernel_sizes are checked in fit (check_hidden and
+        # AlignmentPredictor: positive ints, odd kernels, one kernel more than channels)
+        "hidden": ["array-like"],
+        "l2_normalize": ["boolean"],
+        "channels": ["array-like"],
+        "kernel_sizes": ["array-like"],
+        "init": [StrOptions({"random", "identity"})],
+        "standardize": [Options(bool, {False}), StrOptions({"global", "per_sequence"})],
+        "augment": ["boolean"],
+        "ssl_weight": [*NON_NEGATIVE, None],
+        "batch_size": [Interval(Integral, 2, None, closed="left")],
+        "max_epochs": POSITIVE_INT,
+        "lr": POSITIVE,
+        "weight_decay": NON_NEGATIVE,
+        "validation_fraction": [Interval(Real, 0, 1, closed="left"), None],
+        "patience": [*POSITIVE_INT, None],
+        "n_neighbors": POSITIVE_INT,
+        "device": DEVICE,
+        "random_state": RANDOM_STATE,
+        "verbose": VERBOSE,
+        "layout": LAYOUT,
+    }
+
     def __init__(self, loss="binomial", *, hidden=(1024, 1024), l2_normalize=True,
                  channels=(30, 30), kernel_sizes=(5, 5, 3), init="random", standardize=False,
                  augment=True, ssl_weight=None,
-                 batch_size=64, n_epochs=100, lr=1e-4, weight_decay=1e-4,
+                 batch_size=64, max_epochs=100, lr=1e-4, weight_decay=1e-4,
                  validation_fraction=0.1, patience=None, n_neighbors=1, device="auto",
                  random_state=None, verbose=False, layout="time_first"):
         self.layout = layout
@@ -213,7 +276,7 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
         self.augment = augment
         self.ssl_weight = ssl_weight
         self.batch_size = batch_size
-        self.n_epochs = n_epochs
+        self.max_epochs = max_epochs
         self.lr = lr
         self.weight_decay = weight_decay
         self.validation_fraction = validation_fraction
@@ -224,48 +287,36 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
         self.verbose = verbose
 
     # ------------------------------------------------------------------ checks
-    def _check_params(self):
-        if self.loss not in (*LOSSES, "alignment"):
-            raise ValueError(f"loss must be one of {sorted(LOSSES) + ['alignment']}; got "
-                             f"{self.loss!r}.")
+    def _architecture(self):
+        """The fit-time architecture, after the checks no constraint expresses: the entries
+        of ``hidden``, ``channels`` and ``kernel_sizes`` (positive ints, odd kernels, one
+        kernel more than hidden convolutions, all checked by ``AlignmentPredictor``)."""
         hidden = check_hidden(self.hidden)
         with torch.device("meta"):  # validates both without drawing initial weights
             AlignmentPredictor(self.channels, self.kernel_sizes)
-        if self.init not in ("random", "identity"):
-            raise ValueError(f'init must be "random" or "identity"; got {self.init!r}.')
-        for name in ("l2_normalize", "augment", "standardize"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise ValueError(f"{name} must be True or False; got {getattr(self, name)!r}.")
-        check_positive(self.ssl_weight, "ssl_weight", strict=False, allow_none=True)
-        for name, low in (("batch_size", 2), ("n_epochs", 1), ("n_neighbors", 1)):
-            check_int(getattr(self, name), name, low)
-        check_positive(self.lr, "lr")
-        check_positive(self.weight_decay, "weight_decay", strict=False)
-        vf = self.validation_fraction
-        if vf is not None and (isinstance(vf, bool) or not isinstance(vf, numbers.Real)
-                               or not 0.0 <= vf < 1.0):
-            raise ValueError(f"validation_fraction must be None or a number in [0, 1); got "
-                             f"{vf!r}.")
-        check_int(self.patience, "patience", 1, allow_none=True)
-        return hidden
+        return {"hidden": tuple(int(h) for h in hidden),
+                "channels": tuple(int(c) for c in self.channels),
+                "kernel_sizes": tuple(int(k) for k in self.kernel_sizes),
+                "identity": self.init == "identity", "l2_normalize": bool(self.l2_normalize),
+                "alignment_only": self.loss == "alignment",
+                "per_sequence": self.standardize == "per_sequence"}
 
-    def _modules(self, n_features, hidden, dev, generator=None):
-        identity = self.init == "identity"
-        mlp = build_frame_mlp(n_features, hidden, n_features, residual=identity,
+    @staticmethod
+    def _modules(n_features, arch, dev, generator=None):
+        identity = arch["identity"]
+        # the MLP is drawn even for loss="alignment" (h is then the identity map), so that
+        # the predictor's initial weights do not depend on the loss
+        mlp = build_frame_mlp(n_features, arch["hidden"], n_features, residual=identity,
                               dtype=torch.float32, device=dev, generator=generator)
-        embedding = _Embedding(mlp, bool(self.l2_normalize))
+        embedding = _Embedding(nn.Identity() if arch["alignment_only"] else mlp,
+                               arch["l2_normalize"] and not arch["alignment_only"])
         with torch.device("meta"):
-            predictor = AlignmentPredictor(self.channels, self.kernel_sizes)
+            predictor = AlignmentPredictor(arch["channels"], arch["kernel_sizes"])
         predictor = predictor.to_empty(device=dev).to(torch.float32)
         if generator is not None:  # PyTorch's default conv init, from the local generator
-            with torch.no_grad():
-                for conv in predictor.convs:
-                    fan_in = conv.in_channels * conv.kernel_size[0] * conv.kernel_size[1]
-                    bound = 1.0 / np.sqrt(fan_in)
-                    for p in (conv.weight, conv.bias):
-                        u = torch.rand(p.shape, generator=generator, dtype=torch.float64)
-                        p.copy_(((2.0 * u - 1.0) * bound).to(p.dtype))
-                if identity:  # g starts at zero: the untrained model is softmax(-D)
+            init_parameters_(predictor, generator)
+            if identity:  # g starts at zero: the untrained model is softmax(-D)
+                with torch.no_grad():
                     predictor.convs[-1].weight.zero_()
                     predictor.convs[-1].bias.zero_()
         return embedding, predictor
@@ -301,8 +352,6 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
         -------
         self
         """
-        hidden = self._check_params()
-        dev = resolve_device(self.device)
         alignment_only = self.loss == "alignment"
         if alignment_only and y is None:  # self-supervised: no labels needed
             batch = validate_sequences(self, X, reset=True)
@@ -310,28 +359,33 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
             self.classes_ = np.zeros(1, dtype=np.int64)
         else:
             batch, y = validate_sequences_targets(self, X, y)
+        arch = self._architecture()
+        dev = resolve_device(self.device)
         y_idx = np.searchsorted(self.classes_, y)
         self._check_n_neighbors(batch.n_sequences)
         nb = batch.to_numpy()
         seqs = [np.asarray(nb.data[i, : nb.lengths[i]], dtype=np.float64)
                 for i in range(nb.n_sequences)]
         frames = np.concatenate(seqs)
-        self.mean_ = frames.mean(0) if self.standardize else np.zeros(frames.shape[1])
-        scale = frames.std(0) if self.standardize else np.ones(frames.shape[1])
+        is_global = self.standardize == "global"
+        self.mean_ = frames.mean(0) if is_global else np.zeros(frames.shape[1])
+        scale = frames.std(0) if is_global else np.ones(frames.shape[1])
         self.scale_ = np.where(scale > 0, scale, 1.0)
         seqs = [(s - self.mean_) / self.scale_ for s in seqs]
+        if arch["per_sequence"]:
+            padded = _pad(seqs, "cpu", torch.float64)
+            z = _zscore_per_sequence(padded.data, padded.mask).numpy()
+            seqs = [z[i, : len(s)] for i, s in enumerate(seqs)]
 
-        seed = seed_from_random_state(self.random_state)
-        ss_split, ss_batches, ss_aug, ss_init = np.random.SeedSequence(seed).spawn(4)
+        ss_split, ss_batches, ss_aug, ss_init = spawn_random_states(self.random_state, 4)
         if alignment_only:  # nothing to validate: every sequence trains
             train_idx, val_idx = np.arange(len(y_idx)), np.arange(0)
         else:
-            train_idx, val_idx = self._split(y_idx, np.random.default_rng(ss_split))
-        rng_batches = np.random.default_rng(ss_batches)
-        rng_aug = np.random.default_rng(ss_aug)
-        gen = torch.Generator(device="cpu")
-        gen.manual_seed(int(ss_init.generate_state(1, np.uint64)[0] >> 1))
-        embedding, predictor = self._modules(batch.n_features, hidden, dev, gen)
+            train_idx, val_idx = self._split(y_idx, check_random_state(ss_split))
+        rng_batches = check_random_state(ss_batches)
+        rng_aug = check_random_state(ss_aug)
+        embedding, predictor = self._modules(batch.n_features, arch, dev,
+                                             torch_generator(ss_init, "cpu"))
 
         n_train = len(train_idx)
         bs = min(int(self.batch_size), n_train)
@@ -347,7 +401,7 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
         def alignment_step(idx):
             """Paper's Table 4 (right): only g, MSE to the augmentations' true alignments."""
             xb = _pad([seqs[k] for k in idx], dev, torch.float32)
-            augmented = [augment_sequence(seqs[k], rng_aug) for k in idx]
+            augmented = [_augment(seqs[k], rng_aug) for k in idx]
             ab = _pad([a for a, _ in augmented], dev, torch.float32)
             truth = _pad_matrices([t for _, t in augmented], dev, torch.float32)
             A, _ = tap_paired_alignments(xb, ab, predictor)
@@ -372,7 +426,7 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
             if not self.augment:
                 # no augmentation: the diagonal (self-distances) is no pair of the loss
                 return loss_fn(D, labels, self_positive=False)
-            augmented = [augment_sequence(seqs[k], rng_aug) for k in idx]
+            augmented = [_augment(seqs[k], rng_aug) for k in idx]
             ab = _pad([a for a, _ in augmented], dev, torch.float32)
             truth = _pad_matrices([t for _, t in augmented], dev, torch.float32)
             Ea = embed(ab)
@@ -404,21 +458,17 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
                 aps = [average_precision_score(y_tr == c, -d) for d, c in zip(D, y_val)]
                 return 1.0 - float(np.mean(aps))
 
-        if alignment_only:  # h stays the identity map: no MLP at all
-            embedding = _Embedding(nn.Identity(), False)
         self.history_ = train(
             step, [predictor] if alignment_only else [embedding, predictor],
-            n_steps=int(self.n_epochs) * n_batches,
+            max_epochs=int(self.max_epochs) * n_batches,
             optimizer="adam", lr=float(self.lr),
             optimizer_params={"weight_decay": float(self.weight_decay)},
             validate=validate, validate_every=n_batches,
             patience=self.patience if validate is not None else None,
             verbose=self.verbose, desc=type(self).__name__)
-        self.embedding_state_ = {k: v.detach().cpu().numpy().copy()
-                                 for k, v in embedding.state_dict().items()}
-        self.predictor_state_ = {k: v.detach().cpu().numpy().copy()
-                                 for k, v in predictor.state_dict().items()}
-        self._hidden_fit = hidden
+        self.embedding_state_ = module_state(embedding)
+        self.predictor_state_ = module_state(predictor)
+        self._architecture_fit = arch
         fitted = self._embed_list(seqs, embedding, dev)
         self.X_fit_embedded_ = [z.detach().cpu().numpy() for z in fitted]
         self.y_fit_ = y_idx
@@ -434,20 +484,19 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
 
     # ------------------------------------------------------------------ fitted modules
     def _fitted_modules(self, dev):
-        embedding, predictor = self._modules(self.n_features_in_, self._hidden_fit, dev)
-        if self.loss == "alignment":
-            embedding = _Embedding(nn.Identity(), False)
-        embedding.load_state_dict({k: torch.tensor(v)
-                                   for k, v in self.embedding_state_.items()})
-        predictor.load_state_dict({k: torch.tensor(v)
-                                   for k, v in self.predictor_state_.items()})
+        # the fit-time architecture: set_params after fit cannot mismatch the stored weights
+        embedding, predictor = self._modules(self.n_features_in_, self._architecture_fit, dev)
+        load_module_state(embedding, self.embedding_state_)
+        load_module_state(predictor, self.predictor_state_)
         return embedding.eval(), predictor.eval()
 
     def _standardized(self, tb: SequenceBatch):
         mean = torch.as_tensor(self.mean_, dtype=tb.data.dtype, device=tb.data.device)
         scale = torch.as_tensor(self.scale_, dtype=tb.data.dtype, device=tb.data.device)
-        return SequenceBatch((tb.data - mean) / scale * tb.mask[:, :, None].to(tb.data.dtype),
-                             tb.lengths)
+        data = (tb.data - mean) / scale * tb.mask[:, :, None].to(tb.data.dtype)
+        if self._architecture_fit["per_sequence"]:
+            data = _zscore_per_sequence(data, tb.mask)
+        return SequenceBatch(data, tb.lengths)
 
     def _embed_batch(self, X, reset=False):
         batch = validate_sequences(self, X, reset=reset)
@@ -499,6 +548,7 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
         """Learned TAP distances from every sequence of ``X`` (sources) to every one of
         ``Y`` (default ``X``); ``direction="mean"`` symmetrises, ``"sum"`` adds both."""
         check_is_fitted(self, "embedding_state_")
+        check_estimator_params(self)
         dev = resolve_device(self.device)
         _, predictor = self._fitted_modules(dev)
         _, zx = self._embed_batch(X)
@@ -511,6 +561,7 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
         """The alignment of ``x`` onto ``y``: :math:`T = A/L_X` (or :math:`A` if not
         ``normalized``), shape ``(L_x, L_y)``."""
         check_is_fitted(self, "embedding_state_")
+        check_estimator_params(self)
         dev = resolve_device(self.device)
         _, predictor = self._fitted_modules(dev)
         _, zx = self._embed_batch([np.asarray(x)])
@@ -522,6 +573,7 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
 
     def _neighbour_distances(self, X):
         check_is_fitted(self, "embedding_state_")
+        check_estimator_params(self)
         dev = resolve_device(self.device)
         _, predictor = self._fitted_modules(dev)
         _, zx = self._embed_batch(X)
@@ -539,12 +591,10 @@ class TAPMetricLearner(SequenceInputMixin, ClassifierMixin, TransformerMixin, Ba
     def predict(self, X):
         """k-NN labels against the fitted sequences (each query the source)."""
         check_is_fitted(self, "embedding_state_")
+        check_estimator_params(self)
         self._check_n_neighbors(len(self.X_fit_embedded_))
         D = self._neighbour_distances(X)
-        k = int(self.n_neighbors)
-        nearest = np.argsort(D, axis=1, kind="stable")[:, :k]
-        votes = np.zeros((D.shape[0], len(self.classes_)))
-        np.add.at(votes, (np.arange(D.shape[0])[:, None], self.y_fit_[nearest]), 1.0)
+        votes = knn_vote(D, self.y_fit_, int(self.n_neighbors), n_classes=len(self.classes_))
         return self.classes_[votes.argmax(1)]
 
     def mean_average_precision(self, X, y):

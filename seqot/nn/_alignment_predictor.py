@@ -10,6 +10,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..utils._param_validation import StrOptions, validate_params
+from ..utils._validation import check_hidden
+
 __all__ = ["AlignmentPredictor"]
 
 
@@ -35,19 +38,19 @@ class AlignmentPredictor(nn.Module):
     \mathrm{softmax}_{\text{rows}}(-D)`.
     """
 
+    @validate_params({"channels": ["array-like"], "kernel_sizes": ["array-like"],
+                      "final_activation": [StrOptions({"relu"}), None]},
+                     prefer_skip_nested_validation=True)
     def __init__(self, channels=(30, 30), kernel_sizes=(5, 5, 3), final_activation=None):
         super().__init__()
-        channels = tuple(int(c) for c in channels)
-        kernel_sizes = tuple(int(k) for k in kernel_sizes)
+        # the entries (positive ints; odd kernels, one more than the hidden convolutions)
+        channels = tuple(int(c) for c in check_hidden(channels, "channels"))
+        kernel_sizes = tuple(int(k) for k in check_hidden(kernel_sizes, "kernel_sizes"))
         if len(kernel_sizes) != len(channels) + 1:
             raise ValueError(f"kernel_sizes needs len(channels) + 1 = {len(channels) + 1} "
                              f"entries; got {kernel_sizes}.")
-        if any(c < 1 for c in channels) or any(k < 1 or k % 2 == 0 for k in kernel_sizes):
-            raise ValueError(f"channels must be positive and kernel_sizes odd and positive; got "
-                             f"{channels} and {kernel_sizes}.")
-        if final_activation not in (None, "relu"):
-            raise ValueError(f'final_activation must be None or "relu"; got '
-                             f"{final_activation!r}.")
+        if any(k % 2 == 0 for k in kernel_sizes):
+            raise ValueError(f"kernel_sizes must be odd (\"same\" padding); got {kernel_sizes}.")
         widths = (2, *channels, 1)
         self.convs = nn.ModuleList(
             nn.Conv2d(widths[k], widths[k + 1], kernel_sizes[k], padding=kernel_sizes[k] // 2)

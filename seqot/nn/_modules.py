@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
 
-from ..utils._torch import resolve_device
-from ..utils._validation import check_hidden, check_int
+from ..utils._param_validation import DEVICE, POSITIVE_INT, validate_params
+from ..utils._torch import init_parameters_, resolve_device
+from ..utils._validation import check_hidden
 
 __all__ = ["FrameMLP", "build_frame_mlp"]
+
+
+#: The layer constraints shared by :class:`FrameMLP` and :func:`build_frame_mlp` (``hidden``'s
+#: entries, each an int >= 1, are checked by :func:`check_hidden`).
+_LAYERS = {
+    "in_features": POSITIVE_INT,
+    "hidden": ["array-like"],
+    "out_features": [*POSITIVE_INT, None],
+    "residual": ["boolean"],
+}
+FRAME_MLP_CONSTRAINTS = {**_LAYERS, "activation": [callable]}
+#: ``dtype`` must also be floating (checked in the function).
+BUILD_FRAME_MLP_CONSTRAINTS = {**_LAYERS, "dtype": [torch.dtype], "device": DEVICE,
+                               "generator": [torch.Generator, None]}
 
 
 class FrameMLP(nn.Module):
@@ -31,18 +45,14 @@ class FrameMLP(nn.Module):
         features it starts from.
     """
 
+    @validate_params(FRAME_MLP_CONSTRAINTS, prefer_skip_nested_validation=True)
     def __init__(self, in_features, hidden=(), out_features=None, activation=nn.ReLU,
                  residual=False):
         super().__init__()
-        in_features = int(check_int(in_features, "in_features", 1))
-        out_features = in_features if out_features is None else out_features
-        out_features = int(check_int(out_features, "out_features", 1))
+        in_features = int(in_features)
+        out_features = in_features if out_features is None else int(out_features)
         hidden = tuple(int(h) for h in check_hidden(hidden))
-        if not callable(activation):
-            raise TypeError(f"activation must be an nn.Module class (e.g. nn.ReLU); got "
-                            f"{activation!r}.")
-        if not isinstance(residual, (bool, np.bool_)):
-            raise ValueError(f"residual must be True or False; got {residual!r}.")
+        residual = bool(residual)
         if residual and out_features != in_features:
             raise ValueError("residual=True needs out_features == in_features.")
         dims = [in_features, *hidden, out_features]
@@ -62,6 +72,7 @@ class FrameMLP(nn.Module):
         return out + x if self.residual else out
 
 
+@validate_params(BUILD_FRAME_MLP_CONSTRAINTS, prefer_skip_nested_validation=True)
 def build_frame_mlp(in_features, hidden, out_features, residual=False, *, dtype, device,
                     generator=None):
     """A :class:`FrameMLP` built without touching torch's global RNG.
@@ -77,21 +88,10 @@ def build_frame_mlp(in_features, hidden, out_features, residual=False, *, dtype,
                          f"{dtype!r}.")
     if device is not None:
         device = resolve_device(device)
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator or None; got {generator!r}.")
     with torch.device("meta"):
         module = FrameMLP(in_features, check_hidden(hidden), out_features, residual=residual)
     module = module.to_empty(device=device).to(dtype)
     if generator is not None:
         linears = [m for m in module.net if isinstance(m, nn.Linear)]
-        with torch.no_grad():
-            for k, lin in enumerate(linears):
-                if residual and k == len(linears) - 1:
-                    lin.weight.zero_()
-                    lin.bias.zero_()
-                    continue
-                bound = 1.0 / np.sqrt(lin.in_features)
-                for p in (lin.weight, lin.bias):
-                    u = torch.rand(p.shape, generator=generator, dtype=torch.float64)
-                    p.copy_(((2.0 * u - 1.0) * bound).to(dtype))
+        init_parameters_(module, generator, skip=linears[-1:] if residual else ())
     return module

@@ -17,7 +17,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..utils._validation import check_int, check_positive
+from ..utils._param_validation import (
+    POSITIVE,
+    POSITIVE_INT,
+    VERBOSE,
+    StrOptions,
+    validate_params,
+)
 
 __all__ = ["TrainingHistory", "make_optimizer", "train"]
 
@@ -42,7 +48,7 @@ class TrainingHistory:
     best_step : int or None
         Step whose parameters were kept (early stopping), else None.
     n_steps : int
-        Steps run.
+        Steps run (calls of ``step``; at most ``max_epochs``).
     stopped_early : bool
     """
 
@@ -53,23 +59,53 @@ class TrainingHistory:
     stopped_early: bool = False
 
 
+#: An optimiser by name, or a torch.optim.Optimizer class or factory (functools.partial).
+_OPTIMIZER = [StrOptions(set(_OPTIMIZERS)), callable]
+
+#: The constraints of :func:`make_optimizer`'s scalar arguments.
+MAKE_OPTIMIZER_CONSTRAINTS = {"params": "no_validation", "optimizer": _OPTIMIZER, "lr": POSITIVE}
+
+#: The constraints of :func:`train`'s arguments (``modules`` is checked by hand: a module or
+#: a non-empty list of them).
+TRAIN_CONSTRAINTS = {
+    "step": [callable],
+    "modules": "no_validation",
+    "max_epochs": POSITIVE_INT,
+    "optimizer": _OPTIMIZER,
+    "lr": POSITIVE,
+    "optimizer_params": [Mapping, None],
+    "lr_step_size": [*POSITIVE_INT, None],
+    "lr_gamma": POSITIVE,
+    "clip_grad_norm": [*POSITIVE, None],
+    "validate": [callable, None],
+    "validate_every": [*POSITIVE_INT, None],
+    "patience": [*POSITIVE_INT, None],
+    "verbose": VERBOSE,
+    "desc": [str],
+}
+
+
+@validate_params(MAKE_OPTIMIZER_CONSTRAINTS, prefer_skip_nested_validation=True)
 def make_optimizer(params, optimizer="adam", lr=1e-3, **kwargs):
-    """An optimiser by name (``"adam"``, ``"adamw"``, ``"sgd"``, ``"rmsprop"``) or class."""
+    """An optimiser by name (``"adam"``, ``"adamw"``, ``"sgd"``, ``"rmsprop"``) or class.
+
+    Parameters
+    ----------
+    params : iterable of Tensor
+        The parameters to optimise (at least one).
+    optimizer : {"adam", "adamw", "sgd", "rmsprop"} or callable, default="adam"
+        A name, a ``torch.optim.Optimizer`` class or a factory (``functools.partial`` of one).
+    lr : float, default=1e-3
+        Finite and > 0.
+    **kwargs
+        Extra optimiser arguments (momentum, weight_decay, ...).
+    """
     params = list(params)
     if not params:
         raise ValueError("there are no parameters to optimise (the modules have no trainable "
                          "parameters).")
     if isinstance(optimizer, str):
-        if optimizer not in _OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {sorted(_OPTIMIZERS)}; got {optimizer!r}.")
         optimizer = _OPTIMIZERS[optimizer]
-    elif not callable(optimizer):
-        raise ValueError(f"optimizer must be one of {sorted(_OPTIMIZERS)}, a "
-                         f"torch.optim.Optimizer class or a factory (e.g. functools.partial of "
-                         f"one); got {optimizer!r}.")
-    if isinstance(lr, bool) or not (isinstance(lr, numbers.Real) and math.isfinite(lr)
-                                    and lr > 0):
-        raise ValueError(f"lr must be a finite number > 0; got {lr!r}.")
     try:
         return optimizer(params, lr=float(lr), **kwargs)
     except (TypeError, ValueError) as exc:
@@ -78,11 +114,12 @@ def make_optimizer(params, optimizer="adam", lr=1e-3, **kwargs):
                         f"({kwargs!r}): {exc}") from None
 
 
+@validate_params(TRAIN_CONSTRAINTS, prefer_skip_nested_validation=True)
 def train(
     step,
     modules,
     *,
-    n_steps,
+    max_epochs,
     optimizer="adam",
     lr=1e-3,
     optimizer_params=None,
@@ -95,7 +132,11 @@ def train(
     verbose=False,
     desc="training",
 ):
-    """Optimise ``modules`` by calling ``step`` ``n_steps`` times.
+    """Optimise ``modules`` by calling ``step`` up to ``max_epochs`` times.
+
+    One epoch of this loop is one call of ``step`` (one optimiser update); an estimator that
+    trains over minibatches passes ``max_epochs = its epochs * batches per epoch`` and counts
+    its own epochs in ``step``.
 
     Parameters
     ----------
@@ -104,8 +145,8 @@ def train(
         return ``None`` to skip the update (e.g. a step that did its own inner updates).
     modules : torch.nn.Module or list of them
         Whose parameters are optimised (and snapshotted for early stopping).
-    n_steps : int
-        >= 1.
+    max_epochs : int
+        >= 1; the number of calls of ``step`` unless early stopping ends the loop first.
     optimizer : str or torch.optim.Optimizer class, default="adam"
     lr : float, default=1e-3
         Finite and > 0.
@@ -118,7 +159,7 @@ def train(
         Finite and > 0.
     validate : callable ``validate() -> float``, optional
         A score where lower is better (validation loss or error), evaluated without gradients
-        every ``validate_every`` steps (an int >= 1; default ``n_steps // 20``); a NaN score
+        every ``validate_every`` steps (an int >= 1; default ``max_epochs // 20``); a NaN score
         never counts as an improvement.
     patience : int, optional
         >= 1.
@@ -135,40 +176,25 @@ def train(
     Raises
     ------
     ValueError
-        If the loss becomes NaN or infinite (with the step number), e.g. from too large ``lr``,
-        or if a parameter is invalid.
+        If the loss or the parameters become NaN or infinite (with the step number, naming
+        ``lr``), e.g. from too large a learning rate, or if a parameter is invalid.
     """
-    if isinstance(n_steps, bool) or not isinstance(n_steps, numbers.Integral) or n_steps < 1:
-        raise ValueError(f"the number of training steps n_steps must be a positive integer; "
-                         f"got {n_steps!r}.")
-    n_steps = int(n_steps)
-    if not callable(step):
-        raise TypeError(f"step must be a callable step(i) -> loss; got {step!r}.")
+    max_epochs = int(max_epochs)
     mods = list(modules) if isinstance(modules, (list, tuple)) else [modules]
     bad = [m for m in mods if not isinstance(m, torch.nn.Module)]
     if not mods or bad:
         raise TypeError(f"modules must be a torch.nn.Module or a non-empty list of them; got "
                         f"{modules!r}.")
-    if optimizer_params is not None and not isinstance(optimizer_params, Mapping):
-        raise ValueError(f"optimizer_params must be a dict or None; got {optimizer_params!r}.")
-    check_int(lr_step_size, "lr_step_size", 1, allow_none=True)
-    check_positive(lr_gamma, "lr_gamma")
-    check_positive(clip_grad_norm, "clip_grad_norm", allow_none=True)
-    if validate is not None and not callable(validate):
-        raise TypeError(f"validate must be None or a callable validate() -> float; got "
-                        f"{validate!r}.")
-    check_int(validate_every, "validate_every", 1, allow_none=True)
-    check_int(patience, "patience", 1, allow_none=True)
     params = [p for m in mods for p in m.parameters() if p.requires_grad]
     opt = make_optimizer(params, optimizer, lr, **(optimizer_params or {}))
     sched = (torch.optim.lr_scheduler.StepLR(opt, step_size=lr_step_size, gamma=lr_gamma)
              if lr_step_size else None)
     history = TrainingHistory()
-    every = validate_every or max(1, n_steps // 20)
+    every = validate_every or max(1, max_epochs // 20)
     best, best_state, bad = math.inf, None, 0
     for m in mods:
         m.train()
-    steps = range(n_steps)
+    steps = range(max_epochs)
     bar = None
     if verbose:
         from tqdm.auto import tqdm
@@ -189,19 +215,27 @@ def train(
                 if not math.isfinite(value):
                     raise ValueError(
                         f"the training loss became {value} at step {i}; lower the learning rate "
-                        f"(lr={lr}) or check the input scale."
+                        f"lr (lr={lr}) or check the input scale."
                     )
                 loss.backward()
                 if clip_grad_norm is not None:
                     torch.nn.utils.clip_grad_norm_(params, clip_grad_norm)
-                opt.step()
+                try:
+                    opt.step()
+                except RuntimeError as exc:  # torch: "value cannot be converted ... overflow"
+                    if "overflow" not in str(exc):
+                        raise
+                    raise ValueError(
+                        f"the optimiser update of step {i} overflows the parameters' dtype; "
+                        f"lower the learning rate lr (lr={lr})."
+                    ) from None
                 history.loss.append(value)
                 if bar is not None:
                     bar.set_postfix(loss=f"{value:.4g}")
             if sched is not None:
                 sched.step()
             history.n_steps = i + 1
-            if validate is not None and ((i + 1) % every == 0 or i + 1 == n_steps):
+            if validate is not None and ((i + 1) % every == 0 or i + 1 == max_epochs):
                 for m in mods:
                     m.eval()
                 with torch.no_grad():
@@ -232,4 +266,12 @@ def train(
     if best_state is not None:
         for m, state in zip(mods, best_state):
             m.load_state_dict(state)
+    # the last update can overflow the parameters while every loss it saw was finite (one
+    # step at lr=1e300): a model that can only give NaN is an error, not a result
+    with torch.no_grad():
+        finite = all(bool(torch.isfinite(p).all()) for p in params)
+    if not finite:
+        raise ValueError(f"the parameters became NaN or infinite after {history.n_steps} "
+                         f"step(s); lower the learning rate lr (lr={lr}) or check the input "
+                         "scale.")
     return history

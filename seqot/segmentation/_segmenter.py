@@ -359,7 +359,7 @@ class ASOTSegmenter(SequenceInputMixin, TransformerMixin, BaseEstimator):
             return (per_frame * mask).sum() / mask.sum()
 
         self.history_ = train(
-            step, [encoder, prototypes], n_steps=int(self.n_epochs) * n_batches,
+            step, [encoder, prototypes], max_epochs=int(self.n_epochs) * n_batches,
             optimizer="adam", lr=float(self.lr),
             optimizer_params={"weight_decay": float(self.weight_decay)},
             verbose=self.verbose, desc=type(self).__name__)

@@ -101,7 +101,7 @@ def train_adversarial_generator(frames, labels, n_classes, *, sigma=0.01, activa
         x, lab = batch()
         return nn.functional.cross_entropy(classifier(x), lab)
 
-    h_cls = train(classifier_step, [classifier], n_steps=int(classifier_max_epochs),
+    h_cls = train(classifier_step, [classifier], max_epochs=int(classifier_max_epochs),
                   optimizer="rmsprop", lr=lr, verbose=verbose, desc="ACOT frame classifier")
     for p in classifier.parameters():
         p.requires_grad_(False)
@@ -142,7 +142,7 @@ def train_adversarial_generator(frames, labels, n_classes, *, sigma=0.01, activa
 
     for p in critic.parameters():
         p.requires_grad_(True)
-    h_gen = train(generator_step, [generator], n_steps=int(max_epochs), optimizer="rmsprop",
+    h_gen = train(generator_step, [generator], max_epochs=int(max_epochs), optimizer="rmsprop",
                   lr=lr, verbose=verbose, desc="ACOT noise generator")
     return {
         "generator": module_state(generator),
