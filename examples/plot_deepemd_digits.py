@@ -75,7 +75,7 @@ def table(title, methods, X, y, sampler):
 # Local features of every digit from a CNN pre-trained on the digits 0-4
 t0 = time.perf_counter()
 X, y = make_digits_local_features(base_classes=(0, 1, 2, 3, 4), random_state=0,
-                                  **({"n_epochs": 5} if QUICK else {}))
+                                  **({"max_epochs": 5} if QUICK else {}))
 print(f"features {X.shape} in {time.perf_counter() - t0:.1f} s (pre-training on digits 0-4)")
 novel = y >= 5
 Xn, yn = X[novel], y[novel]

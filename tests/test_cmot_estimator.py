@@ -99,16 +99,6 @@ def test_precomputed_nearest_centroid_equals_direct():
         SequenceNearestCentroid(metric="precomputed").fit(Dq, ys[:8])
 
 
-def test_parameter_errors():
-    Xs, ys, _, _ = support_and_queries(7)
-    for params, match in [({"alpha": -1.0}, "alpha"), ({"sigma": 0.0}, "sigma"),
-                          ({"lambda_scale": 0}, "lambda_scale"), ({"reg": -0.1}, "reg"),
-                          ({"class_distance": "max"}, "class_distance"),
-                          ({"temperature": 0.0}, "temperature")]:
-        with pytest.raises(ValueError, match=match):
-            CMOTNearestCentroid(**params).fit(Xs, ys)
-
-
 def test_gridsearch_over_alpha_sigma_with_ragged_lists():
     rng = np.random.default_rng(8)
     X, y = make_reversal_tasks(n_classes=4, n_per_class=4, random_state=0)
@@ -154,3 +144,15 @@ def test_tradeoff_cmot_works_in_both_regimes():
     assert content["cmot"].mean - content["dtw"].mean >= 0.10
     assert content["dtw"].mean <= 0.75
     assert content["cmot"].mean >= 0.90 and ordering["cmot"].mean >= 0.90
+
+
+def test_parameters_set_after_fit_are_checked_where_they_are_used():
+    """Issue 18: set_params(temperature=-1.0) on a fitted model inverted predict_proba and nan
+    gave NaN; now every output method checks the constraints first, naming the parameter."""
+    Xs, ys, Xq, _ = support_and_queries(7)
+    clf = CMOTNearestCentroid(device="cpu").fit(Xs, ys)
+    for bad in (-1.0, 0.0, float("nan"), float("inf")):
+        clf.set_params(temperature=bad)
+        for method in (clf.predict_proba, clf.decision_function, clf.predict):
+            with pytest.raises(ValueError, match="'temperature' parameter of CMOTNearestCentroid"):
+                method(Xq)

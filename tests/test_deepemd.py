@@ -29,7 +29,7 @@ from seqot.fewshot import (
 from seqot.ot import emd
 from seqot.utils import check_sequences
 
-T = 12.5  # the classifier's default temperature
+T = 0.08  # the classifier's default temperature: the logits are (1 - W) / T
 
 
 # ---------------------------------------------------------------------------
@@ -138,7 +138,7 @@ def test_pairwise_ragged_equals_per_pair_and_is_symmetric():
 # gradients
 # ---------------------------------------------------------------------------
 def _logit(U, V, **kw):
-    return T * (1.0 - deepemd(U, V, **kw))
+    return (1.0 - deepemd(U, V, **kw)) / T
 
 
 def _nondegenerate_pair(seed, m=4, n=5, d=6):
@@ -188,7 +188,7 @@ def test_feature_gradient_matches_pot_torch_chain():
             W = ot.emd2(s / s.sum(), d / d.sum(), C)
         else:
             W = deepemd(Ut, Vt)
-        (T * (1 - W)).backward()
+        ((1 - W) / T).backward()
         grads.append((Ut.grad.numpy(), Vt.grad.numpy(), float(W.detach())))
     (gu, gv, w), (ru, rv, rw) = grads
     assert w == pytest.approx(rw, abs=1e-12)
@@ -408,19 +408,20 @@ def test_flow_feasibility_and_optimality_certificate():
 def test_score_range_and_extremes():
     rng = np.random.default_rng(6)
     u = rng.normal(size=8)
-    # one node each: anti-correlated → W = 2 → logit = -T; identical → W = 0 → logit = T
+    # one node each: anti-correlated → W = 2 → logit = -1/T; identical → W = 0 → logit = 1/T
     assert deepemd(u[None], -u[None]) == pytest.approx(2.0, abs=1e-12)
     assert deepemd(u[None], 3 * u[None]) == pytest.approx(0.0, abs=1e-12)
     clf = DeepEMDClassifier(device="cpu").fit([u[None], -u[None] + 1e-3 * rng.normal(size=(1, 8))],
                                               ["a", "b"])
     z = clf._logits([u[None]])
-    assert z[0, 0] == pytest.approx(T, abs=1e-9) and z[0, 1] == pytest.approx(-T, abs=1e-4)
-    # random sets: logits in [-T, T], and the self-similarity is maximal
+    assert z[0, 0] == pytest.approx(1 / T, abs=1e-9) and z[0, 1] == pytest.approx(-1 / T,
+                                                                                  abs=1e-4)
+    # random sets: logits in [-1/T, 1/T], and the self-similarity is maximal
     X = [rand_set(rng, m, offset=0.0) for m in (3, 6, 4, 5)]
     clf = DeepEMDClassifier(device="cpu").fit(X, [0, 1, 2, 3])
     Z = clf._logits(X + [rand_set(rng, 5, offset=0.0) for _ in range(6)])
-    assert np.all(Z <= T + 1e-9) and np.all(Z >= -T - 1e-9)
-    np.testing.assert_allclose(np.diag(Z[:4]), T, atol=1e-9)
+    assert np.all(Z <= 1 / T + 1e-9) and np.all(Z >= -1 / T - 1e-9)
+    np.testing.assert_allclose(np.diag(Z[:4]), 1 / T, atol=1e-9)
     assert np.all(Z[:4].argmax(1) == np.arange(4))
 
 
@@ -460,7 +461,7 @@ def test_node_permutation_invariance_of_the_classifier(strategy):
     X = [rand_set(rng, 5, 6) + c for c in range(3) for _ in range(2)]  # 2 shots, 5 nodes each
     y = np.repeat(["x", "y", "z"], 2)
     Q = [rand_set(rng, m, 6) + c for c in range(3) for m in (4, 7)]
-    kw = dict(shot_strategy=strategy, sfc_steps=5, sfc_batch_size=3, random_state=0,
+    kw = dict(shot_strategy=strategy, max_epochs=5, batch_size=3, random_state=0,
               device="cpu")
     ref = DeepEMDClassifier(**kw).fit(X, y)
     perm = rng.permutation(5)  # the same within-sample order for all shots (node-wise mean)
@@ -502,7 +503,7 @@ def test_one_node_reduction_is_the_pearson_correlation():
     for _ in range(5):
         u, v = rng.normal(size=9), rng.normal(size=9) + 0.3 * np.arange(9)
         r = np.corrcoef(u, v)[0, 1]
-        assert T * (1 - deepemd(u[None], v[None])) == pytest.approx(T * r, abs=1e-12)
+        assert (1 - deepemd(u[None], v[None])) / T == pytest.approx(r / T, abs=1e-11)
 
 
 def test_uniform_equal_size_reduction_is_an_assignment():
@@ -591,7 +592,7 @@ def test_one_shot_sfc_is_plain_emd():
     assert fits["sfc"].sfc_loss_curve_ is None
     eps = fits["sfc"].weight_eps_  # δ relative to the supports' mean squared node norm
     D = np.array([[np_deepemd(q, x, eps=eps) for x in X] for q in Q])
-    proba = np.exp(T * (1 - D))
+    proba = np.exp((1 - D) / T)
     proba /= proba.sum(1, keepdims=True)
     for clf in fits.values():
         np.testing.assert_allclose(clf.class_distances(Q), D, atol=1e-9)
@@ -615,9 +616,9 @@ def test_nearest_and_fusion_are_min_and_mean_over_the_supports():
     assert np.abs(per_class.min(2) - per_class.mean(2)).max() > 1e-2
 
 
-def test_zero_sfc_steps_is_the_nodewise_mean_prototype():
+def test_zero_max_epochs_is_the_nodewise_mean_prototype():
     X, y, Q, _ = parts_task(3, 3, seed=1, noise=1.0)
-    a = DeepEMDClassifier(sfc_steps=0, device="cpu").fit(X, y)
+    a = DeepEMDClassifier(max_epochs=0, device="cpu").fit(X, y)
     b = DeepEMDClassifier(shot_strategy="mean", device="cpu").fit(X, y)
     assert a.sfc_loss_curve_ is None
     protos = np.stack([np.mean([x for x, c in zip(X, y) if c == k], axis=0)
@@ -634,7 +635,7 @@ def test_zero_sfc_steps_is_the_nodewise_mean_prototype():
 def test_sfc_fine_tuning_decreases_the_support_loss_and_is_deterministic():
     X, y, Q, _ = parts_task(3, 3, seed=2, noise=1.6)
     X0 = [x.copy() for x in X]
-    kw = dict(sfc_steps=40, sfc_batch_size=3, device="cpu")
+    kw = dict(max_epochs=40, batch_size=3, device="cpu")
     clf = DeepEMDClassifier(random_state=0, **kw).fit(X, y)
     curve = clf.sfc_loss_curve_
     assert curve.shape == (40,) and np.all(np.isfinite(curve))
@@ -670,7 +671,7 @@ def test_default_sfc_rate_is_scale_free():
     """``sfc_lr=None`` scales the rate with the squared node norm: with ``weight_eps=0`` (so
     that the weights are scale-free too) fitting on k·X gives k times the prototypes."""
     X, y, Q, _ = parts_task(3, 2, seed=10, noise=1.0)
-    kw = dict(sfc_steps=8, sfc_batch_size=2, weight_eps=0.0, random_state=0, device="cpu")
+    kw = dict(max_epochs=8, batch_size=2, weight_eps=0.0, random_state=0, device="cpu")
     a = DeepEMDClassifier(**kw).fit(X, y)
     b = DeepEMDClassifier(**kw).fit([40.0 * x for x in X], y)
     assert b.sfc_lr_ == pytest.approx(1600.0 * a.sfc_lr_, rel=1e-12)
@@ -740,7 +741,7 @@ def test_inputs_not_mutated_3d_array_and_queries():
     y = np.array([0, 0, 1, 1, 2, 2])
     Q = rng.normal(size=(3, 5, 4)) + 0.5
     X0, Q0 = X.copy(), Q.copy()
-    clf = DeepEMDClassifier(sfc_steps=3, sfc_batch_size=2, random_state=0,
+    clf = DeepEMDClassifier(max_epochs=3, batch_size=2, random_state=0,
                             device="cpu").fit(X, y)
     clf.predict_proba(Q)
     np.testing.assert_array_equal(X, X0)
@@ -752,7 +753,7 @@ def test_sfc_init_with_ragged_shots():
     lengths = np.array([len(x) for x in X])
     assert any(len(np.unique(lengths[y == c])) > 1 for c in np.unique(y))
     for init in ("kmeans", "auto"):
-        clf = DeepEMDClassifier(sfc_init=init, sfc_steps=3, sfc_batch_size=3, random_state=0,
+        clf = DeepEMDClassifier(sfc_init=init, max_epochs=3, batch_size=3, random_state=0,
                                 device="cpu").fit(X, y)
         for c in range(3):
             want = int(np.median(lengths[y == clf.classes_[c]]))
@@ -770,7 +771,7 @@ def test_sfc_init_with_ragged_shots():
 def test_predictions_are_not_transductive_and_proba_is_consistent():
     X, y, Q, _ = parts_task(4, 2, seed=5, noise=1.2)
     y = np.array(["cat", "dog", "emu", "ant"])[y // 10]
-    clf = DeepEMDClassifier(sfc_steps=5, sfc_batch_size=4, random_state=0,
+    clf = DeepEMDClassifier(max_epochs=5, batch_size=4, random_state=0,
                             device="cpu").fit(X, y)
     P, pred = clf.predict_proba(Q), clf.predict(Q)
     np.testing.assert_allclose(P.sum(1), 1.0, atol=1e-12)
@@ -784,10 +785,11 @@ def test_predictions_are_not_transductive_and_proba_is_consistent():
 
 def test_temperature_changes_proba_not_one_shot_predictions():
     X, y, Q, _ = parts_task(4, 1, seed=6, noise=1.2)
-    a = DeepEMDClassifier(temperature=12.5, device="cpu").fit(X, y)
+    a = DeepEMDClassifier(temperature=0.08, device="cpu").fit(X, y)
     b = DeepEMDClassifier(temperature=1.0, device="cpu").fit(X, y)
     np.testing.assert_array_equal(a.predict(Q), b.predict(Q))
     assert np.abs(a.predict_proba(Q) - b.predict_proba(Q)).max() > 1e-2
+    # a divisor: T = 0.08 gives 12.5 times the logits of T = 1 (the authors' multiplier)
     np.testing.assert_allclose(a.decision_function(Q), 12.5 * b.decision_function(Q),
                                atol=1e-9)
 
@@ -811,25 +813,48 @@ def test_sinkhorn_solver_agrees_with_exact_within_entropic_bias():
     assert np.abs(diff).max() > 1e-7  # really the entropic solver
 
 
-@pytest.mark.parametrize("param, value", [
-    ("shot_strategy", "merge"), ("weights", "kmeans"), ("solver", "qpth"),
-    ("sfc_init", "random"), ("sfc_steps", -1), ("sfc_lr", 0), ("temperature", 0),
-    ("weight_eps", -1), ("reg", 0), ("sfc_batch_size", 0), ("center", "yes"),
-])
-def test_bad_parameters_raise_naming_them(param, value):
-    X, y, _, _ = parts_task(2, 2, seed=8)
-    with pytest.raises(ValueError, match=param):
-        DeepEMDClassifier(device="cpu", **{param: value}).fit(X, y)
+def _deepemd_constraint_cases():
+    """Every declared constraint of the public DeepEMD functions, violated once."""
+    from seqot.utils.estimator_checks import invalid_parameter_values
 
-
-@pytest.mark.parametrize("kw, name", [
-    (dict(weights="cr"), "weights"), (dict(solver="lp"), "solver"),
-    (dict(weight_eps=-1e-3), "weight_eps"), (dict(solver="sinkhorn", reg=0.0), "reg"),
-])
-def test_bad_distance_options_raise(kw, name):
     rng = np.random.default_rng(0)
-    with pytest.raises(ValueError, match=name):
-        deepemd(rand_set(rng, 3), rand_set(rng, 4), **kw)
+    U, V = rand_set(rng, 3), rand_set(rng, 4)
+    xb, yb = check_sequences([U], device="cpu"), check_sequences([V], device="cpu")
+    calls = {deepemd: (U, V), deepemd_problems: (xb, yb), cross_reference_weights: (xb, yb)}
+    return [(f, args, name, bad) for f, args in calls.items()
+            for name, entry in f._skl_parameter_constraints.items() if name not in ("xb", "yb")
+            for bad in invalid_parameter_values(entry)]
+
+
+@pytest.mark.parametrize("func, args, name, bad", _deepemd_constraint_cases(),
+                         ids=lambda v: getattr(v, "__name__", None) if callable(v) else None)
+def test_functions_refuse_every_constraint_violation_naming_the_parameter(func, args, name, bad):
+    from seqot.utils._param_validation import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match=f"'{name}' parameter of {func.__name__}"):
+        func(*args, **{name: bad})
+
+
+def test_the_pairwise_metric_shares_the_function_checks():
+    """The registered "deepemd" metric (undecorated: called per block) checks the same
+    constraints, the ones of its extra options (weight_grad, n_jobs) included."""
+    from seqot.distances._deepemd import _DEEPEMD_CONSTRAINTS
+    from seqot.utils._param_validation import InvalidParameterError
+    from seqot.utils.estimator_checks import invalid_parameter_values
+
+    rng = np.random.default_rng(0)
+    U, V = rand_set(rng, 3), rand_set(rng, 4)
+    for name, entry in _DEEPEMD_CONSTRAINTS.items():
+        if name == "n_jobs":  # the driver's own n_jobs takes it; pass it to the metric
+            continue
+        for bad in invalid_parameter_values(entry):
+            with pytest.raises(InvalidParameterError, match=f"'{name}' parameter of deepemd"):
+                pairwise_sequence_distances([U], [V], metric="deepemd", **{name: bad})
+    from seqot.distances._deepemd import _deepemd_metric
+
+    xb, yb = check_sequences([U], device="cpu"), check_sequences([V], device="cpu")
+    with pytest.raises(InvalidParameterError, match="'n_jobs' parameter of deepemd"):
+        _deepemd_metric(xb, yb, n_jobs=0)
 
 
 # ---------------------------------------------------------------------------
@@ -883,7 +908,7 @@ def test_cross_reference_weights_win_under_clutter():
 def test_episodic_encoder_through_the_emd_head():
     X, y, _, _ = parts_task(6, 5, seed=9, m=5, d=6, noise=0.8)
     enc = EpisodicEncoder(metric="deepemd", hidden=(), n_way=3, n_shot=1, n_query=2,
-                          n_episodes=8, lr=1e-2, validation_fraction=None, device="cpu",
+                          max_epochs=8, lr=1e-2, validation_fraction=None, device="cpu",
                           random_state=0).fit(X, y)
     loss = np.asarray(enc.history_.loss)
     assert len(loss) == 8 and np.all(np.isfinite(loss))
@@ -891,18 +916,3 @@ def test_episodic_encoder_through_the_emd_head():
     Z = enc.transform(X)
     assert max(np.abs(z - x).max() for z, x in zip(Z, X)) > 1e-4
     assert any(np.abs(v).max() > 0 for v in enc.encoder_state_.values())
-
-
-@pytest.mark.parametrize("param", ["center", "weight_grad"])
-def test_boolean_options_are_checked(param):
-    """Regression: center="no" was read as truthy (centring on) by the distance, while the
-    classifier refused it."""
-    from seqot.distances import deepemd, pairwise_sequence_distances
-
-    rng = np.random.default_rng(0)
-    U, V = rng.normal(size=(4, 5)), rng.normal(size=(3, 5))
-    with pytest.raises(ValueError, match=f"{param} must be a bool"):
-        deepemd(U, V, **{param: "no"}) if param == "center" else \
-            pairwise_sequence_distances([U], [V], metric="deepemd", **{param: "no"})
-    with pytest.raises(ValueError, match=f"{param} must be a bool"):
-        pairwise_sequence_distances([U], [V], metric="deepemd", **{param: 1})

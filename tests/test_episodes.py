@@ -45,8 +45,6 @@ def test_classes_too_small_are_skipped_or_rejected():
     assert all(2 not in y[np.concatenate(e)] for e in eps)
     with pytest.raises(ValueError, match="need 3 classes with at least 4 examples"):
         list(EpisodeSampler(3, 1, 3, 5).split(None, y))
-    with pytest.raises(ValueError, match="n_way must be an integer >= 2"):
-        list(EpisodeSampler(1).split(None, y))
     with pytest.raises(ValueError, match="needs the labels"):
         list(EpisodeSampler().split(None))
 
@@ -72,6 +70,83 @@ def test_ci_formula_and_unpacking():
     np.testing.assert_array_equal(par.scores, res.scores)
     cv = cross_val_score(KNeighborsSequenceClassifier(device="cpu"), X, y, cv=sampler)
     np.testing.assert_allclose(cv, res.scores)
+
+
+def test_sampler_constraints_are_checked_in_split_and_get_n_splits():
+    """A splitter, not an estimator: its _parameter_constraints are checked by its methods
+    (every constraint violated once, the error naming the parameter)."""
+    from seqot.utils._param_validation import InvalidParameterError
+    from seqot.utils.estimator_checks import invalid_parameter_values
+
+    y = labels()
+    n = 0
+    for name, entry in EpisodeSampler._parameter_constraints.items():
+        for bad in invalid_parameter_values(entry):
+            sampler = EpisodeSampler(3, 1, 1, 4, random_state=0)
+            setattr(sampler, name, bad)
+            for call in (lambda: list(sampler.split(None, y)), sampler.get_n_splits):
+                with pytest.raises(InvalidParameterError,
+                                   match=f"'{name}' parameter of EpisodeSampler"):
+                    call()
+            n += 1
+    assert n >= 10
+
+
+def _evaluate_constraint_cases():
+    from seqot.utils.estimator_checks import invalid_parameter_values
+
+    return [(name, bad) for name, entry in evaluate_episodes._skl_parameter_constraints.items()
+            for bad in invalid_parameter_values(entry)]
+
+
+@pytest.mark.parametrize("name, bad", _evaluate_constraint_cases())
+def test_evaluate_episodes_refuses_every_constraint_violation(name, bad):
+    from seqot.utils._param_validation import InvalidParameterError
+
+    X, y = [np.zeros((2, 1)) + c for c in labels(4, 3)], labels(4, 3)
+    args = dict(estimator=KNeighborsSequenceClassifier(device="cpu"), X=X, y=y,
+                sampler=EpisodeSampler(2, 1, 1, 2, random_state=0))
+    args[name] = bad
+    with pytest.raises(InvalidParameterError, match=f"'{name}' parameter of evaluate_episodes"):
+        evaluate_episodes(**args)
+
+
+def test_evaluate_episodes_leaves_the_estimator_checks_on():
+    """The episodes' estimator checks its own parameters (nested validation is not
+    skipped: evaluate_episodes does not check them)."""
+    X, y = [np.zeros((2, 1)) + c for c in labels(4, 3)], labels(4, 3)
+    with pytest.raises(ValueError, match="'weights' parameter"):
+        evaluate_episodes(KNeighborsSequenceClassifier(weights="nope", device="cpu"), X, y,
+                          EpisodeSampler(2, 1, 1, 2, random_state=0))
+
+
+def test_one_episode_drawer_and_int_seed_draws_kept():
+    """EpisodeSampler and EpisodicEncoder draw through the same function; an int seed keeps
+    numpy's legacy RandomState stream (the episodes of every published table)."""
+    from seqot.fewshot._episodes import _draw_episode
+
+    y = labels(7, 5)
+    members = [np.flatnonzero(y == c) for c in range(7)]
+    got = list(EpisodeSampler(3, 2, 2, 5, random_state=11).split(None, y))
+    rng = np.random.RandomState(11)
+    for support, query in got:
+        s, q, lab = _draw_episode(rng, members, np.arange(7), 3, 2, 2)
+        np.testing.assert_array_equal(support, s)
+        np.testing.assert_array_equal(query, q)
+        np.testing.assert_array_equal(lab, np.repeat([0, 1, 2], 2))
+    # the same draws as before the one drawer: RandomState.choice, classes then members
+    rng = np.random.RandomState(11)
+    chosen = rng.choice(np.arange(7), size=3, replace=False)
+    picked = [rng.choice(members[c], size=4, replace=False) for c in chosen]
+    np.testing.assert_array_equal(got[0][0], np.concatenate([p[:2] for p in picked]))
+    np.testing.assert_array_equal(got[0][1], np.concatenate([p[2:] for p in picked]))
+    # Generators and SeedSequences go through seqot.utils.check_random_state
+    a = list(EpisodeSampler(3, 1, 1, 3, random_state=np.random.SeedSequence(5)).split(None, y))
+    b = list(EpisodeSampler(3, 1, 1, 3, random_state=np.random.default_rng(
+        np.random.SeedSequence(5))).split(None, y))
+    for (s1, q1), (s2, q2) in zip(a, b):
+        np.testing.assert_array_equal(s1, s2)
+        np.testing.assert_array_equal(q1, q2)
 
 
 def test_precomputed_matrix_blocks():

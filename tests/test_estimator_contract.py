@@ -21,10 +21,10 @@ def _fitted_names(est):
 
 def test_deepemd_refit_without_sfc_forgets_the_sfc_attributes():
     X, y = _data()
-    clf = DeepEMDClassifier(sfc_steps=5, random_state=0, device="cpu").fit(X, y)  # 4-shot
+    clf = DeepEMDClassifier(max_epochs=5, random_state=0, device="cpu").fit(X, y)  # 4-shot
     assert clf.sfc_lr_ is not None
     clf.fit(X[::4], ["a", "b", "c"])  # 1-shot: no SFC layer
-    fresh = DeepEMDClassifier(sfc_steps=5, random_state=0, device="cpu").fit(X[::4],
+    fresh = DeepEMDClassifier(max_epochs=5, random_state=0, device="cpu").fit(X[::4],
                                                                               ["a", "b", "c"])
     assert _fitted_names(clf) == _fitted_names(fresh)
     assert getattr(clf, "sfc_lr_", None) == getattr(fresh, "sfc_lr_", None)

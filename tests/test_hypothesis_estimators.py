@@ -421,15 +421,15 @@ HYPERPARAMETERS = {
                        {"reg": _HUGE}, {"lambda_scale": _TINY}, "bad"],
         hidden=[(), (0,), "ab", (2.5,)], n_components=[1, 100, 0], init=["whiten", "bad"],
         whiten_shrinkage=[0, _HUGE, -1], n_way=[2, 100, 1], n_shot=[2, 5, 0],
-        n_query=[1, 100, 0], n_episodes=[1, 0], lr=[_HUGE, 1e-12, 0],
+        n_query=[1, 100, 0], max_epochs=[1, 0], lr=[_HUGE, 1e-12, 0],
         optimizer=["sgd", "rmsprop", "bad"], lr_step_size=[1, 0], lr_gamma=[_TINY, 0],
         validation_fraction=[0.5, 0.99, 1.0, -0.1], patience=[1, 0], validate_every=[1, 0],
         learn_temperature=[False, "yes"]),
     "DeepEMDClassifier": dict(
         temperature=[_TINY, _HUGE, 0], shot_strategy=["mean", "nearest", "fusion", "bad"],
         weights=["uniform", "bad"], weight_eps=[0, _HUGE, -1], solver=["sinkhorn", "bad"],
-        reg=[_TINY, _HUGE, 0], max_iter=[1, 0], sfc_steps=[0, 10, -1],
-        sfc_lr=[_HUGE, 1e-12, 0], sfc_lr_scale=[_HUGE, _TINY], sfc_batch_size=[1, 100, 0],
+        reg=[_TINY, _HUGE, 0], max_iter=[1, 0], max_epochs=[0, 10, -1],
+        sfc_lr=[_HUGE, 1e-12, 0], sfc_lr_scale=[_HUGE, _TINY], batch_size=[1, 100, 0],
         sfc_init=["kmeans", "nodewise_mean", "bad"], center=[False, "x"]),
     "TAPMetricLearner": dict(
         loss=["hm", "lifted", "alignment", "bad"], hidden=[(), (0,)],

@@ -27,15 +27,44 @@ from __future__ import annotations
 
 import torch
 
-from ..ot._costs import pairwise_frame_cost
+from ..ot._costs import COST_METRICS, pairwise_frame_cost
 from ..ot._sinkhorn import sinkhorn as _sinkhorn
-from ..utils._validation import SequenceBatch, check_positive
+from ..utils._param_validation import (
+    NON_NEGATIVE,
+    POSITIVE,
+    POSITIVE_INT,
+    TOL,
+    StrOptions,
+    validate_parameter_constraints,
+    validate_params,
+)
+from ..utils._validation import SequenceBatch
 from ._ot_distances import pair_distance, report_unconverged
 from ._pairwise import register_metric
 
 __all__ = ["cmot", "positional_cost", "segment_pool"]
 
-_DISTANCES = ("transport", "regularized")
+_N_SEGMENTS = [*POSITIVE_INT, None]
+
+#: Constraints of CMOT's parameters: :func:`cmot`, the ``"cmot"`` metric and
+#: :class:`~seqot.fewshot.CMOTNearestCentroid` share them.
+_CMOT_CONSTRAINTS = {
+    "alpha": NON_NEGATIVE,
+    "sigma": POSITIVE,
+    "reg": [*POSITIVE, None],
+    "lambda_scale": POSITIVE,
+    "cost": [StrOptions(set(COST_METRICS))],
+    "max_iter": POSITIVE_INT,
+    "tol": TOL,
+    "distance": [StrOptions({"transport", "regularized"})],
+    "n_segments": _N_SEGMENTS,
+    "segment_weights": ["array-like", None],
+}
+
+
+def _check_cmot_params(params):
+    """The checks of :func:`cmot`, for the undecorated hot paths (the pairwise metric)."""
+    validate_parameter_constraints(_CMOT_CONSTRAINTS, params, caller_name="cmot")
 
 
 def _centred_positions(lengths, max_length, dtype):
@@ -43,6 +72,7 @@ def _centred_positions(lengths, max_length, dtype):
     return (ar[None, :] + 0.5) / lengths[:, None].to(dtype)
 
 
+@validate_params({"sigma": POSITIVE}, prefer_skip_nested_validation=True)
 def positional_cost(len_x, len_y, sigma=1.2, *, max_x=None, max_y=None, dtype=torch.float64):
     r"""CMOT's positional cost :math:`C^{PO}` for every pair of lengths, ``(n_x, n_y, T_x, T_y)``.
 
@@ -63,7 +93,10 @@ def positional_cost(len_x, len_y, sigma=1.2, *, max_x=None, max_y=None, dtype=to
     >>> positional_cost(4, 4, 1.2)[0].numpy().round(4)
     array([0.4994, 0.5202, 0.5738, 0.6412])
     """
-    check_positive(sigma, "sigma")
+    return _positional_cost(len_x, len_y, sigma, max_x=max_x, max_y=max_y, dtype=dtype)
+
+
+def _positional_cost(len_x, len_y, sigma, *, max_x=None, max_y=None, dtype=torch.float64):
     scalar = isinstance(len_x, int) and isinstance(len_y, int)
     lx = torch.as_tensor([len_x] if scalar else len_x).reshape(-1)
     ly = torch.as_tensor([len_y] if scalar else len_y).reshape(-1)
@@ -76,6 +109,8 @@ def positional_cost(len_x, len_y, sigma=1.2, *, max_x=None, max_y=None, dtype=to
     return out[0, 0] if scalar else out
 
 
+@validate_params({"batch": [SequenceBatch], "n_segments": POSITIVE_INT},
+                 prefer_skip_nested_validation=True)
 def segment_pool(batch: SequenceBatch, n_segments: int) -> SequenceBatch:
     """Average each sequence over ``n_segments`` contiguous, near-equal temporal segments.
 
@@ -88,8 +123,11 @@ def segment_pool(batch: SequenceBatch, n_segments: int) -> SequenceBatch:
     SequenceBatch
         ``(n, n_segments, d)``, every length ``n_segments``.
     """
-    if isinstance(n_segments, bool) or not isinstance(n_segments, int) or n_segments < 1:
-        raise ValueError(f"n_segments must be a positive integer; got {n_segments!r}.")
+    return _segment_pool(batch, n_segments)
+
+
+def _segment_pool(batch: SequenceBatch, n_segments: int) -> SequenceBatch:
+    n_segments = int(n_segments)
     data, lengths = batch.data, batch.lengths
     dt = data.dtype
     k = torch.arange(n_segments, device=data.device)
@@ -120,24 +158,27 @@ def _median_and_max(C, lx, ly):
     return 0.5 * (lo + hi), biggest
 
 
-def cmot_block(xb, yb, *, alpha=0.4, sigma=1.2, reg=None, lambda_scale=7.0, cost="euclidean",
-               max_iter=100, tol=1e-6, distance="transport", n_segments=None,
-               segment_weights=None, return_plan=False):
-    """CMOT distances between every sequence of two padded batches, ``(n_x, n_y)``."""
-    check_positive(alpha, "alpha", strict=False)
-    check_positive(sigma, "sigma")
-    check_positive(lambda_scale, "lambda_scale")
-    check_positive(reg, "reg", allow_none=True)
-    if distance not in _DISTANCES:
-        raise ValueError(f"distance must be one of {_DISTANCES}; got {distance!r}.")
+def cmot_block(xb, yb, *, return_plan=False, **params):
+    """CMOT distances between every sequence of two padded batches, ``(n_x, n_y)``.
+
+    ``params`` are those of :func:`cmot`, checked here (the pairwise metric's entry).
+    """
+    _check_cmot_params(params)
+    return _cmot_block(xb, yb, return_plan=return_plan, **params)
+
+
+def _cmot_block(xb, yb, *, alpha=0.4, sigma=1.2, reg=None, lambda_scale=7.0, cost="euclidean",
+                max_iter=100, tol=1e-6, distance="transport", n_segments=None,
+                segment_weights=None, return_plan=False):
+    """:func:`cmot_block` without the parameter checks (for callers that made them)."""
     if n_segments is not None:
-        xb, yb = segment_pool(xb, n_segments), segment_pool(yb, n_segments)
+        xb, yb = _segment_pool(xb, n_segments), _segment_pool(yb, n_segments)
     nx_, ny_ = xb.n_sequences, yb.n_sequences
     tx, ty = xb.max_length, yb.max_length
     dt = xb.data.dtype
     C = pairwise_frame_cost(xb.data, yb.data, cost).reshape(nx_ * ny_, tx, ty)
     if alpha > 0:
-        po = positional_cost(xb.lengths, yb.lengths, sigma, max_x=tx, max_y=ty, dtype=dt)
+        po = _positional_cost(xb.lengths, yb.lengths, sigma, max_x=tx, max_y=ty, dtype=dt)
         C = C + alpha * po.reshape(nx_ * ny_, tx, ty)
     lx = xb.lengths[:, None].expand(nx_, ny_).reshape(-1)
     ly = yb.lengths[None, :].expand(nx_, ny_).reshape(-1)
@@ -196,6 +237,7 @@ def _cmot_metric(xb, yb, **params):
     return cmot_block(xb, yb, **params)
 
 
+@validate_params(_CMOT_CONSTRAINTS, prefer_skip_nested_validation=True)
 def cmot(x, y, *, alpha=0.4, sigma=1.2, reg=None, lambda_scale=7.0, cost="euclidean",
          max_iter=100, tol=1e-6, distance="transport", n_segments=None, segment_weights=None):
     r"""CMOT distance between two sequences of segment features.
@@ -245,7 +287,8 @@ def cmot(x, y, *, alpha=0.4, sigma=1.2, reg=None, lambda_scale=7.0, cost="euclid
     >>> abs(cmot(x, x[::-1], alpha=0.0) - cmot(x, x, alpha=0.0)) < 1e-6   # not at alpha = 0
     True
     """
-    return pair_distance("cmot", x, y, alpha=alpha, sigma=sigma, reg=reg,
+    # checked by the decorator: straight to the unchecked block
+    return pair_distance(_cmot_block, x, y, alpha=alpha, sigma=sigma, reg=reg,
                          lambda_scale=lambda_scale, cost=cost, max_iter=max_iter, tol=tol,
                          distance=distance, n_segments=n_segments,
                          segment_weights=segment_weights)

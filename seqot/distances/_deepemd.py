@@ -33,23 +33,40 @@ import torch
 from ..ot._costs import pairwise_frame_cost
 from ..ot._emd import emd as _emd
 from ..ot._sinkhorn import sinkhorn as _sinkhorn
-from ..utils._validation import SequenceBatch, check_bool, check_positive
+from ..utils._param_validation import (
+    N_JOBS,
+    NON_NEGATIVE,
+    POSITIVE,
+    POSITIVE_INT,
+    StrOptions,
+    validate_parameter_constraints,
+    validate_params,
+)
+from ..utils._validation import SequenceBatch
 from ._ot_distances import _grad_mode, pair_distance, report_unconverged
 from ._pairwise import register_metric
 
 __all__ = ["cross_reference_weights", "deepemd", "deepemd_problems"]
 
-_WEIGHTS = ("cross_reference", "uniform")
-_SOLVERS = ("emd", "sinkhorn")
+#: Constraints of DeepEMD's parameters: :func:`deepemd`, :func:`deepemd_problems`,
+#: :func:`cross_reference_weights`, the ``"deepemd"`` metric and
+#: :class:`~seqot.fewshot.DeepEMDClassifier` share them.
+_DEEPEMD_CONSTRAINTS = {
+    "weights": [StrOptions({"cross_reference", "uniform"})],
+    "center": ["boolean"],
+    "weight_eps": NON_NEGATIVE,
+    "solver": [StrOptions({"emd", "sinkhorn"})],
+    "reg": POSITIVE,
+    "max_iter": POSITIVE_INT,
+    "weight_grad": ["boolean"],
+    "n_jobs": N_JOBS,
+}
+_BATCH = [SequenceBatch]
 
 
-def _check_options(weights, solver, weight_eps, center=True):
-    check_bool(center, "center")
-    if not (isinstance(weights, str) and weights in _WEIGHTS):
-        raise ValueError(f"weights must be one of {_WEIGHTS}; got {weights!r}.")
-    if not (isinstance(solver, str) and solver in _SOLVERS):
-        raise ValueError(f"solver must be one of {_SOLVERS}; got {solver!r}.")
-    check_positive(weight_eps, "weight_eps", strict=False)
+def _check_deepemd_params(params):
+    """The checks of :func:`deepemd`, for the undecorated hot path (the pairwise metric)."""
+    validate_parameter_constraints(_DEEPEMD_CONSTRAINTS, params, caller_name="deepemd")
 
 
 def _masked_mean(batch: SequenceBatch):
@@ -57,6 +74,8 @@ def _masked_mean(batch: SequenceBatch):
     return (batch.data * m[:, :, None]).sum(1) / batch.lengths.to(batch.data.dtype)[:, None]
 
 
+@validate_params({"xb": _BATCH, "yb": _BATCH, "weight_eps": NON_NEGATIVE},
+                 prefer_skip_nested_validation=True)
 def cross_reference_weights(xb: SequenceBatch, yb: SequenceBatch, *, weight_eps=1e-3):
     r"""Cross-reference node weights of every (x, y) pair (DeepEMD's Eqs. 11-12).
 
@@ -79,6 +98,10 @@ def cross_reference_weights(xb: SequenceBatch, yb: SequenceBatch, *, weight_eps=
     a : Tensor of shape (n_x, n_y, T_x)
     b : Tensor of shape (n_x, n_y, T_y)
     """
+    return _cross_reference_weights(xb, yb, weight_eps=weight_eps)
+
+
+def _cross_reference_weights(xb: SequenceBatch, yb: SequenceBatch, *, weight_eps):
     dt = xb.data.dtype
     # Power-of-two scales s_x, s_y keep the responses representable (features of 1e20 in
     # float32, 1e200 in float64 overflowed to inf/inf = NaN weights): normalised weights are
@@ -114,6 +137,8 @@ def _centre(batch: SequenceBatch):
     return data * batch.mask[:, :, None].to(data.dtype)
 
 
+@validate_params({"xb": _BATCH, "yb": _BATCH, **{k: _DEEPEMD_CONSTRAINTS[k] for k in (
+    "weights", "center", "weight_eps")}}, prefer_skip_nested_validation=True)
 def deepemd_problems(xb: SequenceBatch, yb: SequenceBatch, *, weights="cross_reference",
                      center=True, weight_eps=1e-3):
     """Costs and node weights of every (x, y) pair, flattened to ``(n_x * n_y, T_x, T_y)``.
@@ -125,6 +150,10 @@ def deepemd_problems(xb: SequenceBatch, yb: SequenceBatch, *, weights="cross_ref
     a, b : Tensors of shape (n_x * n_y, T_x), (n_x * n_y, T_y)
         Unit-mass node weights, zero on padding.
     """
+    return _deepemd_problems(xb, yb, weights=weights, center=center, weight_eps=weight_eps)
+
+
+def _deepemd_problems(xb, yb, *, weights, center, weight_eps):
     nx_, ny_ = xb.n_sequences, yb.n_sequences
     X = _centre(xb) if center else xb.data
     Y = _centre(yb) if center else yb.data
@@ -136,22 +165,30 @@ def deepemd_problems(xb: SequenceBatch, yb: SequenceBatch, *, weights="cross_ref
         a = wa[:, None, :].expand(nx_, ny_, -1)
         b = wb[None, :, :].expand(nx_, ny_, -1)
     else:
-        a, b = cross_reference_weights(xb, yb, weight_eps=weight_eps)
+        a, b = _cross_reference_weights(xb, yb, weight_eps=weight_eps)
     return C, a.reshape(nx_ * ny_, -1), b.reshape(nx_ * ny_, -1)
 
 
 @register_metric("deepemd", symmetric=lambda params: params.get("solver", "emd") == "emd")
 def _deepemd_metric(xb, yb, *, weights="cross_reference", center=True, weight_eps=1e-3,
                     solver="emd", reg=0.01, max_iter=1000, weight_grad=True, n_jobs=None):
-    _check_options(weights, solver, weight_eps, center)
-    check_bool(weight_grad, "weight_grad")
-    C, a, b = deepemd_problems(xb, yb, weights=weights, center=center, weight_eps=weight_eps)
+    _check_deepemd_params(dict(weights=weights, center=center, weight_eps=weight_eps,
+                               solver=solver, reg=reg, max_iter=max_iter,
+                               weight_grad=weight_grad, n_jobs=n_jobs))
+    return _deepemd_block(xb, yb, weights=weights, center=center, weight_eps=weight_eps,
+                          solver=solver, reg=reg, max_iter=max_iter, weight_grad=weight_grad,
+                          n_jobs=n_jobs)
+
+
+def _deepemd_block(xb, yb, *, weights="cross_reference", center=True, weight_eps=1e-3,
+                   solver="emd", reg=0.01, max_iter=1000, weight_grad=True, n_jobs=None):
+    """The ``"deepemd"`` metric without the parameter checks (for callers that made them)."""
+    C, a, b = _deepemd_problems(xb, yb, weights=weights, center=center, weight_eps=weight_eps)
     if not weight_grad:  # the authors' OpenCV path: flows and weights are constants
         a, b = a.detach(), b.detach()
     if solver == "emd":
         value = _emd(C, a, b, n_jobs=n_jobs).value
     else:
-        check_positive(reg, "reg")
         res = _sinkhorn(C, a, b, reg=reg, max_iter=max_iter, grad=_grad_mode(xb, yb), warn=False)
         report_unconverged(res, "deepemd", f"solver='sinkhorn', reg={reg:g}, max_iter={max_iter}",
                            "raise max_iter or reg, or use solver='emd'")
@@ -159,6 +196,8 @@ def _deepemd_metric(xb, yb, *, weights="cross_reference", center=True, weight_ep
     return value.reshape(xb.n_sequences, yb.n_sequences)
 
 
+@validate_params({k: v for k, v in _DEEPEMD_CONSTRAINTS.items()
+                  if k not in ("weight_grad", "n_jobs")}, prefer_skip_nested_validation=True)
 def deepemd(x, y, *, weights="cross_reference", center=True, weight_eps=1e-3, solver="emd",
             reg=0.01, max_iter=1000):
     r"""DeepEMD distance :math:`W(U, V)` between two sets of local features.
@@ -197,7 +236,8 @@ def deepemd(x, y, *, weights="cross_reference", center=True, weight_eps=1e-3, so
     >>> round(deepemd(U, U), 12), round(deepemd(U, U[::-1]), 12)   # self-match, order-blind
     (0.0, 0.0)
     """
-    return pair_distance("deepemd", x, y, weights=weights, center=center,
+    # checked by the decorator: straight to the unchecked block
+    return pair_distance(_deepemd_block, x, y, weights=weights, center=center,
                          weight_eps=weight_eps, solver=solver, reg=reg, max_iter=max_iter)
 
 
@@ -222,8 +262,8 @@ def _local_knn_metric(xb, yb, *, n_neighbors=3):
     node of the query votes with its ``n_neighbors`` most similar nodes of the reference
     (fewer when the reference is smaller). Asymmetric.
     """
-    if isinstance(n_neighbors, bool) or not isinstance(n_neighbors, int) or n_neighbors < 1:
-        raise ValueError(f"n_neighbors must be an integer >= 1; got {n_neighbors!r}.")
+    validate_parameter_constraints({"n_neighbors": POSITIVE_INT}, {"n_neighbors": n_neighbors},
+                                   caller_name="local_knn")
     sim = 1.0 - pairwise_frame_cost(xb.data, yb.data, "cosine")  # (n_x, n_y, T_x, T_y)
     sim = sim.masked_fill(~yb.mask[None, :, None, :], float("-inf"))
     k = min(n_neighbors, yb.max_length)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from ..utils._param_validation import BLOCK_SIZE, DEVICE, LAYOUT, N_JOBS
 from ..utils._validation import SequenceInputMixin, validate_sequences
 from ._pairwise import _get_metric, check_metric_params, pairwise_sequence_distances
 
@@ -53,6 +54,15 @@ class SequenceDistanceTransformer(SequenceInputMixin, TransformerMixin, BaseEsti
     True
     """
 
+    _parameter_constraints: dict = {
+        "metric": [str, callable],
+        "metric_params": [dict, None],
+        "block_size": BLOCK_SIZE,
+        "n_jobs": N_JOBS,
+        "device": DEVICE,
+        "layout": LAYOUT,
+    }
+
     def __init__(self, metric="dtw", *, metric_params=None, block_size=None, n_jobs=None,
                  device="auto", layout="time_first"):
         self.layout = layout
@@ -69,8 +79,8 @@ class SequenceDistanceTransformer(SequenceInputMixin, TransformerMixin, BaseEsti
 
     def fit(self, X, y=None):
         """Store the reference sequences."""
-        _get_metric(self.metric)
         batch = validate_sequences(self, X, reset=True).to_numpy()
+        _get_metric(self.metric)  # a registered name (the registry grows at run time)
         check_metric_params(self.metric, batch, self.metric_params, device=self.device)
         self.X_fit_ = batch
         return self

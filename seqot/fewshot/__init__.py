@@ -1,4 +1,5 @@
-"""Few-shot classification: episodes, accuracy ± 95% CI, and (later) CMOT and DeepEMD."""
+"""Few-shot classification: N-way K-shot episodes and accuracy ± 95% CI, the CMOT and
+sequence-distance nearest-class classifiers, DeepEMD, and episodic encoder training."""
 
 from ._centroid import CMOTNearestCentroid, SequenceNearestCentroid
 from ._deepemd import DeepEMDClassifier

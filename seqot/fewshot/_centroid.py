@@ -14,19 +14,37 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ..distances._cmot import segment_pool
+from ..distances._cmot import _CMOT_CONSTRAINTS, _segment_pool
 from ..distances._pairwise import _get_metric, check_metric_params, pairwise_sequence_distances
+from ..utils._param_validation import (
+    BLOCK_SIZE,
+    DEVICE,
+    LAYOUT,
+    N_JOBS,
+    POSITIVE,
+    POSITIVE_INT,
+    StrOptions,
+    check_estimator_params,
+)
 from ..utils._validation import (
     SequenceBatch,
     SequenceInputMixin,
-    check_positive,
     validate_sequences,
     validate_sequences_targets,
 )
 
 __all__ = ["SequenceNearestCentroid", "CMOTNearestCentroid"]
 
-_CLASS_DISTANCES = ("mean", "prototype")
+#: The parameters both nearest-class classifiers share.
+_COMMON_CONSTRAINTS = {
+    "class_distance": [StrOptions({"mean", "prototype"})],
+    "temperature": POSITIVE,
+    "n_segments": [*POSITIVE_INT, None],
+    "block_size": BLOCK_SIZE,
+    "n_jobs": N_JOBS,
+    "device": DEVICE,
+    "layout": LAYOUT,
+}
 
 
 def _numpy(D):
@@ -63,13 +81,7 @@ class _NearestClassBase(SequenceInputMixin, ClassifierMixin, BaseEstimator):
         n_seg = self._n_segments()
         if n_seg is None:
             return batch
-        return segment_pool(batch.to_torch(), n_seg).to_numpy()
-
-    def _check_common(self):
-        if self.class_distance not in _CLASS_DISTANCES:
-            raise ValueError(f"class_distance must be one of {_CLASS_DISTANCES}; "
-                             f"got {self.class_distance!r}.")
-        check_positive(self.temperature, "temperature")
+        return _segment_pool(batch.to_torch(), n_seg).to_numpy()
 
     def fit(self, X, y):
         """Store the support set (and the class prototypes).
@@ -81,7 +93,7 @@ class _NearestClassBase(SequenceInputMixin, ClassifierMixin, BaseEstimator):
             NaN-padded array, or 2-D (length-1 sequences).
         y : array-like of shape (n,)
         """
-        self._check_common()
+        check_estimator_params(self)
         if self._metric() == "precomputed":
             return self._fit_precomputed(X, y)
         _get_metric(self._metric())
@@ -118,6 +130,7 @@ class _NearestClassBase(SequenceInputMixin, ClassifierMixin, BaseEstimator):
         if self._metric() == "precomputed":
             from sklearn.utils.validation import check_array
 
+            check_estimator_params(self)  # read no sequences: validate_sequences does not run
             D = check_array(X, ensure_all_finite=True)
             if D.shape[1] != len(self.y_fit_):
                 raise ValueError(f"X has {D.shape[1]} columns, but {type(self).__name__} is "
@@ -148,9 +161,7 @@ class _NearestClassBase(SequenceInputMixin, ClassifierMixin, BaseEstimator):
     def predict_proba(self, X):
         """Softmax of ``-DIS / temperature`` over the classes (CMOT's Eq. 14)."""
         z = -self.class_distances(X) / self.temperature
-        z = z - z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        return e / e.sum(axis=1, keepdims=True)
+        return torch.softmax(torch.from_numpy(np.asarray(z, dtype=np.float64)), dim=1).numpy()
 
     def predict(self, X):
         """The class at the smallest distance (ties: the first class in ``classes_``)."""
@@ -167,8 +178,9 @@ class SequenceNearestCentroid(_NearestClassBase):
 
     Parameters
     ----------
-    metric : str or callable, default="mean_euclidean"
-        A name of :func:`seqot.distances.available_metrics`, a block metric, or
+    metric : str or callable, default="dtw"
+        A name of :func:`seqot.distances.available_metrics` (``"mean_euclidean"`` for the
+        mean-pooled prototype baseline), a block metric, or
         ``"precomputed"``: ``X`` is then the ``(n_support, n_support)`` distance matrix at fit
         and ``(n_query, n_support)`` at predict, so that :func:`evaluate_episodes` computes
         expensive distances once for all episodes.
@@ -177,7 +189,8 @@ class SequenceNearestCentroid(_NearestClassBase):
     class_distance : {"mean", "prototype"}, default="mean"
         Mean distance to the class's supports, or distance to their segment-wise mean.
     temperature : float, default=1.0
-        Softmax temperature of ``predict_proba``.
+        Softmax temperature of ``predict_proba``: the class scores are ``-DIS / temperature``
+        (a divisor, as everywhere in seqot).
     n_segments : int, optional
         Average every sequence over this many temporal segments first.
     block_size, n_jobs, device
@@ -202,7 +215,13 @@ class SequenceNearestCentroid(_NearestClassBase):
     (10,)
     """
 
-    def __init__(self, metric="mean_euclidean", *, metric_params=None, class_distance="mean",
+    _parameter_constraints: dict = {
+        "metric": [str, callable],
+        "metric_params": [dict, None],
+        **_COMMON_CONSTRAINTS,
+    }
+
+    def __init__(self, metric="dtw", *, metric_params=None, class_distance="mean",
                  temperature=1.0, n_segments=None, block_size=None, n_jobs=None, device="auto",
                  layout="time_first"):
         self.layout = layout
@@ -219,8 +238,6 @@ class SequenceNearestCentroid(_NearestClassBase):
         return self.metric
 
     def _metric_params(self):
-        if self.metric_params is not None and not isinstance(self.metric_params, dict):
-            raise ValueError("metric_params must be a dict or None.")
         return dict(self.metric_params or {})
 
     def _n_segments(self):
@@ -247,6 +264,7 @@ class CMOTNearestCentroid(_NearestClassBase):
     lambda_scale : float, default=7.0
     class_distance : {"mean", "prototype"}, default="mean"
     temperature : float, default=1.0
+        Softmax temperature: ``predict_proba`` is the softmax of ``-DIS / temperature``.
     distance : {"transport", "regularized"}, default="transport"
     cost : {"euclidean", "sqeuclidean", "cosine"}, default="euclidean"
     max_iter : int, default=100
@@ -282,6 +300,11 @@ class CMOTNearestCentroid(_NearestClassBase):
     True
     """
 
+    _parameter_constraints: dict = {
+        **{k: v for k, v in _CMOT_CONSTRAINTS.items() if k != "n_segments"},
+        **_COMMON_CONSTRAINTS,
+    }
+
     def __init__(self, alpha=0.4, sigma=1.2, *, reg=None, lambda_scale=7.0,
                  class_distance="mean", temperature=1.0, distance="transport",
                  cost="euclidean", max_iter=100, tol=1e-6, n_segments=None, segment_weights=None,
@@ -313,11 +336,4 @@ class CMOTNearestCentroid(_NearestClassBase):
 
     def _n_segments(self):
         return self.n_segments
-
-    def fit(self, X, y):
-        check_positive(self.alpha, "alpha", strict=False)
-        check_positive(self.sigma, "sigma")
-        check_positive(self.lambda_scale, "lambda_scale")
-        check_positive(self.reg, "reg", allow_none=True)
-        return super().fit(X, y)
 

@@ -3,7 +3,7 @@ Structured Fully Connected layer (Zhang et al., CVPR 2020 / TPAMI 2022)."""
 
 from __future__ import annotations
 
-import numbers
+from numbers import Integral
 
 import numpy as np
 import torch
@@ -12,21 +12,30 @@ from sklearn.cluster import KMeans
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from ..distances._deepemd import _check_options, _deepemd_metric
+from ..distances._deepemd import _DEEPEMD_CONSTRAINTS, _deepemd_block
 from ..distances._pairwise import pairwise_sequence_distances
 from ..nn import train
-from ..utils._torch import resolve_device, seed_from_random_state
+from ..utils._param_validation import (
+    BLOCK_SIZE,
+    DEVICE,
+    LAYOUT,
+    N_JOBS,
+    POSITIVE,
+    POSITIVE_INT,
+    RANDOM_STATE,
+    VERBOSE,
+    Interval,
+    StrOptions,
+)
+from ..utils._torch import check_random_state, resolve_device, seed_from_random_state
 from ..utils._validation import (
     SequenceBatch,
     SequenceInputMixin,
-    check_positive,
     validate_sequences,
     validate_sequences_targets,
 )
 
 __all__ = ["DeepEMDClassifier"]
-
-_STRATEGIES = ("sfc", "mean", "nearest", "fusion")
 
 
 class _SFC(nn.Module):
@@ -42,7 +51,7 @@ class DeepEMDClassifier(SequenceInputMixin, ClassifierMixin, BaseEstimator):
 
     A query set :math:`U` (the 5x5 cells of a CNN feature map, patches, the segments of a
     video, ...) is scored against every class by the logit :math:`\ell(U, \Phi_c) =
-    T\,(1 - W(U, \Phi_c))` of :func:`seqot.distances.deepemd` (EMD with cross-reference node
+    (1 - W(U, \Phi_c)) / T` of :func:`seqot.distances.deepemd` (EMD with cross-reference node
     weights and a :math:`1-\cos` cost), and classified by the softmax of the logits. With one
     shot per class the prototype :math:`\Phi_c` is the class's support set. With several,
     ``shot_strategy`` decides:
@@ -50,7 +59,7 @@ class DeepEMDClassifier(SequenceInputMixin, ClassifierMixin, BaseEstimator):
     * ``"sfc"`` (the paper's Algorithm 1): a Structured Fully Connected layer, one learnable
       set :math:`\Phi_c` per class initialised at the node-wise mean of the class's supports
       and fine-tuned by SGD (momentum 0.9, dampening 0.9) on the support set with the
-      cross-entropy of the logits, ``sfc_steps`` mini-batches of ``sfc_batch_size`` supports;
+      cross-entropy of the logits, ``max_epochs`` mini-batches of ``batch_size`` supports;
     * ``"mean"``: the node-wise mean prototype (SFC with zero steps);
     * ``"nearest"``: the most similar support of the class (EMD+NN);
     * ``"fusion"``: the mean distance to the class's supports (EMD+Fusion).
@@ -67,8 +76,9 @@ class DeepEMDClassifier(SequenceInputMixin, ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    temperature : float, default=12.5
-        :math:`T` of the logits (the authors' value; the paper does not state it). It affects
+    temperature : float, default=0.08
+        :math:`T` of the logits :math:`(1 - W) / T`, a divisor as everywhere in seqot (the
+        authors' code multiplies by 12.5 = 1 / 0.08; the paper does not state it). It affects
         ``predict_proba`` and SFC training, not 1-shot predictions.
     shot_strategy : {"sfc", "mean", "nearest", "fusion"}, default="sfc"
         How classes with several shots are scored (see above).
@@ -87,8 +97,10 @@ class DeepEMDClassifier(SequenceInputMixin, ClassifierMixin, BaseEstimator):
         entropic OT with ``reg`` and ``max_iter``.
     reg : float, default=0.01
     max_iter : int, default=1000
-    sfc_steps : int, default=100
-        SGD steps of the SFC fine-tuning (the paper: 100 iterations).
+    max_epochs : int, default=100
+        Length of the SFC fine-tuning; one epoch is one SFC optimiser step (an SGD step on a
+        mini-batch of ``batch_size`` supports; the paper: 100 iterations). 0 leaves the
+        starting prototype (``"sfc"`` is then ``"mean"``).
     sfc_lr : float, optional
         SFC learning rate. The cosine's gradient scales as :math:`1/\lVert\phi\rVert`, so a
         fixed rate means different things for different feature scales; ``None`` uses
@@ -96,8 +108,9 @@ class DeepEMDClassifier(SequenceInputMixin, ClassifierMixin, BaseEstimator):
         scale-free rate.
     sfc_lr_scale : float, default=1.0
         The scale-free rate used when ``sfc_lr`` is None.
-    sfc_batch_size : int, default=5
-        Supports per SFC step (the paper: 5; the authors' code: 4).
+    batch_size : int, default=5
+        Supports per SFC step, the training mini-batch (the paper: 5; the authors' code: 4).
+        Not the pairwise chunk size, which is ``block_size``.
     sfc_init : {"auto", "nodewise_mean", "kmeans"}, default="auto"
         Starting prototype of ``"sfc"`` and the prototype of ``"mean"``: the node-wise mean
         of the class's supports (the paper; node ``i`` of every shot must be the same
@@ -129,7 +142,7 @@ class DeepEMDClassifier(SequenceInputMixin, ClassifierMixin, BaseEstimator):
     prototypes_ : SequenceBatch
         One set per class (``"sfc"``/``"mean"`` or one-shot), or every support
         (``"nearest"``/``"fusion"``); numpy arrays.
-    sfc_loss_curve_ : ndarray of shape (sfc_steps,) or None
+    sfc_loss_curve_ : ndarray of shape (max_epochs,) or None
         Support-set loss of every SFC step (None when SFC did not run).
     weight_eps_ : float
         The absolute :math:`\delta` of the cross-reference weights: ``weight_eps`` times the
@@ -158,9 +171,28 @@ class DeepEMDClassifier(SequenceInputMixin, ClassifierMixin, BaseEstimator):
     [2, 0]
     """
 
-    def __init__(self, *, temperature=12.5, shot_strategy="sfc", weights="cross_reference",
+    _parameter_constraints: dict = {
+        "temperature": POSITIVE,
+        "shot_strategy": [StrOptions({"sfc", "mean", "nearest", "fusion"})],
+        **{k: _DEEPEMD_CONSTRAINTS[k] for k in ("weights", "center", "weight_eps", "solver",
+                                                 "reg", "max_iter")},
+        "max_epochs": [Interval(Integral, 0, None, closed="left")],
+        "sfc_lr": [*POSITIVE, None],
+        "sfc_lr_scale": POSITIVE,
+        "batch_size": POSITIVE_INT,
+        "sfc_init": [StrOptions({"auto", "nodewise_mean", "kmeans"})],
+        "sfc_weight_grad": ["boolean"],
+        "block_size": BLOCK_SIZE,
+        "n_jobs": N_JOBS,
+        "device": DEVICE,
+        "random_state": RANDOM_STATE,
+        "verbose": VERBOSE,
+        "layout": LAYOUT,
+    }
+
+    def __init__(self, *, temperature=0.08, shot_strategy="sfc", weights="cross_reference",
                  center=True, weight_eps=1e-3, solver="emd", reg=0.01, max_iter=1000,
-                 sfc_steps=100, sfc_lr=None, sfc_lr_scale=1.0, sfc_batch_size=5,
+                 max_epochs=100, sfc_lr=None, sfc_lr_scale=1.0, batch_size=5,
                  sfc_init="auto",
                  sfc_weight_grad=False, block_size=None, n_jobs=None, device="auto",
                  random_state=None, verbose=False, layout="time_first"):
@@ -173,10 +205,10 @@ class DeepEMDClassifier(SequenceInputMixin, ClassifierMixin, BaseEstimator):
         self.solver = solver
         self.reg = reg
         self.max_iter = max_iter
-        self.sfc_steps = sfc_steps
+        self.max_epochs = max_epochs
         self.sfc_lr = sfc_lr
         self.sfc_lr_scale = sfc_lr_scale
-        self.sfc_batch_size = sfc_batch_size
+        self.batch_size = batch_size
         self.sfc_init = sfc_init
         self.sfc_weight_grad = sfc_weight_grad
         self.block_size = block_size
@@ -191,32 +223,6 @@ class DeepEMDClassifier(SequenceInputMixin, ClassifierMixin, BaseEstimator):
         # channel centring: the score is the Pearson correlation of two tiny vectors
         tags.classifier_tags.poor_score = True
         return tags
-
-    # ------------------------------------------------------------------ checks
-    def _check_params(self):
-        check_positive(self.temperature, "temperature")
-        if not (isinstance(self.shot_strategy, str) and self.shot_strategy in _STRATEGIES):
-            raise ValueError(f"shot_strategy must be one of {_STRATEGIES}; got "
-                             f"{self.shot_strategy!r}.")
-        _check_options(self.weights, self.solver, self.weight_eps)
-        if not isinstance(self.center, (bool, np.bool_)):
-            raise ValueError(f"center must be True or False; got {self.center!r}.")
-        check_positive(self.reg, "reg")
-        for name in ("max_iter", "sfc_batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1; got {value!r}.")
-        if (isinstance(self.sfc_steps, bool) or not isinstance(self.sfc_steps, numbers.Integral)
-                or self.sfc_steps < 0):
-            raise ValueError(f"sfc_steps must be an integer >= 0; got {self.sfc_steps!r}.")
-        check_positive(self.sfc_lr, "sfc_lr", allow_none=True)
-        check_positive(self.sfc_lr_scale, "sfc_lr_scale")
-        if self.sfc_init not in ("auto", "nodewise_mean", "kmeans"):
-            raise ValueError(f'sfc_init must be "auto", "nodewise_mean" or "kmeans"; got '
-                             f"{self.sfc_init!r}.")
-        if not isinstance(self.sfc_weight_grad, (bool, np.bool_)):
-            raise ValueError(f"sfc_weight_grad must be True or False; got "
-                             f"{self.sfc_weight_grad!r}.")
 
     def _metric_params(self):
         return dict(weights=self.weights, center=bool(self.center),
@@ -250,7 +256,6 @@ class DeepEMDClassifier(SequenceInputMixin, ClassifierMixin, BaseEstimator):
         -------
         self
         """
-        self._check_params()
         batch, y = validate_sequences_targets(self, X, y)
         batch = batch.to_numpy()
         self.weight_eps_ = self._relative_weight_eps(batch)
@@ -288,13 +293,13 @@ class DeepEMDClassifier(SequenceInputMixin, ClassifierMixin, BaseEstimator):
         for c, m in enumerate(means):
             data[c, : len(m)] = m
         proto = SequenceBatch(data, np.asarray([len(m) for m in means], dtype=np.int64))
-        if self.shot_strategy == "sfc" and int(self.sfc_steps) > 0:
-            proto = self._fine_tune(batch, y_idx, proto)
+        if self.shot_strategy == "sfc" and int(self.max_epochs) > 0:
+            proto = self._fine_tune(batch, y_idx, proto, seed)
         self.prototypes_ = proto
         self.prototype_labels_ = np.arange(n_classes)
         return self
 
-    def _fine_tune(self, batch: SequenceBatch, y_idx, proto: SequenceBatch):
+    def _fine_tune(self, batch: SequenceBatch, y_idx, proto: SequenceBatch, seed):
         """Algorithm 1: SGD on the support set's cross-entropy, over the SFC parameters."""
         dev = resolve_device(self.device)
         support = batch.to_torch(device=dev)
@@ -311,26 +316,27 @@ class DeepEMDClassifier(SequenceInputMixin, ClassifierMixin, BaseEstimator):
             lr = float(self.sfc_lr_scale) * (msq if msq > 0 else 1.0)
         else:
             lr = float(self.sfc_lr)
-        rng = np.random.default_rng(seed_from_random_state(self.random_state))
+        rng = check_random_state(seed)
         n_support = support.n_sequences
         labels = torch.as_tensor(y_idx, device=dev)
-        bs = min(int(self.sfc_batch_size), n_support)
+        bs = min(int(self.batch_size), n_support)
         order = []
         params = dict(self._metric_params(), weight_grad=bool(self.sfc_weight_grad),
                       n_jobs=self.n_jobs)
-        temperature = float(self.temperature)
+        # (1 - W) / T as a product with 1 / T: for T = 0.08 exactly the authors' 12.5 (1 - W)
+        inv_t = 1.0 / float(self.temperature)
 
         def step(i):
             nonlocal order
             if len(order) < bs:  # epochs over the support set (the authors' code)
                 order = list(order) + list(rng.permutation(n_support))
             idx, order = np.asarray(order[:bs]), order[bs:]
-            W = _deepemd_metric(support.take(idx), SequenceBatch(sfc.weight, phi_lengths),
-                                **params)
-            logits = temperature * (1.0 - W)
+            W = _deepemd_block(support.take(idx), SequenceBatch(sfc.weight, phi_lengths),
+                               **params)
+            logits = (1.0 - W) * inv_t
             return nn.functional.cross_entropy(logits, labels[torch.as_tensor(idx, device=dev)])
 
-        history = train(step, [sfc], max_epochs=int(self.sfc_steps), optimizer="sgd", lr=lr,
+        history = train(step, [sfc], max_epochs=int(self.max_epochs), optimizer="sgd", lr=lr,
                         optimizer_params={"momentum": 0.9, "dampening": 0.9},
                         verbose=self.verbose, desc=f"{type(self).__name__} SFC")
         self.sfc_loss_curve_ = np.asarray(history.loss, dtype=np.float64)
@@ -359,10 +365,11 @@ class DeepEMDClassifier(SequenceInputMixin, ClassifierMixin, BaseEstimator):
         return out
 
     def _logits(self, X):
-        return float(self.temperature) * (1.0 - self.class_distances(X))
+        W = self.class_distances(X)  # checks the parameters first
+        return (1.0 - W) * (1.0 / float(self.temperature))
 
     def decision_function(self, X):
-        """Logits :math:`T(1 - W)`, ``(n, n_classes)``; ``(n,)`` for two classes (the
+        """Logits :math:`(1 - W) / T`, ``(n, n_classes)``; ``(n,)`` for two classes (the
         difference of the two columns, scikit-learn's convention)."""
         z = self._logits(X)
         return z[:, 1] - z[:, 0] if z.shape[1] == 2 else z
@@ -370,9 +377,7 @@ class DeepEMDClassifier(SequenceInputMixin, ClassifierMixin, BaseEstimator):
     def predict_proba(self, X):
         """Softmax of the logits over the classes."""
         z = self._logits(X)
-        z = z - z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        return e / e.sum(axis=1, keepdims=True)
+        return torch.softmax(torch.from_numpy(np.asarray(z, dtype=np.float64)), dim=1).numpy()
 
     def predict(self, X):
         """The class with the largest logit (ties: the first class in ``classes_``)."""

@@ -2,16 +2,63 @@
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass, field
+from numbers import Integral
 
 import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import clone
-from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import _safe_split
 
+from ..utils._param_validation import (
+    N_JOBS,
+    POSITIVE_INT,
+    RANDOM_STATE,
+    VERBOSE,
+    HasMethods,
+    Interval,
+    validate_parameter_constraints,
+    validate_params,
+)
+from ..utils._torch import check_random_state
+
 __all__ = ["EpisodeSampler", "EpisodeScores", "evaluate_episodes"]
+
+
+def _draw_episode(rng, members, eligible, n_way, n_shot, n_query):
+    """One N-way K-shot episode: the one episode drawer of seqot.
+
+    ``n_way`` classes are drawn from ``eligible`` without replacement, then for each class
+    ``n_shot + n_query`` of its ``members`` (fewer queries when the class has fewer), without
+    replacement: the first ``n_shot`` are its supports, the rest its queries.
+
+    Parameters
+    ----------
+    rng : numpy Generator or RandomState
+    members : list of ndarray
+        The example indices of each class.
+    eligible : ndarray
+        The classes that may be drawn (each with at least ``n_shot + 1`` members).
+    n_way, n_shot, n_query : int
+
+    Returns
+    -------
+    support : ndarray of shape (n_way * n_shot,)
+        Class-major: the supports of the first drawn class, then of the second, ...
+    query : ndarray
+        The queries, class-major.
+    labels : ndarray of int64
+        The episode class (``0 .. n_way - 1``, in drawing order) of every query.
+    """
+    chosen = rng.choice(eligible, size=n_way, replace=False)
+    support, query, labels = [], [], []
+    for k, c in enumerate(chosen):
+        size = min(n_shot + n_query, len(members[c]))
+        picked = rng.choice(members[c], size=size, replace=False)
+        support.append(picked[:n_shot])
+        query.append(picked[n_shot:])
+        labels.append(np.full(size - n_shot, k, dtype=np.int64))
+    return np.concatenate(support), np.concatenate(query), np.concatenate(labels)
 
 
 class EpisodeSampler:
@@ -30,10 +77,12 @@ class EpisodeSampler:
     n_query : int, default=15
         Query examples per class.
     n_episodes : int, default=1000
-        Number of episodes.
-    random_state : None, int, RandomState or Generator, default=None
+        Number of episodes (how many to draw; not a training length).
+    random_state : None, int, RandomState, Generator, SeedSequence or BitGenerator, \
+default=None
         With an int (in ``[0, 2**32 - 1]``), every call to ``split`` yields the same
-        episodes; a RandomState or Generator is used as is (and advanced).
+        episodes; a RandomState or Generator is used as is (and advanced); anything else
+        goes through :func:`seqot.utils.check_random_state`.
 
     Notes
     -----
@@ -50,6 +99,14 @@ class EpisodeSampler:
     [(3, 6), (3, 6)]
     """
 
+    _parameter_constraints: dict = {
+        "n_way": [Interval(Integral, 2, None, closed="left")],
+        "n_shot": POSITIVE_INT,
+        "n_query": POSITIVE_INT,
+        "n_episodes": POSITIVE_INT,
+        "random_state": RANDOM_STATE,
+    }
+
     def __init__(self, n_way=5, n_shot=1, n_query=15, n_episodes=1000, random_state=None):
         self.n_way = n_way
         self.n_shot = n_shot
@@ -64,10 +121,11 @@ class EpisodeSampler:
         )
 
     def _check_params(self):
-        for name, low in (("n_way", 2), ("n_shot", 1), ("n_query", 1), ("n_episodes", 1)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-                raise ValueError(f"{name} must be an integer >= {low}; got {value!r}.")
+        # a splitter, not an estimator (no get_params): its constraints are checked directly
+        validate_parameter_constraints(
+            self._parameter_constraints,
+            {name: getattr(self, name) for name in self._parameter_constraints},
+            caller_name=type(self).__name__)
 
     def get_n_splits(self, X=None, y=None, groups=None):
         """The number of episodes, ``n_episodes``."""
@@ -76,17 +134,14 @@ class EpisodeSampler:
 
     def _rng(self):
         rs = self.random_state
-        if rs is None:  # fresh OS entropy; sklearn's check_random_state(None) is the global RNG
-            return np.random.RandomState()
-        if isinstance(rs, (np.random.RandomState, np.random.Generator)):
+        # An int seeds numpy's legacy RandomState, as it always did, so that the episodes of
+        # an int seed (the demo's, the published tables') stay the same; a RandomState is
+        # used as is. Everything else goes through the one converter.
+        if isinstance(rs, Integral):
+            return np.random.RandomState(int(rs))
+        if isinstance(rs, np.random.RandomState):
             return rs
-        if isinstance(rs, numbers.Integral) and not isinstance(rs, bool) \
-                and 0 <= rs < 2**32:
-            return check_random_state(int(rs))
-        raise ValueError(
-            "random_state must be None, an int in [0, 2**32 - 1], a numpy RandomState or a "
-            f"numpy Generator; got {rs!r}."
-        )
+        return check_random_state(rs)
 
     def split(self, X=None, y=None, groups=None):
         """Yield ``(support_idx, query_idx)`` for each episode.
@@ -115,13 +170,9 @@ class EpisodeSampler:
         members = [np.flatnonzero(y_idx == c) for c in range(len(classes))]
         rng = self._rng()
         for _ in range(self.n_episodes):
-            chosen = rng.choice(eligible, size=self.n_way, replace=False)
-            support, query = [], []
-            for c in chosen:
-                picked = rng.choice(members[c], size=need, replace=False)
-                support.append(picked[: self.n_shot])
-                query.append(picked[self.n_shot :])
-            yield np.concatenate(support), np.concatenate(query)
+            support, query, _labels = _draw_episode(rng, members, eligible, self.n_way,
+                                                    self.n_shot, self.n_query)
+            yield support, query
 
 
 def _check_labels(y):
@@ -183,6 +234,18 @@ def _run_episode(estimator, X, y, support, query):
     return float(np.mean(est.predict(X_q) == y_q))
 
 
+@validate_params(
+    {
+        "estimator": [HasMethods(["get_params", "fit", "predict"])],
+        "X": "no_validation",
+        "y": "no_validation",
+        "sampler": [HasMethods(["split", "get_n_splits"])],
+        "n_jobs": N_JOBS,
+        "verbose": VERBOSE,
+    },
+    # the estimator's own parameters are not checked here: its fit and predict must check them
+    prefer_skip_nested_validation=False,
+)
 def evaluate_episodes(estimator, X, y, sampler, *, n_jobs=None, verbose=False):
     """Mean accuracy and 95% CI of a classifier over few-shot episodes.
 
@@ -201,7 +264,7 @@ def evaluate_episodes(estimator, X, y, sampler, *, n_jobs=None, verbose=False):
     n_jobs : int, optional
         Episodes run in parallel through joblib (so ``joblib.parallel_backend("dask")``
         spreads them over a cluster).
-    verbose : bool, default=False
+    verbose : bool or int, default=False
         Show a progress bar over episodes.
 
     Returns
@@ -209,16 +272,6 @@ def evaluate_episodes(estimator, X, y, sampler, *, n_jobs=None, verbose=False):
     EpisodeScores
         ``mean``, ``ci95`` (= 1.96·std/√n_episodes) and the per-episode ``scores``.
     """
-    if not (hasattr(estimator, "get_params") and hasattr(estimator, "fit")
-            and hasattr(estimator, "predict")):
-        raise TypeError(f"estimator must be a scikit-learn classifier (get_params, fit and "
-                        f"predict); got {estimator!r}.")
-    if not (hasattr(sampler, "split") and hasattr(sampler, "get_n_splits")):
-        raise TypeError(f"sampler must be an EpisodeSampler (or another splitter with split "
-                        f"and get_n_splits); got {sampler!r}.")
-    if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral)
-                               or n_jobs == 0):
-        raise ValueError(f"n_jobs must be None or a non-zero integer; got {n_jobs!r}.")
     y = _check_labels(y)
     n_X = X.shape[0] if hasattr(X, "shape") and len(X.shape) else (
         len(X) if hasattr(X, "__len__") else None)

@@ -8,7 +8,7 @@ metric that is differentiable in the frames (``"cmot"``, ``"sinkhorn"``, ``"soft
 
 from __future__ import annotations
 
-import numbers
+from numbers import Integral, Real
 
 import numpy as np
 import torch
@@ -19,18 +19,35 @@ from torch import nn
 from ..distances._pairwise import _get_metric, pairwise_sequence_distances
 from ..nn import build_frame_mlp, train
 from ..nn._training import _OPTIMIZERS
-from ..utils._torch import resolve_device, seed_from_random_state
+from ..utils._param_validation import (
+    DEVICE,
+    LAYOUT,
+    NON_NEGATIVE,
+    POSITIVE,
+    POSITIVE_INT,
+    RANDOM_STATE,
+    VERBOSE,
+    Interval,
+    StrOptions,
+)
+from ..utils._torch import (
+    check_random_state,
+    load_module_state,
+    module_state,
+    resolve_device,
+    spawn_random_states,
+    torch_generator,
+)
 from ..utils._validation import (
     SequenceBatch,
     SequenceInputMixin,
     input_form,
     restore_form,
     check_hidden,
-    check_int,
-    check_positive,
     validate_sequences,
     validate_sequences_targets,
 )
+from ._episodes import _draw_episode
 
 __all__ = ["EpisodicEncoder"]
 
@@ -53,20 +70,6 @@ class _LogScale(nn.Module):
     def forward(self):
         return self.log_scale.exp()
 
-
-
-
-def _draw_episode(rng, members, eligible, n_way, n_shot, n_query):
-    """One episode: supports class-major ``(n_way * n_shot,)``, queries and their labels."""
-    chosen = rng.choice(eligible, size=n_way, replace=False)
-    support, query, labels = [], [], []
-    for k, c in enumerate(chosen):
-        size = min(n_shot + n_query, len(members[c]))
-        picked = rng.choice(members[c], size=size, replace=False)
-        support.append(picked[:n_shot])
-        query.append(picked[n_shot:])
-        labels.append(np.full(size - n_shot, k, dtype=np.int64))
-    return np.concatenate(support), np.concatenate(query), np.concatenate(labels)
 
 
 def _episode_loss(dis, labels, scale):
@@ -110,7 +113,9 @@ class EpisodicEncoder(SequenceInputMixin, TransformerMixin, BaseEstimator):
         The sequence distance ``dis``: a name of :func:`seqot.distances.available_metrics`
         whose value is differentiable in the frames (``"cmot"``, ``"sinkhorn"``,
         ``"soft_dtw"``, ``"mean_euclidean"``, ...), or a block metric
-        ``fn(xb, yb, **params) -> (n_x, n_y)``.
+        ``fn(xb, yb, **params) -> (n_x, n_y)``. The default is CMOT, not the ``"dtw"`` of
+        the distance-based estimators: training back-propagates through the distance, and
+        DTW's hard minimum has no useful gradient.
     metric_params : dict, optional
         Keyword arguments of the metric (for CMOT: ``alpha``, ``sigma``, ``lambda_scale``,
         ``max_iter``, ``n_segments``, ...). Use the same ones in the downstream classifier.
@@ -143,8 +148,9 @@ class EpisodicEncoder(SequenceInputMixin, TransformerMixin, BaseEstimator):
         Support sequences per class.
     n_query : int, default=5
         Query sequences per class (fewer for a class that has fewer left after its supports).
-    n_episodes : int, default=500
-        Training steps, one episode each.
+    max_epochs : int, default=500
+        Training length in epochs; one epoch is one training episode (one optimiser step).
+        An upper bound: early stopping (``patience``) may end training sooner.
     lr : float, default=1e-3
         Learning rate.
     optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimiser class, default="adam"
@@ -172,10 +178,10 @@ class EpisodicEncoder(SequenceInputMixin, TransformerMixin, BaseEstimator):
     patience : int or None, default=5
         Stop after this many validations without improvement (``None``: never stop early).
     validate_every : int, optional
-        Episodes between validations; default ``n_episodes // 20`` (at least 1).
+        Episodes between validations; default ``max_epochs // 20`` (at least 1).
     device : {"auto", "cpu", "cuda", ...}, default="auto"
         Where to train and encode.
-    random_state : None, int, RandomState or Generator, default=None
+    random_state : None, int, RandomState, Generator or SeedSequence, default=None
         Seeds local generators (numpy for episodes, torch for the initial weights); global
         RNG states are never touched. The same ``random_state`` gives a bit-identical fitted
         encoder on the same device and thread count.
@@ -243,15 +249,41 @@ class EpisodicEncoder(SequenceInputMixin, TransformerMixin, BaseEstimator):
     >>> rng = np.random.default_rng(0)
     >>> X = [rng.normal(size=(5, 4)) + c for c in range(3) for _ in range(6)]
     >>> y = np.repeat([0, 1, 2], 6)
-    >>> enc = EpisodicEncoder(hidden=(8,), n_way=3, n_episodes=5, device="cpu",
+    >>> enc = EpisodicEncoder(hidden=(8,), n_way=3, max_epochs=5, device="cpu",
     ...                       random_state=0).fit(X, y)
     >>> Z = enc.transform(X)
     >>> len(Z), Z[0].shape
     (18, (5, 4))
     """
 
+    _parameter_constraints: dict = {
+        "metric": [str, callable],
+        "metric_params": [dict, None],
+        "hidden": ["array-like"],
+        "n_components": [*POSITIVE_INT, None],
+        "init": [StrOptions({"identity", "whiten"})],
+        "whiten_shrinkage": NON_NEGATIVE,
+        "n_way": [Interval(Integral, 2, None, closed="left")],
+        "n_shot": POSITIVE_INT,
+        "n_query": POSITIVE_INT,
+        "max_epochs": POSITIVE_INT,
+        "lr": POSITIVE,
+        "optimizer": [StrOptions(set(_OPTIMIZERS)), callable],
+        "lr_step_size": [*POSITIVE_INT, None],
+        "lr_gamma": POSITIVE,
+        "learn_temperature": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left"), None],
+        "patience": [*POSITIVE_INT, None],
+        "validate_every": [*POSITIVE_INT, None],
+        "device": DEVICE,
+        "random_state": RANDOM_STATE,
+        "verbose": VERBOSE,
+        "layout": LAYOUT,
+    }
+
     def __init__(self, metric="cmot", *, metric_params=None, hidden=(128,), n_components=None,
-                 init="identity", whiten_shrinkage=1e-3, n_way=5, n_shot=1, n_query=5, n_episodes=500, lr=1e-3, optimizer="adam",
+                 init="identity", whiten_shrinkage=1e-3, n_way=5, n_shot=1, n_query=5,
+                 max_epochs=500, lr=1e-3, optimizer="adam",
                  lr_step_size=None, lr_gamma=0.2, learn_temperature=True,
                  validation_fraction=0.2, patience=5, validate_every=None, device="auto",
                  random_state=None, verbose=False, layout="time_first"):
@@ -265,7 +297,7 @@ class EpisodicEncoder(SequenceInputMixin, TransformerMixin, BaseEstimator):
         self.n_way = n_way
         self.n_shot = n_shot
         self.n_query = n_query
-        self.n_episodes = n_episodes
+        self.max_epochs = max_epochs
         self.lr = lr
         self.optimizer = optimizer
         self.lr_step_size = lr_step_size
@@ -286,44 +318,9 @@ class EpisodicEncoder(SequenceInputMixin, TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ checks
     def _check_params(self):
-        _get_metric(self.metric)
-        if self.metric_params is not None and not isinstance(self.metric_params, dict):
-            raise ValueError(f"metric_params must be a dict or None; got {self.metric_params!r}.")
-        hidden = check_hidden(self.hidden)
-        check_int(self.n_components, "n_components", 1, allow_none=True)
-        if not isinstance(self.init, str) or self.init not in ("identity", "whiten"):
-            raise ValueError(f'init must be "identity" or "whiten"; got {self.init!r}.')
-        if (isinstance(self.whiten_shrinkage, bool)
-                or not isinstance(self.whiten_shrinkage, numbers.Real)
-                or not np.isfinite(self.whiten_shrinkage) or self.whiten_shrinkage < 0):
-            raise ValueError(f"whiten_shrinkage must be a finite number >= 0; got "
-                             f"{self.whiten_shrinkage!r}.")
-        check_int(self.n_way, "n_way", 2)
-        check_int(self.n_shot, "n_shot", 1)
-        check_int(self.n_query, "n_query", 1)
-        check_int(self.n_episodes, "n_episodes", 1)
-        check_positive(self.lr, "lr")
-        if isinstance(self.optimizer, str):
-            if self.optimizer not in _OPTIMIZERS:
-                raise ValueError(f"optimizer must be one of {sorted(_OPTIMIZERS)} or a torch "
-                                 f"optimizer class; got {self.optimizer!r}.")
-        elif not (isinstance(self.optimizer, type)
-                  and issubclass(self.optimizer, torch.optim.Optimizer)):
-            raise ValueError(f"optimizer must be one of {sorted(_OPTIMIZERS)} or a torch "
-                             f"optimizer class; got {self.optimizer!r}.")
-        check_int(self.lr_step_size, "lr_step_size", 1, allow_none=True)
-        check_positive(self.lr_gamma, "lr_gamma")
-        if not isinstance(self.learn_temperature, (bool, np.bool_)):
-            raise ValueError(f"learn_temperature must be True or False; got "
-                             f"{self.learn_temperature!r}.")
-        vf = self.validation_fraction
-        if vf is not None and (isinstance(vf, bool) or not isinstance(vf, numbers.Real)
-                               or not 0.0 <= vf < 1.0):
-            raise ValueError(f"validation_fraction must be None or a number in [0, 1); got "
-                             f"{vf!r}.")
-        check_int(self.patience, "patience", 1, allow_none=True)
-        check_int(self.validate_every, "validate_every", 1, allow_none=True)
-        return hidden
+        # the constraints are checked by validate_sequences_targets; what they cannot say:
+        _get_metric(self.metric)  # a registered name (the registry grows at run time)
+        return check_hidden(self.hidden)  # every width a positive int
 
     # ------------------------------------------------------------------ fit
     def _split_pools(self, y_idx, n_classes, rng):
@@ -360,9 +357,9 @@ class EpisodicEncoder(SequenceInputMixin, TransformerMixin, BaseEstimator):
         -------
         self
         """
+        batch, y = validate_sequences_targets(self, X, y)
         hidden = self._check_params()
         dev = resolve_device(self.device)
-        batch, y = validate_sequences_targets(self, X, y)
         y_idx = np.searchsorted(self.classes_, y)
         n_classes = len(self.classes_)
         d_in = batch.n_features
@@ -371,11 +368,9 @@ class EpisodicEncoder(SequenceInputMixin, TransformerMixin, BaseEstimator):
         metric_fn = _get_metric(self.metric)
         params = dict(self.metric_params or {})
 
-        seed = seed_from_random_state(self.random_state)
-        ss_episodes, ss_val, ss_cal, ss_init = np.random.SeedSequence(seed).spawn(4)
-        rng = np.random.default_rng(ss_episodes)
-        gen = torch.Generator(device="cpu")
-        gen.manual_seed(int(ss_init.generate_state(1, np.uint64)[0] >> 1))
+        ss_episodes, ss_val, ss_cal, ss_init = spawn_random_states(self.random_state, 4)
+        rng = check_random_state(ss_episodes)
+        gen = torch_generator(ss_init, "cpu")
 
         train_m, val_m, val_eligible = self._split_pools(y_idx, n_classes, rng)
         need = self.n_shot + 1
@@ -410,7 +405,7 @@ class EpisodicEncoder(SequenceInputMixin, TransformerMixin, BaseEstimator):
         # initial scale: the minimiser of the loss of a few episodes under the initial encoder
         log_s0 = 0.0
         if self.learn_temperature:
-            cal = np.random.default_rng(ss_cal)
+            cal = check_random_state(ss_cal)
             with torch.no_grad():
                 eps = [_draw_episode(cal, train_m, eligible, n_way, self.n_shot, self.n_query)
                        for _ in range(_N_CALIBRATION_EPISODES)]
@@ -428,16 +423,15 @@ class EpisodicEncoder(SequenceInputMixin, TransformerMixin, BaseEstimator):
         validate = None
         if len(val_eligible):
             validate = self._make_validation(encoder, scale, tb, val_m, val_eligible, n_way,
-                                             np.random.default_rng(ss_val), dev, params)
+                                             check_random_state(ss_val), dev, params)
 
         self.history_ = train(
-            step, [encoder, scale], max_epochs=int(self.n_episodes), optimizer=self.optimizer,
+            step, [encoder, scale], max_epochs=int(self.max_epochs), optimizer=self.optimizer,
             lr=self.lr, lr_step_size=self.lr_step_size, lr_gamma=self.lr_gamma,
             validate=validate, validate_every=self.validate_every,
             patience=self.patience if validate is not None else None,
             verbose=self.verbose, desc=type(self).__name__)
-        self.encoder_state_ = {k: v.detach().cpu().numpy().copy()
-                               for k, v in encoder.state_dict().items()}
+        self.encoder_state_ = module_state(encoder)
         self.temperature_ = float(torch.exp(-scale.log_scale.detach()).cpu())
         self.n_components_ = d_out
         self.n_way_ = n_way
@@ -482,8 +476,7 @@ class EpisodicEncoder(SequenceInputMixin, TransformerMixin, BaseEstimator):
     def _encoder(self, dtype, device):
         module = build_frame_mlp(self.n_features_in_, self._hidden_fit, self.n_components_,
                                 self._residual_fit, dtype=dtype, device=device)
-        state = {k: torch.tensor(v) for k, v in self.encoder_state_.items()}
-        module.load_state_dict(state)
+        load_module_state(module, self.encoder_state_)
         module.to(dtype)
         module.eval()
         return module
@@ -561,18 +554,18 @@ def _calibrate_log_scale(dis, labels):
     """``log s`` minimising the mean episode loss of ``softmax(-s * DIS)``, by grid search.
 
     ``dis``/``labels`` are lists of per-episode ``(n_query, n_way)`` class distances and query
-    labels. The loss is convex in ``s``; a grid over ``log s`` around ``-log median(DIS)`` is
-    enough for a starting value.
+    labels. The loss (the training loss, :func:`_weighted_loss`, with every episode weighing
+    the same) is convex in ``s``; a grid over ``log s`` around ``-log median(DIS)`` is enough
+    for a starting value.
     """
     d = np.concatenate([np.asarray(x, dtype=np.float64) for x in dis])
-    lab = np.concatenate([np.asarray(x) for x in labels])
-    w = np.concatenate([np.full(len(x), 1.0 / (len(x) * len(dis))) for x in dis])
     med = float(np.median(d))
     if not np.isfinite(med) or med <= 0:
         return 0.0
+    lab = torch.as_tensor(np.concatenate([np.asarray(x) for x in labels]))
+    w = torch.as_tensor(np.concatenate([np.full(len(x), 1.0 / (len(x) * len(dis)))
+                                        for x in dis]))
+    d = torch.as_tensor(d)
     grid = -np.log(med) + np.linspace(-4.0, 6.0, 41) * np.log(2.0)
-    z = -np.exp(grid)[:, None, None] * d[None]  # (grid, n_query, n_way)
-    zmax = z.max(axis=2, keepdims=True)
-    lse = np.log(np.exp(z - zmax).sum(axis=2)) + zmax[:, :, 0]
-    ce = lse - np.take_along_axis(z, lab[None, :, None], axis=2)[:, :, 0]
-    return float(grid[int(np.argmin(ce @ w))])
+    losses = [float(_weighted_loss(d, lab, w, float(s))) for s in np.exp(grid)]
+    return float(grid[int(np.argmin(losses))])

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ..distances._pairwise import _get_metric, check_metric_params, pairwise_sequence_distances
+from ..utils._param_validation import (
+    BLOCK_SIZE,
+    DEVICE,
+    LAYOUT,
+    N_JOBS,
+    POSITIVE_INT,
+    StrOptions,
+    check_estimator_params,
+    validate_parameter_constraints,
+)
 from ..utils._validation import (
     SequenceInputMixin,
     validate_sequences,
@@ -137,6 +145,17 @@ class KNeighborsSequenceClassifier(SequenceInputMixin, ClassifierMixin, BaseEsti
     True
     """
 
+    _parameter_constraints: dict = {
+        "n_neighbors": POSITIVE_INT,
+        "metric": [str, callable],
+        "metric_params": [dict, None],
+        "weights": [StrOptions({"uniform", "distance"})],
+        "block_size": BLOCK_SIZE,
+        "n_jobs": N_JOBS,
+        "device": DEVICE,
+        "layout": LAYOUT,
+    }
+
     def __init__(
         self,
         n_neighbors=1,
@@ -160,8 +179,8 @@ class KNeighborsSequenceClassifier(SequenceInputMixin, ClassifierMixin, BaseEsti
 
     @staticmethod
     def _check_n_neighbors(k, n_train):
-        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
-            raise ValueError(f"n_neighbors must be a positive integer; got {k!r}.")
+        # the type and range are the constructor's constraint; the count against the data
+        # is semantic
         if k > n_train:
             raise ValueError(
                 f"n_neighbors={k} is larger than the {n_train} training sequences."
@@ -169,9 +188,8 @@ class KNeighborsSequenceClassifier(SequenceInputMixin, ClassifierMixin, BaseEsti
         return int(k)
 
     def _check_params(self, n_train):
+        # the constraints are checked by validate_sequences_targets; what they cannot say:
         self._check_n_neighbors(self.n_neighbors, n_train)
-        if self.weights not in ("uniform", "distance"):
-            raise ValueError(f"weights must be 'uniform' or 'distance'; got {self.weights!r}.")
         fn = _get_metric(self.metric)  # metric_params are checked by a dry run in fit
         if self.weights == "distance" and getattr(fn, "_seqot_signed", False):
             raise ValueError(
@@ -212,8 +230,13 @@ class KNeighborsSequenceClassifier(SequenceInputMixin, ClassifierMixin, BaseEsti
     def kneighbors(self, X, n_neighbors=None, return_distance=True):
         """Indices (and distances) of the nearest training sequences of each sequence of X."""
         check_is_fitted(self)
-        # also checked here: a set_params after fit, or an explicit n_neighbors (-1 would
-        # slice "all but the last")
+        # before any distance: the parameters (set_params after fit) and an explicit count
+        # (-1 would slice "all but the last")
+        check_estimator_params(self)
+        if n_neighbors is not None:
+            validate_parameter_constraints(
+                {"n_neighbors": POSITIVE_INT}, {"n_neighbors": n_neighbors},
+                caller_name=f"{type(self).__name__}.kneighbors")
         k = self._check_n_neighbors(self.n_neighbors if n_neighbors is None else n_neighbors,
                                     self.X_fit_.n_sequences)
         D = self._distances(X)
@@ -225,6 +248,7 @@ class KNeighborsSequenceClassifier(SequenceInputMixin, ClassifierMixin, BaseEsti
     def predict_proba(self, X):
         """Share of (weighted) neighbour votes per class, ``(n, n_classes)``."""
         check_is_fitted(self)
+        check_estimator_params(self)  # before any distance (set_params after fit)
         k = self._check_n_neighbors(self.n_neighbors, self.X_fit_.n_sequences)
         D = self._distances(X)
         try:
