@@ -2,13 +2,13 @@
 
 Workload (issue): one video of N = 16,000 frames (the longest 50 Salads video), K = 19
 actions, 25 mirror-descent iterations, float32 on the CPU with torch's default number of
-threads, the solver's default hyper-parameters (alpha = 0.3, r = 0.04, eps = 0.07,
+threads, the solver's default hyper-parameters (alpha = 0.3, r = 0.04, reg = 0.07,
 lambda = 0.05); then N = 64,000. Targets: seqot <= 0.25 s at 16k and
 time(64k) / time(16k) <= 5 (linear is 4). The cost is 1 - cos of noisy piecewise-constant
 frames to their prototypes (``make_segmented_sequences``).
 
 Anchors, run in the same process on the same cost: re-implementations (not seqot's code) of the
-same iteration (spec §2.8: T0 = 1/(NK), step 4 / max G0 capped at min(1/eps, 1/lambda),
+same iteration (spec §2.8: T0 = 1/(NK), step 4 / max G0 capped at min(1/reg, 1/lambda),
 log-domain mirror step, row projection, subnormals flushed as seqot does) that differ only in
 how the structure product Phi = C^v (T C^a) is computed:
 
@@ -40,7 +40,7 @@ from _timing import median_time
 from seqot.datasets import make_segmented_sequences
 from seqot.ot import asot
 
-ALPHA, RADIUS, EPS, LAM, N_ITER, K = 0.3, 0.04, 0.07, 0.05, 25, 19
+ALPHA, RADIUS, REG, LAM, N_ITER, K = 0.3, 0.04, 0.07, 0.05, 25, 19
 
 
 def make_cost(n_frames, seed=0):
@@ -89,12 +89,12 @@ def reference_asot(C, structure, max_iter=N_ITER):
 
     def gradient(T, log_T):
         m = T.sum(0)
-        return (ALPHA * structure(T) + C_lin + EPS * log_T
+        return (ALPHA * structure(T) + C_lin + REG * log_T
                 + LAM * (torch.log(m * k) + 1.0))
 
     g_max = float(gradient(T, log_T).max())
     assert g_max > 0
-    eta = min(4.0 / g_max, 1.0 / EPS, 1.0 / LAM)
+    eta = min(4.0 / g_max, 1.0 / REG, 1.0 / LAM)
     for _ in range(max_iter):
         logits = log_T - eta * gradient(T, log_T)
         log_T = logits - torch.logsumexp(logits, dim=1, keepdim=True) + log_p
@@ -109,7 +109,7 @@ def timed(fn):
 
 
 def seqot_solve(C):
-    return asot(C, alpha=ALPHA, radius=RADIUS, eps=EPS, lambda_actions=LAM, max_iter=N_ITER).plan
+    return asot(C, alpha=ALPHA, radius=RADIUS, reg=REG, lambda_actions=LAM, max_iter=N_ITER).plan
 
 
 def main():
@@ -183,7 +183,7 @@ def main():
          "PASS" if t_16k <= time_target else "FAIL"),
     ]
     print(f"torch {torch.__version__}, numpy {np.__version__}, threads "
-          f"{torch.get_num_threads()}; alpha={ALPHA}, r={RADIUS}, eps={EPS}, lambda={LAM}")
+          f"{torch.get_num_threads()}; alpha={ALPHA}, r={RADIUS}, reg={REG}, lambda={LAM}")
     width = max(len(r[0]) for r in rows)
     for name, t, ratio_text in rows:
         print(f"{name:<{width}}  {t:>12}  {ratio_text}")

@@ -48,9 +48,9 @@ def n_segments(labels):
 # Part 1: decoding noisy costs (20 videos of 500 frames, 8 actions, d = 32)
 DECODERS = {
     "argmax": lambda c: [x.argmin(1) for x in c],
-    "ASOT": lambda c: asot_segment(c, alpha=0.6, eps=0.04, lambda_actions=0.01),
-    "ASOT alpha=0": lambda c: asot_segment(c, alpha=0.0, eps=0.04, lambda_actions=0.01),
-    "balanced": lambda c: asot_segment(c, alpha=0.6, eps=0.04, balanced=True),
+    "ASOT": lambda c: asot_segment(c, alpha=0.6, reg=0.04, lambda_actions=0.01),
+    "ASOT alpha=0": lambda c: asot_segment(c, alpha=0.0, reg=0.04, lambda_actions=0.01),
+    "balanced": lambda c: asot_segment(c, alpha=0.6, reg=0.04, balanced=True),
     "sticky Viterbi": lambda c: viterbi_segment(c, mean_segment_length=80),
 }
 print(f"{'noise':>5}  " + "  ".join(f"{name:>16}" for name in DECODERS))
@@ -69,12 +69,13 @@ for noise in (0.3, 0.6, 1.0):
 # %%
 # Part 2: unsupervised speaker segmentation of JapaneseVowels "videos"
 X, y = make_japanese_vowels_videos(n_videos=10 if QUICK else 30, random_state=0)
-fit_params = {"n_epochs": 3} if QUICK else {}
+fit_params = {"max_epochs": 3} if QUICK else {}
 km = KMeans(9, n_init=10, random_state=0).fit(np.concatenate(X))
 results = {
     "k-means per frame": np.split(km.labels_, np.cumsum([len(x) for x in X])[:-1]),
     "balanced OT, no GW": ASOTSegmenter(n_actions=9, rho=0.0, balanced=True, alpha_train=0.0,
-                                        alpha_eval=0.0, random_state=0, **fit_params).fit_predict(X),
+                                        alpha_eval=0.0, random_state=0,
+                                        **fit_params).fit_predict(X),
     "ASOTSegmenter": ASOTSegmenter(n_actions=9, rho=0.0, random_state=0,
                                    **fit_params).fit_predict(X),
 }
@@ -86,7 +87,7 @@ for name, labels in results.items():
 # %%
 # The solver's plan on one noisy video of Part 1 (noise 1.0): ASOT's structural term makes
 # the frame-to-action plan piecewise constant.
-plot_transport_plan(asot(costs[0], alpha=0.6, eps=0.04, lambda_actions=0.01).plan,
+plot_transport_plan(asot(costs[0], alpha=0.6, reg=0.04, lambda_actions=0.01).plan,
                     title="ASOT plan, one synthetic video")
 
 # %%

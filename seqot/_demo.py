@@ -99,9 +99,9 @@ def asot_segmentation(quick=False, verbose=False):
         "k-means per frame": np.split(km.labels_, np.cumsum([len(x) for x in X])[:-1]),
         "balanced OT, no GW": ASOTSegmenter(
             n_actions=9, rho=0.0, balanced=True, alpha_train=0.0, alpha_eval=0.0,
-            n_epochs=5 if quick else 15, random_state=0, verbose=verbose).fit_predict(X),
+            max_epochs=5 if quick else 15, random_state=0, verbose=verbose).fit_predict(X),
         "ASOTSegmenter": ASOTSegmenter(
-            n_actions=9, rho=0.0, n_epochs=5 if quick else 15, random_state=0,
+            n_actions=9, rho=0.0, max_epochs=5 if quick else 15, random_state=0,
             verbose=verbose).fit_predict(X),
     }
     for name, labels in methods.items():

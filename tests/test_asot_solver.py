@@ -112,7 +112,7 @@ def random_cost(seed, n=30, k=5, low=0.0, high=2.0):
 @pytest.mark.parametrize("alpha", [0.0, 0.3, 0.7])
 def test_feasibility(alpha, balanced):
     C = random_cost(0, n=60, k=6)
-    res = asot(C, alpha=alpha, balanced=balanced, eps=0.07, n_sinkhorn_iter=500)
+    res = asot(C, alpha=alpha, balanced=balanced, reg=0.07, sinkhorn_max_iter=500)
     assert isinstance(res, ASOTResult)
     assert res.plan.shape == (60, 6) and res.objective.shape == (26,)
     assert np.isfinite(res.plan).all() and (res.plan >= 0).all()
@@ -125,10 +125,10 @@ def test_feasibility(alpha, balanced):
 
 def test_balanced_rows_sum_to_one_with_defaults(videos):
     """The documented contract (rows sum to one) and spec §9 #1 hold for balanced mode with the
-    default n_sinkhorn_iter, not only with a long projection; the structure product assumes it
+    default sinkhorn_max_iter, not only with a long projection; the structure product assumes it
     too ((T C^a) = p - T needs exact row sums)."""
     for C in videos[0][:2]:
-        res = asot(C, alpha=0.6, radius=0.04, eps=0.04, balanced=True)
+        res = asot(C, alpha=0.6, radius=0.04, reg=0.04, balanced=True)
         np.testing.assert_allclose(res.plan.sum(1), 1.0, atol=1e-6)
 
 
@@ -138,13 +138,13 @@ def test_balanced_rows_sum_to_one_with_defaults(videos):
 @pytest.mark.parametrize("eps", [0.05, 0.3])
 def test_no_gw_no_kl_is_row_softmax(eps):
     C = random_cost(1, n=50, k=7)
-    res = asot(C, alpha=0.0, lambda_actions=0.0, eps=eps, max_iter=300)
+    res = asot(C, alpha=0.0, lambda_actions=0.0, reg=eps, max_iter=300)
     np.testing.assert_allclose(res.plan, softmax(-C / eps, axis=1), rtol=0, atol=1e-9)
 
 
 def test_no_gw_no_kl_argmax_is_argmin_after_25_iterations(videos):
     for C, _ in zip(*videos):
-        res = asot(C, alpha=0.0, lambda_actions=0.0, eps=0.04, max_iter=25)
+        res = asot(C, alpha=0.0, lambda_actions=0.0, reg=0.04, max_iter=25)
         np.testing.assert_array_equal(res.plan.argmax(1), C.argmin(1))
 
 
@@ -155,7 +155,7 @@ def test_no_gw_matches_pot_semi_relaxed(lam, max_iter):
     p, q = np.full(N, 1.0 / N), np.full(K, 1.0 / K)
     ref = ot.unbalanced.sinkhorn_unbalanced(p, q, C, reg=eps, reg_m=(np.inf, lam),
                                             reg_type="kl", numItermax=100000, stopThr=1e-16)
-    res = asot(C, alpha=0.0, eps=eps, lambda_actions=lam, max_iter=max_iter)
+    res = asot(C, alpha=0.0, reg=eps, lambda_actions=lam, max_iter=max_iter)
     np.testing.assert_allclose(res.plan / N, ref, rtol=1e-8, atol=1e-14)
     # lambda really acted: the plan is neither the row softmax nor POT's at another lambda
     assert np.abs(res.plan - softmax(-C / eps, axis=1)).max() > 1e-3
@@ -166,10 +166,10 @@ def test_no_gw_balanced_matches_pot_sinkhorn():
     C = random_cost(3, n=N, k=K)
     p, q = np.full(N, 1.0 / N), np.full(K, 1.0 / K)
     ref = ot.sinkhorn(p, q, C, eps, method="sinkhorn_log", numItermax=100000, stopThr=1e-15)
-    res = asot(C, alpha=0.0, eps=eps, balanced=True, max_iter=5, n_sinkhorn_iter=1000)
+    res = asot(C, alpha=0.0, reg=eps, balanced=True, max_iter=5, sinkhorn_max_iter=1000)
     np.testing.assert_allclose(res.plan / N, ref, rtol=1e-8, atol=1e-14)
     # large lambda approaches the balanced solution (spec §9 #4), small lambda does not
-    gaps = [np.abs(asot(C, alpha=0.0, eps=eps, lambda_actions=lam, max_iter=max_iter).plan / N
+    gaps = [np.abs(asot(C, alpha=0.0, reg=eps, lambda_actions=lam, max_iter=max_iter).plan / N
                    - ref).max() for lam, max_iter in ((0.05, 300), (0.5, 300), (5.0, 2500))]
     assert gaps[0] > gaps[1] > gaps[2] and gaps[2] < 0.1 * gaps[0]
 
@@ -247,7 +247,7 @@ def test_iteration_matches_dense_reference(n, params):
     params = dict(params)
     C += params.pop("shift", 0.0)
     ref_plan, ref_trace, ref_eta = dense_asot(C, max_iter=30, **params)
-    res = asot(C, alpha=params["alpha"], radius=params["radius"], eps=params["eps"],
+    res = asot(C, alpha=params["alpha"], radius=params["radius"], reg=params["eps"],
                lambda_actions=params["lam"], rho=params.get("rho", 0.0), max_iter=30,
                gw_grad_scale=params.get("gamma", 1.0), step_size=params.get("step"))
     assert res.step_size == pytest.approx(ref_eta, rel=1e-12)
@@ -263,8 +263,8 @@ def test_balanced_iteration_matches_dense_reference():
     C = rng.uniform(0, 2, (28, 4))
     ref_plan, ref_trace, _ = dense_asot(C, alpha=0.4, radius=0.1, eps=0.1, lam=0.0, max_iter=8,
                                         balanced=True)
-    res = asot(C, alpha=0.4, radius=0.1, eps=0.1, balanced=True, max_iter=8,
-               n_sinkhorn_iter=3000)
+    res = asot(C, alpha=0.4, radius=0.1, reg=0.1, balanced=True, max_iter=8,
+               sinkhorn_max_iter=3000)
     np.testing.assert_allclose(res.plan, ref_plan, rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(res.objective, ref_trace, rtol=1e-7, atol=1e-9)
 
@@ -273,7 +273,7 @@ def test_objective_at_init_closed_form():
     """T0 = 1/(NK): objective = gamma*alpha/2 <Phi,T0> + <C_lin,T0> - eps log(NK) (KL = 0)."""
     N, K, alpha, r, eps, gamma = 40, 4, 0.5, 0.1, 0.07, 2.0
     C = random_cost(9, n=N, k=K)
-    res = asot(C, alpha=alpha, radius=r, eps=eps, gw_grad_scale=gamma, max_iter=1)
+    res = asot(C, alpha=alpha, radius=r, reg=eps, gw_grad_scale=gamma, max_iter=1)
     w = int(np.floor(N * r))
     neighbours = sum(min(i + w, N - 1) - max(i - w, 0) for i in range(N))  # pairs 1<=|i-k|<=w
     gw = neighbours * (1 / r) * (1 / (N * K)) ** 2 * K * (K - 1)
@@ -288,7 +288,7 @@ def test_objective_at_init_closed_form():
 def test_column_permutation_equivariance(balanced):
     C = random_cost(10, n=45, k=6)
     perm = np.array([3, 0, 5, 1, 4, 2])
-    kw = dict(alpha=0.5, radius=0.1, eps=0.07, lambda_actions=0.05, balanced=balanced)
+    kw = dict(alpha=0.5, radius=0.1, reg=0.07, lambda_actions=0.05, balanced=balanced)
     res, res_p = asot(C, **kw), asot(C[:, perm], **kw)
     np.testing.assert_allclose(res_p.plan, res.plan[:, perm], rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(res_p.objective, res.objective, rtol=1e-12)
@@ -296,7 +296,7 @@ def test_column_permutation_equivariance(balanced):
 
 def test_time_reversal_equivariance():
     C = random_cost(11, n=45, k=6)
-    kw = dict(alpha=0.5, radius=0.1, eps=0.07, lambda_actions=0.05)
+    kw = dict(alpha=0.5, radius=0.1, reg=0.07, lambda_actions=0.05)
     res, res_r = asot(C, **kw), asot(C[::-1].copy(), **kw)
     np.testing.assert_allclose(res_r.plan, res.plan[::-1], rtol=1e-10, atol=1e-12)
     # the temporal prior breaks the symmetry, as it should
@@ -309,7 +309,7 @@ def test_time_reversal_equivariance():
 def test_row_shift_invariance_with_fixed_step(alpha):
     C = random_cost(12, n=40, k=5)
     shift = np.random.default_rng(13).normal(scale=3.0, size=(40, 1))
-    kw = dict(alpha=alpha, radius=0.1, eps=0.07, lambda_actions=0.05, step_size=2.0)
+    kw = dict(alpha=alpha, radius=0.1, reg=0.07, lambda_actions=0.05, step_size=2.0)
     np.testing.assert_allclose(asot(C + shift, **kw).plan, asot(C, **kw).plan, rtol=1e-9,
                                atol=1e-11)
     # with the auto step a constant offset changes the step, hence the plan (spec §8 #5a)
@@ -321,8 +321,8 @@ def test_row_shift_invariance_with_fixed_step(alpha):
 def test_joint_scaling_at_alpha_zero(s):
     C = random_cost(14, n=40, k=5)
     kw = dict(alpha=0.0, radius=0.1, max_iter=25)
-    res = asot(C, eps=0.07, lambda_actions=0.05, **kw)
-    res_s = asot(s * C, eps=s * 0.07, lambda_actions=s * 0.05, **kw)
+    res = asot(C, reg=0.07, lambda_actions=0.05, **kw)
+    res_s = asot(s * C, reg=s * 0.07, lambda_actions=s * 0.05, **kw)
     np.testing.assert_allclose(res_s.plan, res.plan, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(res_s.objective, s * res.objective, rtol=1e-10)
     assert res_s.step_size == pytest.approx(res.step_size / s, rel=1e-12)
@@ -335,7 +335,7 @@ def test_temporal_consistency(videos):
     costs, labels = videos
     acc_asot, acc_argmax, seg_asot, seg_argmax, seg_true = [], [], [], [], []
     for C, y in zip(costs, labels):
-        pred = asot(C, alpha=0.6, radius=0.04, eps=0.04, lambda_actions=0.01).plan.argmax(1)
+        pred = asot(C, alpha=0.6, radius=0.04, reg=0.04, lambda_actions=0.01).plan.argmax(1)
         acc_asot.append(np.mean(pred == y))
         acc_argmax.append(np.mean(C.argmin(1) == y))
         seg_asot.append(n_segments(pred))
@@ -350,7 +350,7 @@ def test_temporal_consistency(videos):
 def test_segments_non_increasing_in_alpha(videos):
     costs, _ = videos
     mean_segments = [
-        np.mean([n_segments(asot(C, alpha=a, radius=0.04, eps=0.04,
+        np.mean([n_segments(asot(C, alpha=a, radius=0.04, reg=0.04,
                                  lambda_actions=0.01).plan.argmax(1)) for C in costs])
         for a in (0.0, 0.1, 0.3, 0.6)
     ]
@@ -365,9 +365,9 @@ def test_unbalanced_uses_a_subset_of_actions():
         C = 1.0 - x @ P.T
         present = np.unique(truth)
         assert len(present) < 8
-        pred = asot(C, alpha=0.6, radius=0.04, eps=0.04, lambda_actions=0.01).plan.argmax(1)
+        pred = asot(C, alpha=0.6, radius=0.04, reg=0.04, lambda_actions=0.01).plan.argmax(1)
         assert set(np.unique(pred)) == set(present)
-        balanced = asot(C, alpha=0.6, radius=0.04, eps=0.04, balanced=True).plan
+        balanced = asot(C, alpha=0.6, radius=0.04, reg=0.04, balanced=True).plan
         assert len(np.unique(balanced.argmax(1))) > len(present)
 
 
@@ -376,7 +376,7 @@ def test_column_kl_decreases_with_lambda(alpha):
     X, _, P = make_segmented_sequences(n_sequences=1, n_frames=300, n_segments=(3, 3),
                                        noise=0.6, random_state=2, return_prototypes=True)
     C = 1.0 - X[0] @ P.T
-    kls = [column_kl(asot(C, alpha=alpha, eps=0.05, lambda_actions=lam, max_iter=300).plan)
+    kls = [column_kl(asot(C, alpha=alpha, reg=0.05, lambda_actions=lam, max_iter=300).plan)
            for lam in (0.0, 0.01, 0.1, 1.0, 10.0)]
     assert all(b < a for a, b in zip(kls, kls[1:])), kls
     assert kls[-1] < 0.05 * kls[0]
@@ -396,7 +396,7 @@ def test_single_frame(alpha):
     """N = 1 has no neighbours, so alpha > 0 is alpha = 0 with cost (1-alpha) C."""
     C = np.array([[0.3, 1.2, 0.7, 0.1]])
     lam, eps = 0.2, 0.1
-    res = asot(C, alpha=alpha, eps=eps, lambda_actions=lam, max_iter=500)
+    res = asot(C, alpha=alpha, reg=eps, lambda_actions=lam, max_iter=500)
     ref = ot.unbalanced.sinkhorn_unbalanced(np.ones(1), np.full(4, 0.25), (1 - alpha) * C,
                                             reg=eps, reg_m=(np.inf, lam), reg_type="kl",
                                             numItermax=100000, stopThr=1e-16)
@@ -430,27 +430,40 @@ def test_nonfinite_cost_raises(bad):
 @pytest.mark.parametrize(
     "kwargs,match",
     [
-        (dict(alpha=1.0), "alpha"),
-        (dict(alpha=-0.1), "alpha"),
-        (dict(eps=0.0), "eps"),
-        (dict(eps=-1.0), "eps"),
-        (dict(radius=0.0), "radius"),
-        (dict(radius=1.5), "radius"),
-        (dict(max_iter=0), "max_iter"),
-        (dict(max_iter=2.5), "max_iter"),
-        (dict(lambda_actions=-0.1), "lambda_actions"),
-        (dict(rho=-1.0), "rho"),
-        (dict(step_size=0.0), "step_size"),
-        (dict(gw_grad_scale=0.0), "gw_grad_scale"),
-        (dict(n_sinkhorn_iter=0), "n_sinkhorn_iter"),
-        (dict(balanced="yes"), "balanced"),
         (dict(mask=np.ones(9, dtype=bool)), "mask"),
         (dict(mask=np.ones(10, dtype=int)), "mask"),
     ],
 )
-def test_bad_parameters_raise(kwargs, match):
+def test_bad_masks_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):
         asot(random_cost(18, n=10, k=3), **kwargs)
+
+
+def _function_constraint_cases():
+    """Every declared constraint of asot and asot_structure_product, violated once."""
+    from seqot.utils.estimator_checks import invalid_parameter_values
+
+    C = random_cost(18, n=10, k=3)
+    calls = {asot: ((C,), {}), asot_structure_product: ((C, 0.1), {})}
+    cases = []
+    for f, (args, kwargs) in calls.items():
+        for name, entry in f._skl_parameter_constraints.items():
+            for bad in invalid_parameter_values(entry):
+                if f is asot_structure_product and name == "radius":
+                    cases.append((f, (C, bad), {}, name))
+                else:
+                    cases.append((f, args, {**kwargs, name: bad}, name))
+    return cases
+
+
+@pytest.mark.parametrize("func, args, kwargs, name", _function_constraint_cases(),
+                         ids=lambda v: getattr(v, "__name__", None) if callable(v) else None)
+def test_functions_refuse_every_constraint_violation_naming_the_parameter(func, args, kwargs,
+                                                                          name):
+    from seqot.utils._param_validation import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match=f"'{name}' parameter of {func.__name__}"):
+        func(*args, **kwargs)
 
 
 @pytest.mark.parametrize(
@@ -471,11 +484,6 @@ def test_bad_inputs_raise(cost, kwargs, match):
         asot(cost, **kwargs)
 
 
-def test_structure_product_validates_radius():
-    with pytest.raises(ValueError, match="radius"):
-        asot_structure_product(np.ones((4, 2)), 0.0)
-
-
 # --------------------------------------------------------------------------------------
 # 12. Monotone objective (soft)
 # --------------------------------------------------------------------------------------
@@ -483,7 +491,7 @@ def test_structure_product_validates_radius():
 @pytest.mark.parametrize("alpha", [0.3, 0.6])
 def test_objective_non_increasing(videos, alpha, lam):
     for C in videos[0][:2]:
-        trace = asot(C, alpha=alpha, eps=0.07, lambda_actions=lam).objective
+        trace = asot(C, alpha=alpha, reg=0.07, lambda_actions=lam).objective
         assert np.all(np.diff(trace) <= 1e-6 * np.abs(trace[:-1])), np.diff(trace).max()
         assert trace[-1] < trace[0] - 1e-2
 
@@ -506,9 +514,9 @@ def ragged_costs(seed=19, lengths=(30, 55, 80, 7), K=5):
 @pytest.mark.parametrize(
     "kw",
     [
-        dict(alpha=0.5, radius=0.04, eps=0.07, lambda_actions=0.05, rho=0.3),
-        dict(alpha=0.3, radius=0.1, eps=0.05, lambda_actions=0.0, gw_grad_scale=2.0),
-        dict(alpha=0.5, radius=0.04, eps=0.1, balanced=True, max_iter=10),
+        dict(alpha=0.5, radius=0.04, reg=0.07, lambda_actions=0.05, rho=0.3),
+        dict(alpha=0.3, radius=0.1, reg=0.05, lambda_actions=0.0, gw_grad_scale=2.0),
+        dict(alpha=0.5, radius=0.04, reg=0.1, balanced=True, max_iter=10),
     ],
 )
 def test_batch_equals_loop(kw):
@@ -560,7 +568,7 @@ def test_padding_is_not_part_of_the_video():
 # --------------------------------------------------------------------------------------
 def test_numpy_torch_parity():
     costs, batch, mask = ragged_costs()
-    kw = dict(alpha=0.5, radius=0.04, eps=0.07, lambda_actions=0.05, rho=0.3)
+    kw = dict(alpha=0.5, radius=0.04, reg=0.07, lambda_actions=0.05, rho=0.3)
     res_np = asot(batch, mask, **kw)
     res_t = asot(torch.from_numpy(batch), torch.from_numpy(mask), **kw)
     for field in ("plan", "objective", "step_size"):
@@ -597,7 +605,7 @@ def test_float32_large_video(backend):
                                        return_prototypes=True)
     C64 = 1.0 - X[0] @ P.T
     C32 = C64.astype(np.float32)
-    kw = dict(alpha=0.6, radius=0.04, eps=0.04, lambda_actions=0.01)
+    kw = dict(alpha=0.6, radius=0.04, reg=0.04, lambda_actions=0.01)
     res32 = asot(torch.from_numpy(C32) if backend == "torch" else C32, **kw)
     plan32 = res32.plan.numpy() if backend == "torch" else res32.plan
     assert plan32.dtype == np.float32 and res32.objective.dtype in (np.float32, torch.float32)

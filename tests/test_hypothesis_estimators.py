@@ -442,11 +442,12 @@ HYPERPARAMETERS = {
     "ASOTSegmenter": dict(
         n_actions=[1, 2, 8, 40, 10_000, 0, None], hidden=[(), (0,)], n_components=[1, 0],
         temperature=[_TINY, _HUGE, 0], alpha_train=[0, 0.999, 1.0],
-        alpha_eval=[0, 0.999, 1.0], eps_train=[_TINY, _HUGE, 0], eps_eval=[_TINY, _HUGE, 0],
+        alpha_eval=[0, 0.999, 1.0], reg_train=[_TINY, _HUGE, 0], reg_eval=[_TINY, _HUGE, 0],
         lambda_train=[0, _TINY, _HUGE], lambda_eval=[0, _HUGE, -1], radius=[_TINY, 1.0, 0, 2],
         rho=[0, _HUGE], rho_eval=[0, _HUGE, -1], balanced=[True, "x"], max_iter=[1, 0],
-        n_frames=[1, 1000, 0], batch_size=[1, 100, 0], n_epochs=[1, 0], lr=[_HUGE, 1e-12],
-        weight_decay=[_HUGE, -1], init=["random", "bad"], standardize=[True]),
+        n_frames=[1, 1000, 0], batch_size=[1, 100, 0], max_epochs=[1, 0], lr=[_HUGE, 1e-12],
+        weight_decay=[_HUGE, -1], init=["random", "bad"],
+        standardize=["global", "per_sequence", True]),
     "ACOTSubspacePooling": dict(
         n_components=[2, 3, 0], negatives_per_frame=[1, 20, 0],
         noise_distribution=["uniform", "bad"], alpha=[0, _TINY, _HUGE, -1],
@@ -532,7 +533,7 @@ MUST_WORK = [
     ("SequenceDistanceTransformer", {"metric": "otam", "metric_params": {"lbda": _HUGE}}),
     ("DeepEMDClassifier", {"temperature": _TINY}), ("DeepEMDClassifier", {"temperature": _HUGE}),
     ("ASOTSegmenter", {"alpha_eval": 0.0}), ("ASOTSegmenter", {"alpha_eval": 0.999}),
-    ("ASOTSegmenter", {"eps_eval": _TINY}), ("ASOTSegmenter", {"eps_eval": _HUGE}),
+    ("ASOTSegmenter", {"reg_eval": _TINY}), ("ASOTSegmenter", {"reg_eval": _HUGE}),
     ("ASOTSegmenter", {"lambda_eval": 0.0}), ("ASOTSegmenter", {"lambda_eval": _HUGE}),
     ("ASOTSegmenter", {"rho_eval": _HUGE}), ("ASOTSegmenter", {"n_actions": 40, "init": "random"}),
 ]

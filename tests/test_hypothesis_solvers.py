@@ -288,8 +288,8 @@ def asot_problems(draw):
        st.sampled_from([1e-8, 0.07, 1e3]),
        st.booleans(), st.sampled_from([torch.float32, torch.float64]))
 def test_asot_finite_plans(C, alpha, lam, eps, balanced, dtype):
-    res = asot(torch.as_tensor(C, dtype=dtype), alpha=alpha, lambda_actions=lam, eps=eps,
-               balanced=balanced, max_iter=5, n_sinkhorn_iter=20)
+    res = asot(torch.as_tensor(C, dtype=dtype), alpha=alpha, lambda_actions=lam, reg=eps,
+               balanced=balanced, max_iter=5, sinkhorn_max_iter=20)
     assert_finite(res.plan)
     assert_finite(res.objective)
     assert_finite(res.step_size)
@@ -298,18 +298,14 @@ def test_asot_finite_plans(C, alpha, lam, eps, balanced, dtype):
                                rtol=1e-3, atol=1e-3)
 
 
+# plain bad values of asot's parameters are driven by its declared constraints in
+# tests/test_asot_solver.py; the mask is data
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(alpha=-0.1), "alpha"), (dict(alpha=1.0), "alpha"), (dict(alpha=np.nan), "alpha"),
-    (dict(radius=0.0), "radius"), (dict(radius=2.0), "radius"), (dict(eps=0.0), "eps"),
-    (dict(eps=-1.0), "eps"), (dict(lambda_actions=-1.0), "lambda_actions"),
-    (dict(lambda_actions=np.inf), "lambda_actions"), (dict(rho=-1.0), "rho"),
-    (dict(max_iter=0), "max_iter"), (dict(n_sinkhorn_iter=0), "n_sinkhorn_iter"),
-    (dict(step_size=0.0), "step_size"), (dict(gw_grad_scale=np.nan), "gw_grad_scale"),
-    (dict(balanced="yes"), "balanced"), (dict(mask=np.ones(6)), "mask.*boolean"),
+    (dict(mask=np.ones(6)), "mask.*boolean"),
     (dict(mask=np.ones(5, dtype=bool)), "mask.*shape"),
     (dict(mask=np.array([True, False, True, True, True, True])), "mask.*prefix"),
 ])
-def test_asot_bad_hyper_parameters(kwargs, match):
+def test_asot_bad_masks(kwargs, match):
     raises_clean(match, asot, np.random.default_rng(0).random((6, 3)), **kwargs)
 
 

@@ -418,26 +418,42 @@ def test_invalid_labels_raise(y_true, y_pred, match):
 
 
 def test_invalid_parameters_raise():
+    """What no declared constraint expresses: the background labels' type, and the inputs."""
     y = np.array([0, 0, 1, 1])
-    with pytest.raises(ValueError, match="matching must be one of"):
-        mof_score(y, y, matching="full")
-    with pytest.raises(ValueError, match="matching must be one of"):
-        hungarian_match(y, y, matching=None)
     with pytest.raises(ValueError, match="background must be"):
-        mof_score(y, y, background=1.5)
+        mof_score(y, y, background=[0, 1.5])
     with pytest.raises(ValueError, match="no frames left to evaluate"):
         mof_score(np.array([-1, -1]), np.array([0, 1]), background=-1)
-    with pytest.raises(ValueError, match="overlap must be a fraction"):
-        segmental_f1_score(y, y, overlap=50)
-    with pytest.raises(ValueError, match="method must be"):
-        f1_unsup_score(y, y, method="approx")
-    with pytest.raises(ValueError, match="n_samples must be"):
-        f1_unsup_score(y, y, method="sampled", n_samples=0)
+    with pytest.raises(ValueError, match="'overlaps' parameter of segmentation_scores"):
+        segmentation_scores(y, y, overlaps=(0.5, 50))
     with pytest.raises(ValueError, match="scores is empty"):
         aggregate_over_activities([])
     with pytest.raises(ValueError, match="activity 1 has the keys"):
         aggregate_over_activities([{"mof": 1.0, "n_frames": 3}, {"mof": 1.0}])
     with pytest.raises(ValueError, match="needs an 'n_frames'"):
         aggregate_over_activities([{"mof": 1.0}])
-    with pytest.raises(ValueError, match="weighting must be"):
-        aggregate_over_activities([{"f1": 1.0}], weighting="pooled")
+
+
+def _function_constraint_cases():
+    """Every declared constraint of the public metric functions, violated once."""
+    from seqot.utils.estimator_checks import invalid_parameter_values
+
+    y = np.array([0, 0, 1, 1])
+    funcs = [hungarian_match, mof_score, miou_score, f1_unsup_score, segmental_f1_score,
+             edit_score, segmentation_scores]
+    calls = {f: (y, y) for f in funcs}
+    calls[aggregate_over_activities] = ([{"mof": 1.0, "n_frames": 3}],)
+    return [(f, args, {name: bad}, name)
+            for f, args in calls.items()
+            for name, entry in f._skl_parameter_constraints.items()
+            for bad in invalid_parameter_values(entry)]
+
+
+@pytest.mark.parametrize("func, args, kwargs, name", _function_constraint_cases(),
+                         ids=lambda v: getattr(v, "__name__", None) if callable(v) else None)
+def test_functions_refuse_every_constraint_violation_naming_the_parameter(func, args, kwargs,
+                                                                          name):
+    from seqot.utils._param_validation import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match=f"'{name}' parameter of {func.__name__}"):
+        func(*args, **kwargs)

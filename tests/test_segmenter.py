@@ -80,15 +80,42 @@ def test_viterbi_equals_brute_force(seed):
 
 
 def test_viterbi_errors():
-    with pytest.raises(ValueError, match="stay_probability"):
-        viterbi_segment(np.zeros((3, 2)), stay_probability=1.0)
     with pytest.raises(ValueError, match="NaN"):
         viterbi_segment(np.full((3, 2), np.nan))
+    with pytest.raises(ValueError, match="empty list"):
+        viterbi_segment([])
     assert viterbi_segment(np.zeros((4, 1))).tolist() == [0, 0, 0, 0]
 
 
+def test_viterbi_temperature_divides_the_cost():
+    """temperature divides (issue 18's vocabulary): scaling the cost and the temperature
+    together changes nothing."""
+    cost = np.random.default_rng(3).random((30, 4))
+    np.testing.assert_array_equal(viterbi_segment(cost * 5.0, temperature=0.5),
+                                  viterbi_segment(cost, temperature=0.1))
+
+
+def _function_constraint_cases():
+    """Every declared constraint of asot_segment and viterbi_segment, violated once."""
+    from seqot.utils.estimator_checks import invalid_parameter_values
+
+    return [(f, name, bad)
+            for f in (asot_segment, viterbi_segment)
+            for name, entry in f._skl_parameter_constraints.items()
+            for bad in invalid_parameter_values(entry)]
+
+
+@pytest.mark.parametrize("func, name, bad", _function_constraint_cases(),
+                         ids=lambda v: getattr(v, "__name__", None) if callable(v) else None)
+def test_functions_refuse_every_constraint_violation_naming_the_parameter(func, name, bad):
+    from seqot.utils._param_validation import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match=f"'{name}' parameter of {func.__name__}"):
+        func(np.random.default_rng(0).random((6, 3)), **{name: bad})
+
+
 # ---------------------------------------------------------------------------- the estimator
-SYNTH = dict(n_actions=6, rho=0.0, lambda_train=0.2, n_epochs=10, device="cpu")
+SYNTH = dict(n_actions=6, rho=0.0, lambda_train=0.2, max_epochs=10, device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -152,18 +179,49 @@ def test_global_rng_untouched(synthetic):
     X, _ = synthetic
     np_state = np.random.get_state()[1].copy()
     torch_state = torch.get_rng_state().clone()
-    ASOTSegmenter(n_actions=3, n_epochs=1, device="cpu", random_state=0).fit(X[:4])
+    ASOTSegmenter(n_actions=3, max_epochs=1, device="cpu", random_state=0).fit(X[:4])
     assert np.array_equal(np.random.get_state()[1], np_state)
     assert torch.equal(torch.get_rng_state(), torch_state)
 
 
-def test_short_videos_and_standardize():
+@pytest.mark.parametrize("standardize", ["per_sequence", "global"])
+def test_short_videos_and_standardize(standardize):
     rng = np.random.default_rng(0)
     X = [rng.normal(size=(int(n), 5)) for n in rng.integers(1, 12, size=8)]
-    seg = ASOTSegmenter(n_actions=3, n_epochs=2, standardize=True, init="random",
+    seg = ASOTSegmenter(n_actions=3, max_epochs=2, standardize=standardize, init="random",
                         device="cpu", random_state=0).fit(X)
     labels = seg.predict(X)
     assert [len(lab) for lab in labels] == [len(x) for x in X]
+    assert hasattr(seg, "mean_") == (standardize == "global")
+
+
+def test_global_standardize_uses_the_training_statistics():
+    """"global": z-scores with the mean and deviation of all training frames, stored at fit
+    and applied unchanged at predict; an affine change of the features is undone exactly."""
+    rng = np.random.default_rng(0)
+    X = [rng.normal(size=(int(n), 4)) for n in rng.integers(20, 40, size=6)]
+    X[0][:, 2] = 0.0  # a feature constant on one video only keeps a positive deviation
+    frames = np.concatenate(X)
+    params = dict(n_actions=3, max_epochs=2, standardize="global", device="cpu",
+                  random_state=0, hidden=(8,), n_components=4)
+    seg = ASOTSegmenter(**params).fit(X)
+    np.testing.assert_allclose(seg.mean_, frames.mean(0))
+    np.testing.assert_allclose(seg.scale_, frames.std(0))
+    shifted = [3.0 * x - 7.0 for x in X]
+    other = ASOTSegmenter(**params).fit(shifted)
+    for a, b in zip(seg.transform(X), other.transform(shifted)):
+        np.testing.assert_allclose(a, b, atol=1e-4)
+    # a video at predict is standardised with the training statistics, not its own: two
+    # constant videos (all zero z-scores per sequence) embed differently
+    low, high = seg.transform([np.full((3, 4), -1.0), np.full((3, 4), 1.0)])
+    assert np.abs(low - high).max() > 1e-3
+    per_video = ASOTSegmenter(**{**params, "standardize": "per_sequence"}).fit(X)
+    low, high = per_video.transform([np.full((3, 4), -1.0), np.full((3, 4), 1.0)])
+    np.testing.assert_array_equal(low, high)
+    seg_constant = ASOTSegmenter(**params).fit([np.ones((5, 2)), np.ones((7, 2))])
+    np.testing.assert_array_equal(seg_constant.scale_, [1.0, 1.0])
+    # refitting without standardisation forgets the statistics
+    assert not hasattr(seg.set_params(standardize=False).fit(X), "mean_")
 
 
 def test_japanese_vowels_speaker_videos():
@@ -178,24 +236,39 @@ def test_japanese_vowels_speaker_videos():
     assert scores["f1@50"] > km_scores["f1@50"] + 0.3, (scores, km_scores)
 
 
-@pytest.mark.parametrize("param, value", [
-    ("n_actions", None), ("n_actions", 0), ("hidden", (0,)), ("n_components", 0),
-    ("temperature", 0.0), ("alpha_train", 1.0), ("alpha_eval", -0.1), ("eps_train", 0.0),
-    ("lambda_eval", -1.0), ("rho", float("nan")), ("rho_eval", -1.0), ("radius", 0.0),
-    ("balanced", "yes"), ("max_iter", 0), ("n_frames", 0), ("batch_size", 0), ("n_epochs", 0),
-    ("lr", 0.0), ("weight_decay", -1.0), ("init", "pca"), ("standardize", 1),
-])
-def test_bad_parameters_raise_naming_them(param, value):
-    X = [np.zeros((5, 2)) + i for i in range(4)]
-    seg = ASOTSegmenter(n_actions=2, n_epochs=1, device="cpu").set_params(**{param: value})
-    with pytest.raises(ValueError, match=param):
+def test_parameters_set_after_fit_are_checked_at_predict():
+    """The evaluation hyper-parameters are read by predict: a bad value set after fit is
+    refused there, naming it (issue 18)."""
+    X = [np.random.default_rng(i).normal(size=(12, 3)) for i in range(4)]
+    seg = ASOTSegmenter(n_actions=2, max_epochs=1, device="cpu", random_state=0).fit(X)
+    for param, value in [("balanced", "yes"), ("max_iter", 2.5), ("reg_eval", 0.0),
+                         ("rho_eval", np.nan), ("standardize", True)]:
+        bad = pickle.loads(pickle.dumps(seg)).set_params(**{param: value})
+        for method in ("predict", "predict_proba"):
+            with pytest.raises(ValueError, match=f"'{param}' parameter of ASOTSegmenter"):
+                getattr(bad, method)(X)
+
+
+@pytest.mark.parametrize("lr", [1e30, 1e300])
+def test_diverging_learning_rate_is_named(lr):
+    """A huge lr blows the embeddings up: the error names lr, not ASOT's cost (issue 18)."""
+    X = [np.random.default_rng(i).normal(size=(30, 3)) for i in range(4)]
+    seg = ASOTSegmenter(n_actions=2, max_epochs=3, lr=lr, device="cpu", random_state=0)
+    with pytest.raises(ValueError, match="lr"):
         seg.fit(X)
+
+
+def test_hidden_widths_must_be_positive():
+    # the element check no constraint expresses (the constraint only says tuple or list)
+    X = [np.zeros((5, 2)) + i for i in range(4)]
+    with pytest.raises(ValueError, match="hidden"):
+        ASOTSegmenter(n_actions=2, hidden=(0,), max_epochs=1, device="cpu").fit(X)
 
 
 def test_too_few_frames_and_wrong_dimension():
     with pytest.raises(ValueError, match="n_actions=5"):
         ASOTSegmenter(n_actions=5, device="cpu").fit([np.zeros((2, 3))])
-    seg = ASOTSegmenter(n_actions=2, n_epochs=1, device="cpu", random_state=0)
+    seg = ASOTSegmenter(n_actions=2, max_epochs=1, device="cpu", random_state=0)
     seg.fit([np.random.default_rng(0).normal(size=(10, 3))])
     with pytest.raises(ValueError, match="features"):
         seg.predict([np.zeros((4, 2))])

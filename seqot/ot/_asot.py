@@ -40,14 +40,15 @@ entropic-GW iteration).
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
-from ..utils._validation import check_float_tensor, check_positive
+from ..utils._param_validation import NON_NEGATIVE, POSITIVE, POSITIVE_INT, Interval, Real
+from ..utils._param_validation import validate_params
+from ..utils._validation import check_float_tensor
 from ._sinkhorn import sinkhorn
 
 __all__ = ["ASOTResult", "asot", "asot_structure_product"]
@@ -72,16 +73,6 @@ class ASOTResult:
     plan: Any
     objective: Any
     step_size: Any
-
-
-def _check_unit_interval(value, name, *, low_open=False, high_open=False):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number; got {value!r}.")
-    low_ok = value > 0 if low_open else value >= 0
-    high_ok = value < 1 if high_open else value <= 1
-    if not (low_ok and high_ok):
-        interval = ("(" if low_open else "[") + "0, 1" + (")" if high_open else "]")
-        raise ValueError(f"{name} must be in {interval}; got {value!r}.")
 
 
 def _prepare_costs(cost, mask):
@@ -196,6 +187,11 @@ def _structure_product(T, p, half_width, radius):
     return (upper - lower - Y) / radius
 
 
+#: The temporal radius r of the frame structure matrix, a fraction of the video length.
+_RADIUS = [Interval(Real, 0, 1, closed="right")]
+
+
+@validate_params({"radius": _RADIUS, "alpha": NON_NEGATIVE}, prefer_skip_nested_validation=True)
 def asot_structure_product(T, radius, mask=None, *, alpha=1.0):
     r"""The structural gradient :math:`\Phi = C^v T C^a` of ASOT, in :math:`O(NK)`.
 
@@ -210,7 +206,7 @@ def asot_structure_product(T, radius, mask=None, *, alpha=1.0):
         The radius :math:`r \in (0, 1]` of the frame structure matrix.
     mask : bool array of shape (B, N) or (N,), optional
         Valid frames; the window is truncated at each video's own end.
-    alpha : float, default=1.0
+    alpha : float >= 0, default=1.0
         Only whether it is positive matters: then the half-width is at least one frame.
 
     Returns
@@ -219,7 +215,6 @@ def asot_structure_product(T, radius, mask=None, *, alpha=1.0):
         :math:`(C^v T C^a)_{ij} = \frac1r \sum_{k:\,1\le|i-k|\le w} \bigl(\sum_l T_{kl} -
         T_{kj}\bigr)`, zero on padded rows.
     """
-    _check_unit_interval(radius, "radius", low_open=True)
     C, M, form = _prepare_costs(T, mask)
     zero = torch.zeros((), dtype=C.dtype, device=C.device)
     Tm = torch.where(M[:, :, None], C, zero)
@@ -239,9 +234,25 @@ def _objective(T, Phi, C_lin, log_T, gw_weight, eps, lam, balanced, K):
     return value
 
 
-def asot(cost, mask=None, *, alpha=0.3, radius=0.04, eps=0.07, lambda_actions=0.05,
+#: Constraints of :func:`asot`'s scalar parameters (shared with ``asot_segment``).
+_ASOT_CONSTRAINTS = {
+    "alpha": [Interval(Real, 0, 1, closed="left")],
+    "radius": _RADIUS,
+    "reg": POSITIVE,
+    "lambda_actions": NON_NEGATIVE,
+    "balanced": ["boolean"],
+    "rho": NON_NEGATIVE,
+    "max_iter": POSITIVE_INT,
+    "step_size": [*POSITIVE, None],
+    "gw_grad_scale": POSITIVE,
+    "sinkhorn_max_iter": POSITIVE_INT,
+}
+
+
+@validate_params(_ASOT_CONSTRAINTS, prefer_skip_nested_validation=True)
+def asot(cost, mask=None, *, alpha=0.3, radius=0.04, reg=0.07, lambda_actions=0.05,
          balanced=False, rho=0.0, max_iter=25, step_size=None, gw_grad_scale=1.0,
-         n_sinkhorn_iter=100):
+         sinkhorn_max_iter=100):
     r"""ASOT: temporally consistent (un)balanced fused-GW optimal transport of frames to actions.
 
     Solves the problem of :mod:`seqot.ot._asot` (ASOT, Xu and Gould 2024, Eq. 4 with the
@@ -262,7 +273,7 @@ def asot(cost, mask=None, *, alpha=0.3, radius=0.04, eps=0.07, lambda_actions=0.
     radius : float in (0, 1], default=0.04
         Temporal radius :math:`r` as a fraction of the video length: frames within
         :math:`w = \max(1, \lfloor N r\rfloor)` of each other pay for different actions.
-    eps : float > 0, default=0.07
+    reg : float > 0, default=0.07
         Entropic regularisation :math:`\varepsilon`.
     lambda_actions : float >= 0, default=0.05
         Weight :math:`\lambda` of the KL penalty pulling the action marginal towards uniform
@@ -283,7 +294,7 @@ def asot(cost, mask=None, *, alpha=0.3, radius=0.04, eps=0.07, lambda_actions=0.
     gw_grad_scale : float > 0, default=1.0
         :math:`\gamma`: 1 is the authors' convention (GW weight effectively :math:`\alpha/2`),
         2 the exact gradient of :math:`\alpha\langle C^vTC^a, T\rangle`.
-    n_sinkhorn_iter : int, default=100
+    sinkhorn_max_iter : int, default=100
         Balanced only: Sinkhorn iterations of each projection (warm-started, stopping early
         at convergence); 1 reproduces the authors' inexact one-step projection.
 
@@ -297,7 +308,7 @@ def asot(cost, mask=None, *, alpha=0.3, radius=0.04, eps=0.07, lambda_actions=0.
     -----
     With ``alpha=0`` and ``lambda_actions=0`` the plan is the row softmax of
     :math:`-C/\varepsilon`; with ``alpha=0`` it converges to the semi-relaxed entropic OT
-    plan of POT's ``ot.unbalanced.sinkhorn_unbalanced(p, q, C, eps, reg_m=(inf, lambda))``.
+    plan of POT's ``ot.unbalanced.sinkhorn_unbalanced(p, q, C, reg, reg_m=(inf, lambda))``.
     The structural term is non-convex: the solver finds a stationary point from the uniform
     plan.
 
@@ -318,28 +329,19 @@ def asot(cost, mask=None, *, alpha=0.3, radius=0.04, eps=0.07, lambda_actions=0.
     >>> cost[np.arange(120), truth] -= 0.5
     >>> bool((cost.argmin(1) == truth).mean() < 0.8)
     True
-    >>> res = asot(cost, alpha=0.6, eps=0.04, lambda_actions=0.01)
+    >>> res = asot(cost, alpha=0.6, reg=0.04, lambda_actions=0.01)
     >>> np.allclose(res.plan.sum(1), 1.0), bool((res.plan.argmax(1) == truth).mean() > 0.95)
     (True, True)
     """
-    _check_unit_interval(alpha, "alpha", high_open=True)
-    _check_unit_interval(radius, "radius", low_open=True)
-    check_positive(eps, "eps")
-    if (isinstance(lambda_actions, bool) or not isinstance(lambda_actions, numbers.Real)
-            or not math.isfinite(lambda_actions) or lambda_actions < 0):
-        raise ValueError(f"lambda_actions must be a finite number >= 0; got {lambda_actions!r}.")
-    if (isinstance(rho, bool) or not isinstance(rho, numbers.Real) or not math.isfinite(rho)
-            or rho < 0):
-        raise ValueError(f"rho must be a finite number >= 0; got {rho!r}.")
-    for name, value in (("max_iter", max_iter), ("n_sinkhorn_iter", n_sinkhorn_iter)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-            raise ValueError(f"{name} must be an integer >= 1; got {value!r}.")
-    if step_size is not None:
-        check_positive(step_size, "step_size")
-    check_positive(gw_grad_scale, "gw_grad_scale")
-    if not isinstance(balanced, (bool, np.bool_)):
-        raise ValueError(f"balanced must be True or False; got {balanced!r}.")
+    return _asot(cost, mask, alpha=alpha, radius=radius, reg=reg,
+                 lambda_actions=lambda_actions, balanced=balanced, rho=rho, max_iter=max_iter,
+                 step_size=step_size, gw_grad_scale=gw_grad_scale,
+                 sinkhorn_max_iter=sinkhorn_max_iter)
 
+
+def _asot(cost, mask=None, *, alpha, radius, reg, lambda_actions, balanced, rho, max_iter,
+          step_size, gw_grad_scale, sinkhorn_max_iter):
+    """:func:`asot` without the parameter checks (for seqot's own per-batch callers)."""
     C, M, form = _prepare_costs(cost, mask)
     B, N, K = C.shape
     if K < 1:
@@ -353,11 +355,11 @@ def asot(cost, mask=None, *, alpha=0.3, radius=0.04, eps=0.07, lambda_actions=0.
         raise ValueError("cost contains NaN or infinite values on valid frames.")
     with torch.no_grad():
         plan, trace, steps = _solve(C.detach(), M, maskf, alpha=float(alpha),
-                                    radius=float(radius), eps=float(eps),
+                                    radius=float(radius), eps=float(reg),
                                     lam=float(lambda_actions), balanced=bool(balanced),
                                     rho=float(rho), max_iter=int(max_iter), step_size=step_size,
                                     gamma=float(gw_grad_scale),
-                                    n_sinkhorn_iter=int(n_sinkhorn_iter))
+                                    n_sinkhorn_iter=int(sinkhorn_max_iter))
     return ASOTResult(plan=_shape_output(plan, form, per_frame=True),
                       objective=_shape_output(trace, form, per_frame=False),
                       step_size=_shape_output(steps, form, per_frame=False))

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
-from ..ot import asot
-from ..utils._validation import check_float_array, check_positive
+from ..ot._asot import _ASOT_CONSTRAINTS, _asot
+from ..utils._param_validation import POSITIVE, Interval, Real, validate_params
+from ..utils._validation import check_float_array
 
 __all__ = ["asot_segment", "viterbi_segment"]
 
@@ -18,9 +17,11 @@ def _labels(plan):
     return plan.argmax(-1)
 
 
-def asot_segment(cost, mask=None, *, alpha=0.6, radius=0.04, eps=0.04, lambda_actions=0.05,
+@validate_params({**_ASOT_CONSTRAINTS, "return_plan": ["boolean"]},
+                 prefer_skip_nested_validation=True)
+def asot_segment(cost, mask=None, *, alpha=0.6, radius=0.04, reg=0.04, lambda_actions=0.05,
                  balanced=False, rho=0.0, max_iter=25, step_size=None, gw_grad_scale=1.0,
-                 return_plan=False):
+                 sinkhorn_max_iter=100, return_plan=False):
     r"""Temporally consistent frame labels from any frame-to-action cost, by ASOT.
 
     Post-processing of a supervised model's frame-wise outputs (cost :math:`1 - P` or
@@ -34,7 +35,8 @@ def asot_segment(cost, mask=None, *, alpha=0.6, radius=0.04, eps=0.04, lambda_ac
         Frame-to-action costs, lower is better.
     mask : bool array of shape (B, N), optional
         Valid frames of a padded batch.
-    alpha, radius, eps, lambda_actions, balanced, rho, max_iter, step_size, gw_grad_scale
+    alpha, radius, reg, lambda_actions, balanced, rho, max_iter, step_size, gw_grad_scale, \
+sinkhorn_max_iter
         As in :func:`seqot.ot.asot`; the defaults here are the post-processing preset of the
         ASOT specification (structure weight 0.6, sharper entropy 0.04) rather than the
         solver's pseudo-labelling defaults.
@@ -62,11 +64,9 @@ def asot_segment(cost, mask=None, *, alpha=0.6, radius=0.04, eps=0.04, lambda_ac
     >>> float((labels == truth).mean()) > 0.95
     True
     """
-    if not isinstance(return_plan, (bool, np.bool_)):
-        raise ValueError(f"return_plan must be True or False; got {return_plan!r}.")
-    res = asot(cost, mask, alpha=alpha, radius=radius, eps=eps, lambda_actions=lambda_actions,
-               balanced=balanced, rho=rho, max_iter=max_iter, step_size=step_size,
-               gw_grad_scale=gw_grad_scale)
+    res = _asot(cost, mask, alpha=alpha, radius=radius, reg=reg, lambda_actions=lambda_actions,
+                balanced=balanced, rho=rho, max_iter=max_iter, step_size=step_size,
+                gw_grad_scale=gw_grad_scale, sinkhorn_max_iter=sinkhorn_max_iter)
     labels = _labels(res.plan)
     return (labels, res.plan) if return_plan else labels
 
@@ -99,6 +99,9 @@ def _log_softmax_neg(C, temperature):
     return z - np.log(np.exp(z).sum(1, keepdims=True))
 
 
+@validate_params({"stay_probability": [Interval(Real, 0, 1, closed="neither"), None],
+                  "mean_segment_length": [Interval(Real, 1, 1e16, closed="neither")],
+                  "temperature": POSITIVE}, prefer_skip_nested_validation=True)
 def viterbi_segment(cost, *, stay_probability=None, mean_segment_length=80, temperature=0.1):
     r"""Order-free sticky-HMM Viterbi decoding of a frame-to-action cost (a baseline).
 
@@ -112,36 +115,29 @@ def viterbi_segment(cost, *, stay_probability=None, mean_segment_length=80, temp
     cost : array of shape (N, K), or list of them
     stay_probability : float in (0, 1), optional
         :math:`s`; default :math:`1 - 1/L` with ``mean_segment_length`` :math:`L`.
-    mean_segment_length : float, default=80
-        Finite and > 1; used only when ``stay_probability`` is None.
-    temperature : float, default=0.1
-        Finite and > 0.
+    mean_segment_length : float in (1, 1e16), default=80
+        :math:`L`, used only when ``stay_probability`` is None.
+    temperature : float > 0, default=0.1
+        :math:`\tau`, which divides the cost.
 
     Returns
     -------
     labels : int array of shape (N,), or list of them
     """
+    if stay_probability is None:
+        stay_probability = 1.0 - 1.0 / mean_segment_length
     if isinstance(cost, (list, tuple)):
         if len(cost) == 0:
             raise ValueError("cost is an empty list; expected at least one (N_i, K) matrix.")
-        return [viterbi_segment(c, stay_probability=stay_probability,
-                                mean_segment_length=mean_segment_length,
-                                temperature=temperature) for c in cost]
+        return [_viterbi(c, stay_probability, float(temperature)) for c in cost]
+    return _viterbi(cost, stay_probability, float(temperature))
+
+
+def _viterbi(cost, stay_probability, temperature):
+    """Viterbi labels of one ``(N, K)`` cost (parameters already checked)."""
     C = _cost_matrix(cost)
-    if stay_probability is None:
-        if isinstance(mean_segment_length, bool) or not (
-                isinstance(mean_segment_length, numbers.Real)
-                and np.isfinite(mean_segment_length) and mean_segment_length > 1
-                and 1.0 - 1.0 / mean_segment_length < 1.0):
-            raise ValueError(f"mean_segment_length must be a finite number > 1 (and below "
-                             f"1e16); got {mean_segment_length!r}.")
-        stay_probability = 1.0 - 1.0 / mean_segment_length
-    if isinstance(stay_probability, bool) or not (
-            isinstance(stay_probability, numbers.Real) and 0 < stay_probability < 1):
-        raise ValueError(f"stay_probability must be in (0, 1); got {stay_probability!r}.")
-    check_positive(temperature, "temperature")
     N, K = C.shape
-    emission = _log_softmax_neg(C, float(temperature))
+    emission = _log_softmax_neg(C, temperature)
     if K == 1:
         return np.zeros(N, dtype=np.int64)
     log_stay = np.log(stay_probability)

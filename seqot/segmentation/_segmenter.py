@@ -3,7 +3,6 @@ r"""Unsupervised action segmentation by self-training on ASOT pseudo-labels (Xu 
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
 
 import numpy as np
@@ -15,14 +14,32 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from ..nn import build_frame_mlp, train
-from ..ot import asot
-from ..utils._torch import resolve_device, seed_from_random_state
+from ..ot._asot import _asot
+from ..utils._param_validation import (
+    DEVICE,
+    LAYOUT,
+    NON_NEGATIVE,
+    POSITIVE,
+    POSITIVE_INT,
+    RANDOM_STATE,
+    VERBOSE,
+    Interval,
+    Options,
+    Real,
+    StrOptions,
+)
+from ..utils._torch import (
+    check_random_state,
+    load_module_state,
+    module_state,
+    resolve_device,
+    spawn_random_states,
+    torch_generator,
+)
 from ..utils._validation import (
     SequenceBatch,
     SequenceInputMixin,
     check_hidden,
-    check_int,
-    check_positive,
     input_form,
     restore_form,
     validate_sequences,
@@ -45,27 +62,6 @@ class _Prototypes(nn.Module):
         return self.weight
 
 
-def _check_real(value, name, *, low=None, high=None, low_open=False, high_open=False,
-                allow_none=False):
-    if value is None and allow_none:
-        return
-    ok = (not isinstance(value, bool) and isinstance(value, numbers.Real)
-          and math.isfinite(value))
-    if ok and low is not None:
-        ok = value > low if low_open else value >= low
-    if ok and high is not None:
-        ok = value < high if high_open else value <= high
-    if not ok:
-        lo = "" if low is None else ("(" if low_open else "[") + f"{low}, "
-        hi = "" if high is None else f"{high}" + (")" if high_open else "]")
-        where = f" in {lo}{hi}" if (low is not None and high is not None) else (
-            f" {'>' if low_open else '>='} {low}" if low is not None else "")
-        none = " or None" if allow_none else ""
-        raise ValueError(f"{name} must be a finite number{where}{none}; got {value!r}.")
-
-
-
-
 def _bin_sample(length, n_frames, rng):
     """One frame index drawn uniformly from each of ``n_frames`` equal bins of the video.
 
@@ -79,7 +75,7 @@ def _bin_sample(length, n_frames, rng):
     return lo + np.floor(rng.random(n_frames) * (hi - lo)).astype(np.int64)
 
 
-def _standardize(batch: SequenceBatch):
+def _standardize_per_sequence(batch: SequenceBatch):
     """Per-video z-scores over the non-all-zero frames, divided by :math:`\\sqrt d`."""
     data, mask = batch.data, batch.mask
     nonzero = mask & (data != 0).any(-1)
@@ -92,6 +88,16 @@ def _standardize(batch: SequenceBatch):
                     torch.zeros_like(data))
     z = z * w / math.sqrt(data.shape[-1])
     return SequenceBatch(z, batch.lengths)
+
+
+def _global_statistics(batch: SequenceBatch):
+    """Per-feature mean and standard deviation (1 where it is 0) over every frame of ``batch``,
+    in float64."""
+    seqs = [np.asarray(s, dtype=np.float64) for s in batch.to_numpy().to_list()]
+    n_frames = sum(len(s) for s in seqs)
+    mean = sum(s.sum(0) for s in seqs) / n_frames
+    std = np.sqrt(sum(((s - mean) ** 2).sum(0) for s in seqs) / n_frames)
+    return mean, np.where(std > 0, std, 1.0)
 
 
 class ASOTSegmenter(SequenceInputMixin, TransformerMixin, BaseEstimator):
@@ -121,20 +127,20 @@ class ASOTSegmenter(SequenceInputMixin, TransformerMixin, BaseEstimator):
         Hidden widths of the frame MLP.
     n_components : int, default=40
         Embedding dimension :math:`E`.
-    temperature : float, default=0.1
-        Softmax temperature :math:`\tau` of the predictions.
+    temperature : float > 0, default=0.1
+        Softmax temperature :math:`\tau` of the predictions (it divides the affinities).
     alpha_train, alpha_eval : float in [0, 1), default=0.3, 0.6
         ASOT structure weight for pseudo-labels and for decoding.
-    eps_train, eps_eval : float, default=0.07, 0.04
+    reg_train, reg_eval : float > 0, default=0.07, 0.04
         ASOT entropic regularisation for pseudo-labels and for decoding.
-    lambda_train, lambda_eval : float, default=0.1, 0.01
+    lambda_train, lambda_eval : float >= 0, default=0.1, 0.01
         Weight of the KL pull of the action marginal towards uniform.
     radius : float in (0, 1], default=0.04
         ASOT temporal radius (fraction of the video length).
-    rho : float, default=0.15
+    rho : float >= 0, default=0.15
         Weight of the global temporal prior :math:`R_{ij} = |i/N - j/K|` in the pseudo-label
         cost (a canonical action order across videos; 0 for activities without one).
-    rho_eval : float, optional
+    rho_eval : float >= 0, optional
         The prior's weight at decoding; ``None`` uses ``rho`` (the authors' code does).
     balanced : bool, default=False
         Balanced OT instead of the semi-relaxed problem at both stages (the paper's "Balanced
@@ -145,16 +151,21 @@ class ASOTSegmenter(SequenceInputMixin, TransformerMixin, BaseEstimator):
         Frames sampled per video per training step (one per equal-width bin).
     batch_size : int, default=2
         Videos per step.
-    n_epochs : int, default=15
-        Passes over the videos.
+    max_epochs : int, default=15
+        Training epochs; one epoch is one pass over the videos in minibatches of
+        ``batch_size`` (each video subsampled to ``n_frames`` frames). There is no early
+        stopping: every epoch runs.
     lr, weight_decay : float, default=1e-3, 1e-4
-        Adam's learning rate and weight decay.
+        Adam's learning rate (> 0) and weight decay (>= 0).
     init : {"kmeans", "random"}, default="kmeans"
         Prototype initialisation: k-means of the untrained embeddings of a bin sample of every
         video, or random unit vectors (the paper's "No k-means" ablation).
-    standardize : bool, default=False
-        Z-score every video's features over its non-zero frames and divide by
-        :math:`\sqrt d` (the authors do this for Breakfast).
+    standardize : {False, "global", "per_sequence"}, default=False
+        Feature standardisation before the encoder. ``"global"``: z-scores with the mean and
+        standard deviation of every feature over all training frames (stored as ``mean_``
+        and ``scale_`` at fit and applied to every later ``X``). ``"per_sequence"``: each
+        video z-scored over its own non-zero frames and divided by :math:`\sqrt d` (the
+        authors do this for Breakfast), at fit and at predict alike.
     device : {"auto", "cpu", "cuda", ...}, default="auto"
     random_state : None, int, RandomState or Generator, default=None
         Seeds the frame sampling, the video order, the MLP initialisation and k-means through
@@ -172,10 +183,16 @@ class ASOTSegmenter(SequenceInputMixin, TransformerMixin, BaseEstimator):
         The unit-norm prototypes.
     encoder_state_ : dict of str to ndarray
         The MLP's parameters (CPU numpy, so a model fitted on a GPU loads anywhere).
-    loss_curve_ : ndarray of shape (n_epochs,)
+    loss_curve_ : ndarray of shape (max_epochs,)
         Mean training loss per epoch.
+    n_iter_ : int
+        The number of training epochs run (``max_epochs``: there is no early stopping);
+        ``max_iter`` is the ASOT solver's budget, not this one.
     history_ : seqot.nn.TrainingHistory
         Per-step losses.
+    mean_, scale_ : ndarray of shape (n_features_in_,)
+        The training frames' per-feature mean and standard deviation (1 where it is 0);
+        only with ``standardize="global"``.
     n_features_in_ : int
 
     Notes
@@ -198,7 +215,7 @@ class ASOTSegmenter(SequenceInputMixin, TransformerMixin, BaseEstimator):
     >>> from seqot.segmentation import ASOTSegmenter, mof_score
     >>> X, y = make_segmented_sequences(n_sequences=6, n_frames=200, n_actions=4,
     ...                                 noise=0.3, random_state=0)
-    >>> seg = ASOTSegmenter(n_actions=4, n_epochs=3, device="cpu", random_state=0)
+    >>> seg = ASOTSegmenter(n_actions=4, max_epochs=3, device="cpu", random_state=0)
     >>> labels = seg.fit_predict(X)
     >>> len(labels), labels[0].shape
     (6, (200,))
@@ -206,10 +223,39 @@ class ASOTSegmenter(SequenceInputMixin, TransformerMixin, BaseEstimator):
     True
     """
 
+    _parameter_constraints: dict = {
+        "n_actions": POSITIVE_INT,
+        "hidden": [tuple, list],  # widths >= 1: check_hidden in fit
+        "n_components": POSITIVE_INT,
+        "temperature": POSITIVE,
+        "alpha_train": [Interval(Real, 0, 1, closed="left")],
+        "alpha_eval": [Interval(Real, 0, 1, closed="left")],
+        "reg_train": POSITIVE,
+        "reg_eval": POSITIVE,
+        "lambda_train": NON_NEGATIVE,
+        "lambda_eval": NON_NEGATIVE,
+        "radius": [Interval(Real, 0, 1, closed="right")],
+        "rho": NON_NEGATIVE,
+        "rho_eval": [*NON_NEGATIVE, None],
+        "balanced": ["boolean"],
+        "max_iter": POSITIVE_INT,
+        "n_frames": POSITIVE_INT,
+        "batch_size": POSITIVE_INT,
+        "max_epochs": POSITIVE_INT,
+        "lr": POSITIVE,
+        "weight_decay": NON_NEGATIVE,
+        "init": [StrOptions({"kmeans", "random"})],
+        "standardize": [Options(bool, {False}), StrOptions({"global", "per_sequence"})],
+        "device": DEVICE,
+        "random_state": RANDOM_STATE,
+        "verbose": VERBOSE,
+        "layout": LAYOUT,
+    }
+
     def __init__(self, n_actions=None, *, hidden=(128,), n_components=40, temperature=0.1,
-                 alpha_train=0.3, alpha_eval=0.6, eps_train=0.07, eps_eval=0.04,
+                 alpha_train=0.3, alpha_eval=0.6, reg_train=0.07, reg_eval=0.04,
                  lambda_train=0.1, lambda_eval=0.01, radius=0.04, rho=0.15, rho_eval=None,
-                 balanced=False, max_iter=25, n_frames=256, batch_size=2, n_epochs=15, lr=1e-3,
+                 balanced=False, max_iter=25, n_frames=256, batch_size=2, max_epochs=15, lr=1e-3,
                  weight_decay=1e-4, init="kmeans", standardize=False, device="auto",
                  random_state=None, verbose=False, layout="time_first"):
         self.layout = layout
@@ -219,8 +265,8 @@ class ASOTSegmenter(SequenceInputMixin, TransformerMixin, BaseEstimator):
         self.temperature = temperature
         self.alpha_train = alpha_train
         self.alpha_eval = alpha_eval
-        self.eps_train = eps_train
-        self.eps_eval = eps_eval
+        self.reg_train = reg_train
+        self.reg_eval = reg_eval
         self.lambda_train = lambda_train
         self.lambda_eval = lambda_eval
         self.radius = radius
@@ -230,7 +276,7 @@ class ASOTSegmenter(SequenceInputMixin, TransformerMixin, BaseEstimator):
         self.max_iter = max_iter
         self.n_frames = n_frames
         self.batch_size = batch_size
-        self.n_epochs = n_epochs
+        self.max_epochs = max_epochs
         self.lr = lr
         self.weight_decay = weight_decay
         self.init = init
@@ -245,45 +291,29 @@ class ASOTSegmenter(SequenceInputMixin, TransformerMixin, BaseEstimator):
         tags.non_deterministic = False
         return tags
 
-    # ------------------------------------------------------------------ checks
-    def _check_params(self):
-        if self.n_actions is None:
-            raise ValueError("n_actions is required: the number of actions K to segment into.")
-        check_int(self.n_actions, "n_actions", 1)
-        hidden = check_hidden(self.hidden)
-        check_int(self.n_components, "n_components", 1)
-        check_positive(self.temperature, "temperature")
-        for name in ("alpha_train", "alpha_eval"):
-            _check_real(getattr(self, name), name, low=0, high=1, high_open=True)
-        for name in ("eps_train", "eps_eval"):
-            check_positive(getattr(self, name), name)
-        for name in ("lambda_train", "lambda_eval", "rho"):
-            _check_real(getattr(self, name), name, low=0)
-        _check_real(self.rho_eval, "rho_eval", low=0, allow_none=True)
-        _check_real(self.radius, "radius", low=0, high=1, low_open=True)
-        if not isinstance(self.balanced, (bool, np.bool_)):
-            raise ValueError(f"balanced must be True or False; got {self.balanced!r}.")
-        for name in ("max_iter", "n_frames", "batch_size", "n_epochs"):
-            check_int(getattr(self, name), name, 1)
-        check_positive(self.lr, "lr")
-        _check_real(self.weight_decay, "weight_decay", low=0)
-        if self.init not in ("kmeans", "random"):
-            raise ValueError(f'init must be "kmeans" or "random"; got {self.init!r}.')
-        if not isinstance(self.standardize, (bool, np.bool_)):
-            raise ValueError(f"standardize must be True or False; got {self.standardize!r}.")
-        return hidden
-
     def _solver_params(self, stage):
         if stage == "train":
-            return dict(alpha=float(self.alpha_train), eps=float(self.eps_train),
-                        lambda_actions=float(self.lambda_train), rho=float(self.rho))
-        rho = self.rho if self.rho_eval is None else self.rho_eval
-        return dict(alpha=float(self.alpha_eval), eps=float(self.eps_eval),
-                    lambda_actions=float(self.lambda_eval), rho=float(rho))
+            params = dict(alpha=self.alpha_train, reg=self.reg_train,
+                          lambda_actions=self.lambda_train, rho=self.rho)
+        else:
+            params = dict(alpha=self.alpha_eval, reg=self.reg_eval,
+                          lambda_actions=self.lambda_eval,
+                          rho=self.rho if self.rho_eval is None else self.rho_eval)
+        return dict(radius=float(self.radius), balanced=bool(self.balanced),
+                    max_iter=int(self.max_iter), step_size=None, gw_grad_scale=1.0,
+                    sinkhorn_max_iter=100, **{k: float(v) for k, v in params.items()})
 
     def _preprocess(self, batch: SequenceBatch, dev):
+        """The frames as float32 on ``dev``, standardised as at fit."""
         tb = batch.to_torch(device=dev, dtype=torch.float32)
-        return _standardize(tb) if self.standardize else tb
+        if self._standardize_fit == "per_sequence":
+            return _standardize_per_sequence(tb)
+        if self._standardize_fit == "global":
+            mean = torch.as_tensor(self.mean_, dtype=torch.float32, device=dev)
+            scale = torch.as_tensor(self.scale_, dtype=torch.float32, device=dev)
+            z = (tb.data - mean) / scale * tb.mask[:, :, None].to(torch.float32)
+            return SequenceBatch(z, tb.lengths)
+        return tb
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, y=None):
@@ -300,19 +330,23 @@ class ASOTSegmenter(SequenceInputMixin, TransformerMixin, BaseEstimator):
         -------
         self
         """
-        hidden = self._check_params()
+        batch = validate_sequences(self, X, reset=True)  # checks the parameters first
+        hidden = check_hidden(self.hidden)
         dev = resolve_device(self.device)
-        batch = validate_sequences(self, X, reset=True)
         K = int(self.n_actions)
         n_videos = batch.n_sequences
         lengths = batch.lengths.tolist() if not batch.is_torch else batch.lengths.cpu().tolist()
+        self._standardize_fit = self.standardize
+        if self.standardize == "global":
+            self.mean_, self.scale_ = _global_statistics(batch)
+        else:
+            self.__dict__.pop("mean_", None)
+            self.__dict__.pop("scale_", None)
         tb = self._preprocess(batch, dev)
 
-        seed = seed_from_random_state(self.random_state)
-        ss_sample, ss_init, ss_kmeans = np.random.SeedSequence(seed).spawn(3)
-        rng = np.random.default_rng(ss_sample)
-        gen = torch.Generator(device="cpu")
-        gen.manual_seed(int(ss_init.generate_state(1, np.uint64)[0] >> 1))
+        ss_sample, ss_init, ss_kmeans = spawn_random_states(self.random_state, 3)
+        rng = check_random_state(ss_sample)
+        gen = torch_generator(ss_init, "cpu")
 
         encoder = build_frame_mlp(batch.n_features, hidden, int(self.n_components),
                                   dtype=torch.float32, device=dev, generator=gen)
@@ -350,27 +384,29 @@ class ASOTSegmenter(SequenceInputMixin, TransformerMixin, BaseEstimator):
             with torch.no_grad():
                 prototypes.weight.copy_(nn.functional.normalize(prototypes.weight, dim=-1))
             affinity = embed(frames) @ prototypes.weight.T  # (B, n, K)
+            if not bool(torch.isfinite(affinity).all()):  # before ASOT refuses its cost
+                raise ValueError(
+                    f"the frame embeddings became NaN or infinite at training step {i}; lower "
+                    f"the learning rate (lr={self.lr}) or check the input scale.")
             with torch.no_grad():
-                targets = asot(1.0 - affinity.detach(), mask, radius=float(self.radius),
-                               balanced=bool(self.balanced), max_iter=int(self.max_iter),
-                               **train_params).plan
+                targets = _asot(1.0 - affinity.detach(), mask, **train_params).plan
             log_p = torch.log_softmax(affinity / float(self.temperature), dim=-1)
             per_frame = -(targets * log_p).sum(-1)
             return (per_frame * mask).sum() / mask.sum()
 
         self.history_ = train(
-            step, [encoder, prototypes], max_epochs=int(self.n_epochs) * n_batches,
+            step, [encoder, prototypes], max_epochs=int(self.max_epochs) * n_batches,
             optimizer="adam", lr=float(self.lr),
             optimizer_params={"weight_decay": float(self.weight_decay)},
             verbose=self.verbose, desc=type(self).__name__)
         losses = np.asarray(self.history_.loss, dtype=np.float64)
         self.loss_curve_ = losses[: (len(losses) // n_batches) * n_batches].reshape(
             -1, n_batches).mean(1)
+        self.n_iter_ = len(self.loss_curve_)
         with torch.no_grad():
             self.cluster_centers_ = nn.functional.normalize(
                 prototypes.weight, dim=-1).cpu().numpy().astype(np.float64)
-        self.encoder_state_ = {k: v.detach().cpu().numpy().copy()
-                               for k, v in encoder.state_dict().items()}
+        self.encoder_state_ = module_state(encoder)
         self._hidden_fit = hidden
         return self
 
@@ -407,7 +443,7 @@ class ASOTSegmenter(SequenceInputMixin, TransformerMixin, BaseEstimator):
     def _encoder(self, dev):
         module = build_frame_mlp(self.n_features_in_, self._hidden_fit, int(self.n_components),
                                  dtype=torch.float32, device=dev)
-        module.load_state_dict({k: torch.tensor(v) for k, v in self.encoder_state_.items()})
+        load_module_state(module, self.encoder_state_)
         module.eval()
         return module
 
@@ -449,9 +485,7 @@ class ASOTSegmenter(SequenceInputMixin, TransformerMixin, BaseEstimator):
             sl = slice(start, start + _DECODE_CHUNK)
             n = max(int(z.lengths[sl].max()), 1)
             mask = z.mask[sl, :n]
-            plans[sl, :n] = asot(1.0 - affinity[sl, :n], mask, radius=float(self.radius),
-                                 balanced=bool(self.balanced), max_iter=int(self.max_iter),
-                                 **params).plan
+            plans[sl, :n] = _asot(1.0 - affinity[sl, :n], mask, **params).plan
         return plans, affinity
 
     def transform(self, X):

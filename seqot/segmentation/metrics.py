@@ -46,6 +46,15 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from ..utils._param_validation import (
+    POSITIVE_INT,
+    RANDOM_STATE,
+    Integral,
+    Interval,
+    Real,
+    StrOptions,
+    validate_params,
+)
 from ..utils._torch import check_random_state
 
 __all__ = [
@@ -59,7 +68,12 @@ __all__ = [
     "aggregate_over_activities",
 ]
 
-_MATCHINGS = ("global", "per_video", None)
+#: How cluster ids become classes (``None``: they already are; see the module docstring).
+_MATCHING = [StrOptions({"global", "per_video"}), None]
+#: A GT label or a collection of them (each an int: checked by ``_parse_background``).
+_BACKGROUND = [Interval(Integral, None, None, closed="neither"), "array-like", None]
+#: An IoU threshold of the segmental F1@k.
+_OVERLAP = [Interval(Real, 0, 1, closed="right")]
 
 
 # --------------------------------------------------------------------------- validation
@@ -71,10 +85,10 @@ def _parse_background(background):
         return np.empty(0, dtype=np.int64)
     if isinstance(background, np.ndarray):
         values = list(background.ravel()) if background.ndim <= 1 else [background]
-    elif isinstance(background, (str, bytes)) or not isinstance(background, Iterable):
-        values = [background]
-    else:  # a list, tuple, set, ...
+    elif isinstance(background, Iterable):  # a list, tuple, set, ...
         values = list(background)
+    else:
+        values = [background]
     for v in values:
         if isinstance(v, (bool, np.bool_)) or not isinstance(v, (numbers.Integral, np.integer)):
             raise ValueError(
@@ -158,11 +172,6 @@ def _check_labels(y_true, y_pred, background):
     return trues, preds, single, bg
 
 
-def _check_matching(matching, allowed=_MATCHINGS):
-    if matching not in allowed:
-        raise ValueError(f"matching must be one of {allowed}; got {matching!r}.")
-
-
 # --------------------------------------------------------------------------- matching
 
 
@@ -224,6 +233,8 @@ def _mappings(trues, preds, keep, matching):
     return [_match(t[k], p[k]) for t, p, k in zip(trues, preds, keep)]
 
 
+@validate_params({"matching": [StrOptions({"global", "per_video"})], "background": _BACKGROUND},
+                 prefer_skip_nested_validation=True)
 def hungarian_match(y_true, y_pred, matching="global", background=None):
     r"""Match predicted clusters one-to-one to ground-truth classes, maximising the overlap.
 
@@ -273,7 +284,6 @@ def hungarian_match(y_true, y_pred, matching="global", background=None):
     >>> y_mapped
     array([0, 0, 0, 1, 1])
     """
-    _check_matching(matching, ("global", "per_video"))
     trues, preds, single, bg = _check_labels(y_true, y_pred, background)
     keep = _keep_masks(trues, bg)
     mappings = _mappings(trues, preds, keep, matching)
@@ -304,7 +314,6 @@ class _Prepared:
 
 
 def _prepare(y_true, y_pred, matching, background):
-    _check_matching(matching)
     trues, preds, _, bg = _check_labels(y_true, y_pred, background)
     keep = _keep_masks(trues, bg)
     if not any(k.any() for k in keep):
@@ -363,6 +372,8 @@ def _pooled_or_mean(prep, fn):
     return fn(np.concatenate(prep.trues), np.concatenate(prep.preds))
 
 
+@validate_params({"matching": _MATCHING, "background": _BACKGROUND},
+                 prefer_skip_nested_validation=True)
 def mof_score(y_true, y_pred, matching="global", background=None):
     r"""Mean over frames (MoF): the frame accuracy after Hungarian matching.
 
@@ -405,6 +416,8 @@ def mof_score(y_true, y_pred, matching="global", background=None):
     return _pooled_or_mean(_prepare(y_true, y_pred, matching, background), _mof)
 
 
+@validate_params({"matching": _MATCHING, "background": _BACKGROUND},
+                 prefer_skip_nested_validation=True)
 def miou_score(y_true, y_pred, matching="global", background=None):
     r"""Mean intersection over union over the GT classes present.
 
@@ -472,29 +485,24 @@ def _f1_sampled(trues, preds, rng, n_experiments, n_samples):
     return _f1(precision, tp / (lo.size * n_experiments))
 
 
-def _check_count(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1; got {value!r}.")
-    return int(value)
-
-
 def _f1_unsup(prep, method, n_experiments, n_samples, random_state):
     if method == "exact":
         if prep.per_video:
             return _mean([_f1_exact([t], [p], [pos])
                           for t, p, pos in zip(prep.trues, prep.preds, prep.positions)])
         return _f1_exact(prep.trues, prep.preds, prep.positions)
-    if method == "sampled":
-        n_experiments = _check_count(n_experiments, "n_experiments")
-        n_samples = _check_count(n_samples, "n_samples")
-        rng = check_random_state(random_state)
-        if prep.per_video:
-            return _mean([_f1_sampled([t], [p], rng, n_experiments, n_samples)
-                          for t, p in zip(prep.trues, prep.preds)])
-        return _f1_sampled(prep.trues, prep.preds, rng, n_experiments, n_samples)
-    raise ValueError(f"method must be 'exact' or 'sampled'; got {method!r}.")
+    rng = check_random_state(random_state)
+    n_experiments, n_samples = int(n_experiments), int(n_samples)
+    if prep.per_video:
+        return _mean([_f1_sampled([t], [p], rng, n_experiments, n_samples)
+                      for t, p in zip(prep.trues, prep.preds)])
+    return _f1_sampled(prep.trues, prep.preds, rng, n_experiments, n_samples)
 
 
+@validate_params({"matching": _MATCHING, "background": _BACKGROUND,
+                  "method": [StrOptions({"exact", "sampled"})], "n_experiments": POSITIVE_INT,
+                  "n_samples": POSITIVE_INT, "random_state": RANDOM_STATE},
+                 prefer_skip_nested_validation=True)
 def f1_unsup_score(y_true, y_pred, matching="global", background=None, *, method="exact",
                    n_experiments=50, n_samples=15, random_state=0):
     r"""F1 of the unsupervised protocol (CTE/TOT/ASOT): GT segments recovered by their cluster.
@@ -583,23 +591,15 @@ def _f1_counts(gt, pred, overlap):
     return tp, fp, gl.size - tp
 
 
-def _check_overlap(overlap):
-    if isinstance(overlap, bool) or not isinstance(overlap, numbers.Real) \
-            or not 0 < float(overlap) <= 1:
-        raise ValueError(f"overlap must be a fraction in (0, 1]; got {overlap!r}.")
-    return float(overlap)
-
-
 def _check_overlaps(overlaps):
-    if isinstance(overlaps, (str, bytes)) or not isinstance(overlaps, Iterable):
-        raise ValueError(
-            f"overlaps must be a sequence of IoU thresholds in (0, 1]; got {overlaps!r}."
-        )
-    return [_check_overlap(o) for o in overlaps]
+    """The thresholds of an ``overlaps`` sequence (an element check no constraint expresses)."""
+    if not all(_OVERLAP[0].is_satisfied_by(o) for o in overlaps):
+        raise ValueError(f"The 'overlaps' parameter of segmentation_scores must be a sequence "
+                         f"of IoU thresholds in (0, 1]. Got {overlaps!r} instead.")
+    return [float(o) for o in overlaps]
 
 
 def _segmental_f1(prep, overlaps):
-    overlaps = [_check_overlap(o) for o in overlaps]
     counts = np.zeros((len(overlaps), 3), dtype=np.int64)
     for t, p, pos in zip(prep.trues, prep.preds, prep.positions):
         gl, gf, gs = _segments(t, pos)
@@ -636,6 +636,8 @@ def _edit(prep):
     return _mean(scores)
 
 
+@validate_params({"overlap": _OVERLAP, "matching": _MATCHING, "background": _BACKGROUND},
+                 prefer_skip_nested_validation=True)
 def segmental_f1_score(y_true, y_pred, overlap=0.5, matching="global", background=None):
     r"""Segmental F1@k of MS-TCN at the IoU threshold ``overlap`` (k = 100 * overlap).
 
@@ -678,9 +680,11 @@ def segmental_f1_score(y_true, y_pred, overlap=0.5, matching="global", backgroun
     Segmentation and Detection", CVPR 2017.
     """
     prep = _prepare(y_true, y_pred, matching, background)
-    return _segmental_f1(prep, [overlap])[0]
+    return _segmental_f1(prep, [float(overlap)])[0]
 
 
+@validate_params({"matching": _MATCHING, "background": _BACKGROUND},
+                 prefer_skip_nested_validation=True)
 def edit_score(y_true, y_pred, matching="global", background=None):
     r"""Segmental edit score of MS-TCN, as a fraction.
 
@@ -724,6 +728,9 @@ def _f1_key(overlap):
     return f"f1@{round(100 * float(overlap), 6):g}"
 
 
+@validate_params({"matching": _MATCHING, "background": _BACKGROUND, "overlaps": ["array-like"],
+                  "f1_method": [StrOptions({"exact", "sampled"})], "random_state": RANDOM_STATE},
+                 prefer_skip_nested_validation=True)
 def segmentation_scores(y_true, y_pred, matching="global", background=None, *,
                         overlaps=(0.1, 0.25, 0.5), f1_method="exact", random_state=0):
     """All segmentation metrics from one matching.
@@ -780,6 +787,8 @@ def segmentation_scores(y_true, y_pred, matching="global", background=None, *,
 _COUNT_KEYS = ("n_frames", "n_videos")
 
 
+@validate_params({"weighting": [StrOptions({"default", "frames", "unweighted"})]},
+                 prefer_skip_nested_validation=True)
 def aggregate_over_activities(scores, weighting="default"):
     """Combine the scores of activities evaluated separately (Breakfast, YouTube Instructions).
 
@@ -808,10 +817,6 @@ def aggregate_over_activities(scores, weighting="default"):
     ...                            {"mof": 1.0, "f1": 0.75, "n_frames": 100}])
     {'mof': 0.625, 'f1': 0.5, 'n_frames': 400}
     """
-    if weighting not in ("default", "frames", "unweighted"):
-        raise ValueError(
-            f"weighting must be 'default', 'frames' or 'unweighted'; got {weighting!r}."
-        )
     items = list(scores.values()) if isinstance(scores, Mapping) else list(scores)
     if not items:
         raise ValueError("scores is empty: pass the results of at least one activity.")

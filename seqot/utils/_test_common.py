@@ -25,7 +25,6 @@ TEST_PARAMS: dict[str, dict] = {
 }
 
 EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {
-    "ASOTSegmenter": {"check_transformer_n_iter": "max_iter is now the budget's name, so scikit-learn expects n_iter_ (the iterations run); exposing it is open in issue 18"},
     "CMOTNearestCentroid": {"check_non_transformer_estimators_n_iter": "max_iter is now the budget's name, so scikit-learn expects n_iter_ (the iterations run); exposing it is open in issue 18"},
     "DeepEMDClassifier": {"check_non_transformer_estimators_n_iter": "max_iter is now the budget's name, so scikit-learn expects n_iter_ (the iterations run); exposing it is open in issue 18"},
 }
