@@ -327,8 +327,9 @@ def _run_segment(args):
         raise _UsageError(f"--n-actions {args.n_actions} is more than the {n_frames} frames "
                           f"loaded.")
 
-    seg = ASOTSegmenter(n_actions=args.n_actions, n_epochs=args.epochs, rho=args.rho,
-                        standardize=args.standardize, device=str(device),
+    seg = ASOTSegmenter(n_actions=args.n_actions, max_epochs=args.epochs, rho=args.rho,
+                        standardize="per_sequence" if args.standardize else False,
+                        device=str(device),
                         random_state=args.random_state, verbose=not args.quiet)
     labels = [lab.astype("int64") for lab in seg.fit_predict(data.X)]
 

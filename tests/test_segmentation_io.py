@@ -376,7 +376,7 @@ def test_writer_failure_leaves_no_temp_file(tmp_path, monkeypatch):
 def test_end_to_end_asot_segmenter(dataset):
     root, _ = dataset
     data = load_mstcn_dataset(root)
-    labels = seqot.ASOTSegmenter(n_actions=3, n_epochs=1, device="cpu",
+    labels = seqot.ASOTSegmenter(n_actions=3, max_epochs=1, device="cpu",
                                  random_state=0).fit_predict(data.X)
     assert [len(p) for p in labels] == [len(x) for x in data.X]
     scores = segmentation_scores(data.y, labels)
