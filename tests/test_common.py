@@ -34,21 +34,12 @@ def test_sequence_checks(estimator, check):
     check(estimator)
 
 
-def _require_declared_constraints(estimator):
-    # Issue 18 moves the estimators to declarative validation one area at a time; an
-    # estimator not moved yet is an expected failure, listed in the run, never a pass.
-    if not any("_parameter_constraints" in vars(k) for k in type(estimator).__mro__
-               if k.__module__.startswith("seqot")):
-        pytest.xfail(f"{type(estimator).__name__} has no _parameter_constraints yet (issue 18)")
-
-
 @pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda e: type(e).__name__)
 def test_parameter_constraints(estimator):
     """Every constructor parameter is declared, and every declared constraint, violated once,
     raises naming the parameter in fit and (set after fit) in every output method."""
     from seqot.utils.estimator_checks import check_parameter_constraints
 
-    _require_declared_constraints(estimator)
     assert check_parameter_constraints(type(estimator).__name__, estimator) > 0
 
 
@@ -57,7 +48,6 @@ def test_sklearn_param_validation(estimator):
     """scikit-learn's own parameter-validation check (not part of its check_estimator)."""
     from sklearn.utils.estimator_checks import check_param_validation
 
-    _require_declared_constraints(estimator)
     check_param_validation(type(estimator).__name__, estimator)
 
 
