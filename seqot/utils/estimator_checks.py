@@ -278,7 +278,7 @@ def invalid_parameter_values(constraints):
         if isinstance(c, (Interval, StrOptions)):
             try:
                 candidates.append(generate_invalid_param_val(c))
-            except NotImplementedError:
+            except NotImplementedError:  # e.g. an interval over all reals: nothing out of range
                 pass
         if isinstance(c, Interval):
             candidates += [np.nan, np.inf, -np.inf, True]
