@@ -35,8 +35,7 @@ def asot_segment(cost, mask=None, *, alpha=0.6, radius=0.04, reg=0.04, lambda_ac
         Frame-to-action costs, lower is better.
     mask : bool array of shape (B, N), optional
         Valid frames of a padded batch.
-    alpha, radius, reg, lambda_actions, balanced, rho, max_iter, step_size, gw_grad_scale, \
-sinkhorn_max_iter
+    alpha, radius, reg, lambda_actions, balanced, rho, max_iter, step_size, gw_grad_scale, sinkhorn_max_iter
         As in :func:`seqot.ot.asot`; the defaults here are the post-processing preset of the
         ASOT specification (structure weight 0.6, sharper entropy 0.04) rather than the
         solver's pseudo-labelling defaults.

@@ -190,7 +190,7 @@ class ASOTSegmenter(SequenceInputMixin, TransformerMixin, BaseEstimator):
         ``max_iter`` is the ASOT solver's budget, not this one.
     history_ : seqot.nn.TrainingHistory
         Per-step losses.
-    mean_, scale_ : ndarray of shape (n_features_in_,)
+    mean_, scale_ : ndarray of shape (n_features,)
         The training frames' per-feature mean and standard deviation (1 where it is 0);
         only with ``standardize="global"``.
     n_features_in_ : int
