@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from seqot.ot import emd
+from seqot.utils.estimator_checks import check_function_constraint, function_constraint_cases
 
 
 def mixed(seed, sizes=((5, 7), (8, 10), (10, 4), (1, 3), (6, 6))):
@@ -77,5 +78,9 @@ def test_float32_torch_and_single_problem():
 def test_errors():
     with pytest.raises(ValueError, match="problem 0: a sums to 1 but b sums to 2"):
         emd(np.ones((2, 2)), [0.5, 0.5], [1.0, 1.0])
-    with pytest.raises(ValueError, match="max_iter must be a positive integer"):
-        emd(np.ones((2, 2)), max_iter=0)
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c[3]) for c in function_constraint_cases(
+    emd, (np.ones((2, 2)),), skip=("C", "a", "b"))])
+def test_parameter_constraints(case):
+    check_function_constraint(*case)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import torch
 
 from ..ot._costs import COST_METRICS, pairwise_frame_cost
-from ..ot._sinkhorn import sinkhorn as _sinkhorn
+from ..ot._sinkhorn import _sinkhorn
 from ..utils._param_validation import (
     NON_NEGATIVE,
     POSITIVE,

@@ -31,8 +31,8 @@ import math
 import torch
 
 from ..ot._costs import pairwise_frame_cost
-from ..ot._emd import emd as _emd
-from ..ot._sinkhorn import sinkhorn as _sinkhorn
+from ..ot._emd import _emd
+from ..ot._sinkhorn import _sinkhorn
 from ..utils._param_validation import (
     N_JOBS,
     NON_NEGATIVE,

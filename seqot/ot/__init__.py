@@ -12,7 +12,8 @@ from ._costs import (
     relative_positions,
 )
 from ._emd import emd
-from ._sinkhorn import OTResult, SinkhornConvergenceWarning, sinkhorn
+from ._base import OTResult
+from ._sinkhorn import SinkhornConvergenceWarning, sinkhorn
 
 __all__ = [
     "ASOTResult",

@@ -49,7 +49,7 @@ import torch
 from ..utils._param_validation import NON_NEGATIVE, POSITIVE, POSITIVE_INT, Interval, Real
 from ..utils._param_validation import validate_params
 from ..utils._validation import check_float_tensor
-from ._sinkhorn import sinkhorn
+from ._sinkhorn import _sinkhorn
 
 __all__ = ["ASOTResult", "asot", "asot_structure_product"]
 
@@ -446,10 +446,10 @@ def _solve(C, M, maskf, *, alpha, radius, eps, lam, balanced, rho, max_iter, ste
             if solved is None or solved.numel():
                 # inexact inner solves by design (each outer step warm-starts from the last
                 # one's potentials): no convergence warning per outer step
-                res = sinkhorn((gw * Phi + C_lin)[rows], a[rows], b[rows], reg=eps,
-                               max_iter=n_sinkhorn_iter,
-                               tol=1e-9 if n_sinkhorn_iter > 1 else 0.0, grad="detach",
-                               warm_start=potentials, warn=False)
+                res = _sinkhorn((gw * Phi + C_lin)[rows], a[rows], b[rows], reg=eps,
+                                max_iter=n_sinkhorn_iter,
+                                tol=1e-9 if n_sinkhorn_iter > 1 else 0.0, grad="detach",
+                                warm_start=potentials, warn=False)
                 potentials = res.potentials
                 plan[rows] = res.plan
             # the Sinkhorn plan ends on the column update: make the rows exact, as the output

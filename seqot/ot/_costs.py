@@ -23,8 +23,11 @@ frames cost exactly 0.
 from __future__ import annotations
 
 import math
+from numbers import Integral
 
 import torch
+
+from ..utils._param_validation import Interval, StrOptions, validate_params
 
 __all__ = [
     "frame_cost",
@@ -38,9 +41,8 @@ __all__ = [
 COST_METRICS = ("sqeuclidean", "euclidean", "cosine")
 
 
-def _check_metric(metric):
-    if metric not in COST_METRICS:
-        raise ValueError(f"cost metric={metric!r} is not known; choose one of {COST_METRICS}.")
+_METRIC = [StrOptions(set(COST_METRICS))]
+_SIZE = [Interval(Integral, 0, None, closed="left")]
 
 
 def _check_frames(X, Y, layout):
@@ -185,6 +187,8 @@ def _zero_frames(Z):
         return (Z == 0).all(-1)
 
 
+@validate_params({"metric": _METRIC},
+                 prefer_skip_nested_validation=True)
 def frame_cost(X, Y, metric="sqeuclidean"):
     """Paired frame costs ``C[b, i, j] = c(X[b, i], Y[b, j])``.
 
@@ -199,7 +203,6 @@ def frame_cost(X, Y, metric="sqeuclidean"):
     -------
     Tensor of shape (B, n, m) (or (n, m) for 2-D input)
     """
-    _check_metric(metric)
     _check_frames(X, Y, "paired")
     squeeze = X.ndim == 2
     if squeeze:
@@ -222,6 +225,8 @@ def frame_cost(X, Y, metric="sqeuclidean"):
     return out[0] if squeeze else out
 
 
+@validate_params({"metric": _METRIC,
+                  "problems_last": ["boolean"]}, prefer_skip_nested_validation=True)
 def pairwise_frame_cost(X, Y, metric="sqeuclidean", *, problems_last=False):
     """Frame costs between every sequence of X and every sequence of Y, from one GEMM.
 
@@ -238,7 +243,6 @@ def pairwise_frame_cost(X, Y, metric="sqeuclidean", *, problems_last=False):
     -------
     Tensor of shape (n_x, n_y, T_x, T_y), or (T_x, T_y, n_x, n_y) with ``problems_last``
     """
-    _check_metric(metric)
     _check_frames(X, Y, "all pairs")
     if problems_last:
         return _pairwise_cost_problems_last(X, Y, metric)
@@ -306,6 +310,8 @@ def _pairwise_cost_problems_last(X, Y, metric):
     return sq
 
 
+@validate_params({"lengths": [torch.Tensor], "max_length": _SIZE, "dtype": [torch.dtype]},
+                 prefer_skip_nested_validation=True)
 def relative_positions(lengths, max_length, dtype=torch.float64):
     """Positions ``(i + 1) / T`` of each frame within its own sequence, 0 on padding.
 
@@ -324,6 +330,8 @@ def relative_positions(lengths, max_length, dtype=torch.float64):
                                                                           device=pos.device))
 
 
+@validate_params({"len_x": [torch.Tensor], "len_y": [torch.Tensor], "tx": _SIZE, "ty": _SIZE,
+                  "dtype": [torch.dtype]}, prefer_skip_nested_validation=True)
 def position_gap(len_x, len_y, tx, ty, dtype=torch.float64):
     """Paired relative-position gaps ``|(i+1)/T_x − (j+1)/T_y|``, shape ``(B, tx, ty)``."""
     px = relative_positions(len_x, tx, dtype)
@@ -331,6 +339,8 @@ def position_gap(len_x, len_y, tx, ty, dtype=torch.float64):
     return (px[:, :, None] - py[:, None, :]).abs()
 
 
+@validate_params({"len_x": [torch.Tensor], "len_y": [torch.Tensor], "tx": _SIZE, "ty": _SIZE,
+                  "dtype": [torch.dtype]}, prefer_skip_nested_validation=True)
 def pairwise_position_gap(len_x, len_y, tx, ty, dtype=torch.float64):
     """All-pairs relative-position gaps, shape ``(n_x, n_y, tx, ty)``."""
     px = relative_positions(len_x, tx, dtype)

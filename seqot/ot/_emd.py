@@ -17,7 +17,8 @@ import numpy as np
 import torch
 from joblib import Parallel, delayed
 
-from ._sinkhorn import OTResult, _output, _prepare
+from ..utils._param_validation import N_JOBS, POSITIVE_INT, validate_params
+from ._base import OTResult, _output, _prepare
 
 try:  # the network simplex itself, without ot.emd's per-call backend dispatch
     from ot.lp.emd_wrap import emd_c as _emd_c
@@ -96,6 +97,11 @@ class _EMDValue(torch.autograd.Function):
         return g[:, None, None] * plan, g[:, None] * u, g[:, None] * v, None, None
 
 
+@validate_params(
+    {"C": ["array-like"], "a": ["array-like", None], "b": ["array-like", None],
+     "max_iter": POSITIVE_INT, "n_jobs": N_JOBS},
+    prefer_skip_nested_validation=True,
+)
 def emd(C, a=None, b=None, *, max_iter=100000, n_jobs=None):
     r"""Exact optimal transport for a batch of problems (POT's network simplex).
 
@@ -143,8 +149,11 @@ def emd(C, a=None, b=None, *, max_iter=100000, n_jobs=None):
     array([[0.25, 0.25],
            [0.  , 0.5 ]])
     """
-    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
-        raise ValueError(f"max_iter must be a positive integer; got {max_iter!r}.")
+    return _emd(C, a, b, max_iter=max_iter, n_jobs=n_jobs)
+
+
+def _emd(C, a=None, b=None, *, max_iter=100000, n_jobs=None):
+    """:func:`emd` without its parameter validation (internal callers, hot paths)."""
     C, a, b, mask_a, mask_b, numpy_in, single = _prepare(C, a, b)
     sa, sb = a.detach().sum(1), b.detach().sum(1)
     # rounding of normalised float32 weights reaches a few ulps; the solver rescales b anyway

@@ -31,18 +31,25 @@ from __future__ import annotations
 import contextlib
 import math
 import warnings
-from dataclasses import dataclass
-from typing import Any
+from numbers import Real
 
 import numpy as np
 import torch
 
+from ..utils._param_validation import (
+    POSITIVE,
+    POSITIVE_INT,
+    TOL,
+    Interval,
+    StrOptions,
+    validate_params,
+)
 from ..utils._validation import check_float_tensor, check_positive
+from ._base import OTResult, _output, _prepare
 
 __all__ = ["OTResult", "SinkhornConvergenceWarning", "sinkhorn"]
 
 _GRAD_MODES = ("autodiff", "envelope", "detach")
-_EPSILON_SCALING = ("auto", True, False)
 
 
 class SinkhornConvergenceWarning(UserWarning):
@@ -52,94 +59,6 @@ class SinkhornConvergenceWarning(UserWarning):
     :mod:`seqot.distances`; filter it with
     ``warnings.filterwarnings("ignore", category=SinkhornConvergenceWarning)``.
     """
-
-
-@dataclass
-class OTResult:
-    r"""Result of a batched OT solve (numpy for numpy input, torch for torch input).
-
-    Attributes
-    ----------
-    plan : (B, n, m) or (n, m)
-        The transport plans; zero on padded rows/columns.
-    value : (B,) or scalar
-        The full objective: transport cost plus the regularisation and marginal terms.
-    value_linear : (B,) or scalar
-        The transport cost :math:`\langle P, C\rangle` alone (what ``ot.sinkhorn2`` returns).
-    potentials : tuple (f, g)
-        Dual potentials, ``(B, n)`` and ``(B, m)``, zero on padding, with
-        :math:`P_{ij} = a_i b_j \exp((f_i + g_j - C_{ij})/\varepsilon)`.
-    n_iter : int
-        Iterations run (the most any problem of the batch needed; with epsilon scaling, the
-        plain attempt plus, per stage, the most any problem of the stage ran: each problem
-        stays within its own budget).
-    converged : (B,) bool or bool
-        Whether each problem met ``tol``.
-    marginal_error : (B,) or scalar, optional
-        Relative L1 violation of the optimality conditions on the marginals (Sinkhorn only),
-        the larger of the two sides:
-        :math:`\|P\mathbf 1 - \mathbf a \odot e^{-f/\tau_a}\|_1 / \|\mathbf a\|_1` and
-        the same for the columns (:math:`e^{-f/\tau} = 1` for a hard marginal, where it is
-        the plain marginal error :math:`\|P\mathbf 1 - \mathbf a\|_1/\|\mathbf a\|_1`).
-    marginal_tol : (B,) or scalar, optional
-        The marginal error a solve converged at ``tol`` may have (Sinkhorn only; see
-        :func:`sinkhorn`); ``inf`` when ``tol=0`` (not checked). A problem with
-        ``converged`` False and ``marginal_error > marginal_tol`` is reported by a
-        :class:`SinkhornConvergenceWarning`.
-    """
-
-    plan: Any
-    value: Any
-    value_linear: Any
-    potentials: tuple
-    n_iter: int
-    converged: Any
-    marginal_error: Any = None
-    marginal_tol: Any = None
-
-
-# ---------------------------------------------------------------------------
-# input handling shared by the public solvers
-# ---------------------------------------------------------------------------
-def _prepare(C, a, b):
-    """Tensors (B, n, m), (B, n), (B, m) + how to shape the outputs back."""
-    numpy_in = not isinstance(C, torch.Tensor)
-    C = check_float_tensor(C, "C")
-    if C.ndim not in (2, 3):
-        raise ValueError(f"C must be a (n, m) or (B, n, m) cost; got shape {tuple(C.shape)}.")
-    single = C.ndim == 2
-    if single:
-        C = C[None]
-    B, n, m = C.shape
-    if n == 0 or m == 0:
-        raise ValueError(f"C has an empty side: shape {tuple(C.shape)}.")
-
-    def weights(w, size, name):
-        if w is None:
-            return torch.full((B, size), 1.0 / size, dtype=C.dtype, device=C.device)
-        w = check_float_tensor(w, name, device=C.device, dtype=C.dtype)
-        if w.ndim == 1:
-            w = w[None].expand(B, -1)
-        if w.shape != (B, size):
-            raise ValueError(f"{name} must have shape ({size},) or ({B}, {size}); "
-                             f"got {tuple(w.shape)}.")
-        wd = w.detach()
-        if not bool(torch.isfinite(wd).all()) or bool((wd < 0).any()):
-            raise ValueError(f"{name} must be finite and non-negative.")
-        if bool((wd.sum(-1) <= 0).any()):
-            i = int(torch.nonzero(wd.sum(-1) <= 0)[0, 0])
-            raise ValueError(f"{name}[{i}] has no mass: every problem needs a positive weight.")
-        return w
-
-    a = weights(a, n, "a")
-    b = weights(b, m, "b")
-    mask_a, mask_b = a.detach() > 0, b.detach() > 0
-    # a finite sum (one fast pass) proves every entry finite; otherwise look closer, as
-    # padding may hold anything
-    if not bool(torch.isfinite(C.detach().sum())) and not bool(
-            (torch.isfinite(C.detach()) | ~(mask_a[:, :, None] & mask_b[:, None, :])).all()):
-        raise ValueError("C contains NaN or infinity on entries that carry mass.")
-    return C, a, b, mask_a, mask_b, numpy_in, single
 
 
 def _check_reg(reg, C):
@@ -199,31 +118,6 @@ def _unbalanced_pair(unbalanced):
         else:
             out.append(float(check_positive(tau, "unbalanced")))
     return tuple(out)
-
-
-def _output(res: OTResult, numpy_in, single):
-    def conv(x):
-        if x is None:
-            return None
-        if single:
-            x = x[0]
-        if numpy_in:
-            x = x.detach().cpu().numpy()
-            return x[()] if x.ndim == 0 else x
-        return x
-
-    conv_bool = (lambda c: bool(c[0]) if single else c.cpu().numpy()) if numpy_in else (
-        lambda c: c[0] if single else c)
-    return OTResult(
-        plan=conv(res.plan),
-        value=conv(res.value),
-        value_linear=conv(res.value_linear),
-        potentials=tuple(conv(p) for p in res.potentials),
-        n_iter=res.n_iter,
-        converged=conv_bool(res.converged),
-        marginal_error=conv(res.marginal_error),
-        marginal_tol=conv(res.marginal_tol),
-    )
 
 
 # ---------------------------------------------------------------------------
@@ -453,9 +347,35 @@ class _Scalings:
         return f_new, g_new, pf, pg, ok
 
 
+# The Sinkhorn engines: how a chunk of iterations is run. An engine is a factory called with
+# (logK, keep, la, lb, mask_a, mask_b, kappa_a, kappa_b, hard_a, hard_b) that returns an object
+# whose run(fs, gs, k, active, previous) advances the scaled potentials k iterations and returns
+# (fs, gs, fs_prev, gs_prev, ok); ok False (non-finite) or None (nothing computed) hands the
+# chunk to the log domain, which is always there and is the engine None. A compiled or GPU
+# engine is one more entry here (and in _METHODS).
+_ENGINES = {
+    "log": None,         # log-sum-exp updates throughout: differentiable, bounded gradients
+    "scaling": _Scalings,  # matrix scalings of an absorbed kernel, log-domain redo on overflow
+}
+_METHODS = ("auto", *_ENGINES)
+
+
+def _engine(method, recording):
+    """The engine of ``method``; "auto" is the log domain when autograd records, else scalings."""
+    if method == "auto":
+        return None if recording else _ENGINES["scaling"]
+    if method == "scaling" and recording:
+        # back-propagating through x^-k overflows where a marginal entry is tiny
+        raise ValueError(
+            "method='scaling' cannot be recorded by autograd (the gradient of the scalings "
+            "overflows on small marginal entries): use method='log' or 'auto', or "
+            "grad='envelope' / 'detach', or call under torch.no_grad().")
+    return _ENGINES[method]
+
+
 def _iterate(logK, keep, la, lb, mask_a, mask_b, eps, kappa_a, kappa_b, max_iter, tol,
              check_every, fs, gs, hard_a=True, hard_b=True, stop=None, active=None,
-             budget=None):
+             budget=None, method="auto"):
     """Scaled potentials fs = f/eps, gs = g/eps after the Sinkhorn iterations.
 
     Iterations run in chunks of ``check_every``: matrix scalings of an absorbed kernel
@@ -482,8 +402,9 @@ def _iterate(logK, keep, la, lb, mask_a, mask_b, eps, kappa_a, kappa_b, max_iter
     # in the log domain when autograd records, use the fast scalings otherwise.
     recording = torch.is_grad_enabled() and (logK.requires_grad or la.requires_grad
                                              or lb.requires_grad)
-    scalings = None if recording else _Scalings(logK, keep, la, lb, mask_a, mask_b, kappa_a,
-                                                kappa_b, hard_a, hard_b)
+    engine = _engine(method, recording)
+    scalings = None if engine is None else engine(logK, keep, la, lb, mask_a, mask_b, kappa_a,
+                                                  kappa_b, hard_a, hard_b)
     it = 0
     while it < max_iter:
         k = min(check_every, max_iter - it)
@@ -529,6 +450,24 @@ def _iterate(logK, keep, la, lb, mask_a, mask_b, eps, kappa_a, kappa_b, max_iter
     return fs, gs, it, ~active, counts
 
 
+@validate_params(
+    {
+        "C": ["array-like"],
+        "a": ["array-like", None],
+        "b": ["array-like", None],
+        "reg": [*POSITIVE, "array-like"],
+        "max_iter": POSITIVE_INT,
+        "tol": TOL,
+        "unbalanced": [Interval(Real, 0, None, closed="neither"), tuple, list, None],
+        "grad": [StrOptions(set(_GRAD_MODES))],
+        "check_every": POSITIVE_INT,
+        "warm_start": [tuple, list, None],
+        "epsilon_scaling": [StrOptions({"auto"}), "boolean"],
+        "method": [StrOptions(set(_METHODS))],
+        "warn": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def sinkhorn(
     C,
     a=None,
@@ -542,6 +481,7 @@ def sinkhorn(
     check_every=10,
     warm_start=None,
     epsilon_scaling="auto",
+    method="auto",
     warn=True,
 ):
     r"""Entropic optimal transport, batched over problems of different sizes.
@@ -600,6 +540,15 @@ def sinkhorn(
         with ``marginal_error > marginal_tol`` and a cost range above ``100 * reg``; the
         others are left exactly as the plain solve returned them. ``True``: every problem
         (needs ``tol > 0``). ``False``: never.
+    method : {"auto", "log", "scaling"}, default="auto"
+        The engine that runs the iterations (as POT's ``method``; the same fixed point, so the
+        results agree to rounding). ``"log"``: log-sum-exp updates of the potentials
+        throughout (Peyré & Cuturi §4.4): stable at any ``reg``, and what autograd records.
+        ``"scaling"``: the matrix scalings :math:`u \leftarrow a / K v` of a kernel with the
+        current potentials absorbed (Schmitzer 2019), several times faster per iteration, any
+        chunk that under- or overflows redone in the log domain; it cannot be recorded by
+        autograd (``ValueError``). ``"auto"``: ``"log"`` when autograd records the iterations
+        (``grad="autodiff"`` on inputs that require gradients), ``"scaling"`` otherwise.
     warn : bool, default=True
         Emit one :class:`SinkhornConvergenceWarning` per call when some problem ends
         unconverged with ``marginal_error > marginal_tol``. ``False`` leaves it to the caller
@@ -692,18 +641,29 @@ def sinkhorn(
     >>> bool(np.abs(res.plan.sum(1) - 1 / 6).max() < 1e-6)
     True
     """
-    if grad not in _GRAD_MODES:
-        raise ValueError(f"grad must be one of {_GRAD_MODES}; got {grad!r}.")
-    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
-        raise ValueError(f"max_iter must be a positive integer; got {max_iter!r}.")
-    check_positive(tol, "tol", strict=False)
-    if isinstance(check_every, bool) or not isinstance(check_every, (int, np.integer)) \
-            or check_every < 1:
-        raise ValueError(f"check_every must be a positive integer; got {check_every!r}.")
-    if not any(epsilon_scaling is s or (isinstance(s, str) and epsilon_scaling == s)
-               for s in _EPSILON_SCALING):
-        raise ValueError(f"epsilon_scaling must be one of {_EPSILON_SCALING}; got "
-                         f"{epsilon_scaling!r}.")
+    return _sinkhorn(
+        C, a, b, reg=reg, max_iter=max_iter, tol=tol, unbalanced=unbalanced, grad=grad,
+        check_every=check_every, warm_start=warm_start, epsilon_scaling=epsilon_scaling,
+        method=method, warn=warn)
+
+
+def _sinkhorn(
+    C,
+    a=None,
+    b=None,
+    *,
+    reg,
+    max_iter=1000,
+    tol=1e-9,
+    unbalanced=None,
+    grad="autodiff",
+    check_every=10,
+    warm_start=None,
+    epsilon_scaling="auto",
+    method="auto",
+    warn=True,
+):
+    """:func:`sinkhorn` without its parameter validation (internal callers, hot paths)."""
     if epsilon_scaling is True and float(tol) == 0:
         raise ValueError("epsilon_scaling=True needs tol > 0 (its stages end on convergence).")
     tau_a, tau_b = _unbalanced_pair(unbalanced)
@@ -729,7 +689,7 @@ def sinkhorn(
         Cz, keep, a, b, mask_a, mask_b, eps, tau_a, tau_b, int(max_iter), float(tol),
         int(check_every), grad, warm_start,
         renormalise=ratio > _RENORMALISE_RATIO and math.isinf(tau_b), ratios=ratios,
-        epsilon_scaling=epsilon_scaling)
+        epsilon_scaling=epsilon_scaling, method=method)
     if warn and failed is not None:
         _warn_unconverged(res, failed, scaled, eps, int(max_iter))
     if work != out_dtype:
@@ -855,7 +815,7 @@ def _zero_padding(C, mask_a, mask_b):
 
 
 def _solve(Cz, keep, a, b, mask_a, mask_b, eps, tau_a, tau_b, max_iter, tol, check_every, grad,
-           warm_start, renormalise=False, ratios=None, epsilon_scaling=False):
+           warm_start, renormalise=False, ratios=None, epsilon_scaling=False, method="auto"):
     """Sinkhorn on costs ``Cz`` that are zero on padding; ``keep`` is the float mask of the
     entries with mass (None without padding).
 
@@ -903,7 +863,7 @@ def _solve(Cz, keep, a, b, mask_a, mask_b, eps, tau_a, tau_b, max_iter, tol, che
         fs, gs = init()
         fs, gs, it, conv, _ = _iterate(logK, keep, la, lb, mask_a, mask_b, e, *kappas(e),
                                        max_iter, tol, check_every, fs, gs, hard_a, hard_b,
-                                       stop=stop(e))
+                                       stop=stop(e), method=method)
         return logK, fs, gs, it, conv
 
     def scaling(Cz, keep, la, lb, mask_a, mask_b, e):
@@ -936,7 +896,7 @@ def _solve(Cz, keep, a, b, mask_a, mask_b, eps, tau_a, tau_b, max_iter, tol, che
                     log_kernel(Cd, keep, ek), keep, la_d, lb_d, mask_a, mask_b, ek,
                     *kappas(ek), int(cap.max()), 1.0, check_every, f / ek[:, None],
                     g / ek[:, None], hard_a, hard_b, stop=_EPS_STAGE_RTOL * ek, active=above,
-                    budget=cap)
+                    budget=cap, method=method)
                 f, g = fs * ek[:, None], gs * ek[:, None]
                 used = used + counts // check_every
                 it_total += it
@@ -945,7 +905,7 @@ def _solve(Cz, keep, a, b, mask_a, mask_b, eps, tau_a, tau_b, max_iter, tol, che
         fs, gs, it, conv, _ = _iterate(logK, keep, la, lb, mask_a, mask_b, e, *kappas(e),
                                        int(cap.max()), tol, check_every, f / e[:, None],
                                        g / e[:, None], hard_a, hard_b, stop=stop(e),
-                                       budget=cap)
+                                       budget=cap, method=method)
         return logK, fs, gs, it_total + it, conv
 
     def dot(x, y):

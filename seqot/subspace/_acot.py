@@ -340,7 +340,8 @@ def _acot_subspace(X, Y, k, *, alpha, beta_distortion, beta_order, eta, order_lo
                    beta_rule="FletcherReeves"):
     """:func:`acot_subspace` without the parameter validation (per sequence, in the
     estimator)."""
-    from ..ot import emd, sinkhorn
+    from ..ot._emd import _emd
+    from ..ot._sinkhorn import _sinkhorn
 
     X = _as_matrix(X, "X")
     Y = _as_matrix(Y, "Y", rows=X.shape[0])
@@ -362,9 +363,9 @@ def _acot_subspace(X, Y, k, *, alpha, beta_distortion, beta_order, eta, order_lo
             C = C / C.max() if C.max() > 0 else C
             a, b = np.full(n, 1.0 / n), np.full(m, 1.0 / m)
             if reg is None:
-                plan = emd(C, a, b).plan
+                plan = _emd(C, a, b).plan
             else:
-                plan = sinkhorn(C, a, b, reg=float(reg), max_iter=1000).plan
+                plan = _sinkhorn(C, a, b, reg=float(reg), max_iter=1000).plan
             Y_hat = barycentric_targets(Y, plan)
         else:
             Y_hat = Y.reshape(d, m // n, n).mean(1)

@@ -22,17 +22,20 @@ instead.``
 
 from __future__ import annotations
 
+import functools
+import inspect
+import threading
 from numbers import Integral, Real
 
 import numpy as np
 import torch
+from sklearn import get_config as _sklearn_get_config
 from sklearn.base import _fit_context  # noqa: F401  (re-exported for estimators)
 from sklearn.utils._param_validation import HasMethods, Hidden, InvalidParameterError, Options
 from sklearn.utils._param_validation import Interval as _SklearnInterval
 from sklearn.utils._param_validation import RealNotInt, StrOptions
 from sklearn.utils._param_validation import generate_invalid_param_val as _sk_invalid_value
 from sklearn.utils._param_validation import make_constraint, validate_parameter_constraints
-from sklearn.utils._param_validation import validate_params as _sk_validate_params
 
 __all__ = [
     "BLOCK_SIZE",
@@ -106,12 +109,71 @@ VERBOSE = ["verbose"]
 def validate_params(parameter_constraints, *, prefer_skip_nested_validation=True):
     """Decorate a public function so that its arguments are checked against constraints.
 
-    scikit-learn's ``validate_params``: arguments not named in ``parameter_constraints`` are
-    not checked (data, validated by the function itself). Nested validated calls are skipped,
-    so calling one public function from another checks the arguments once.
+    The same contract as scikit-learn's ``validate_params`` (the constraints are stored as
+    ``func._skl_parameter_constraints``, the error is scikit-learn's ``InvalidParameterError``
+    with its message, the global ``skip_parameter_validation`` configuration is honoured), at
+    a few microseconds per call instead of about a hundred: the signature and the constraint
+    objects are built once, only the arguments actually passed are checked (defaults are
+    valid by construction), and nested validated calls are skipped through a thread-local
+    depth counter instead of a configuration context. Per-pair distances sit in user loops,
+    where scikit-learn's per-call cost would exceed the computation.
+
+    Arguments not named in ``parameter_constraints`` are not checked (data, validated by the
+    function itself). Parameters of estimators are not affected by the nesting: an estimator
+    fitted inside a validated function still checks its own ``_parameter_constraints``.
     """
-    return _sk_validate_params(parameter_constraints,
-                               prefer_skip_nested_validation=prefer_skip_nested_validation)
+    if not isinstance(prefer_skip_nested_validation, bool):
+        raise ValueError("prefer_skip_nested_validation must be a bool.")
+
+    def decorator(func):
+        func._skl_parameter_constraints = parameter_constraints
+        sig = inspect.signature(func)
+        unknown = set(parameter_constraints) - set(sig.parameters)
+        if unknown:
+            raise ValueError(f"constraints of {func.__qualname__} name parameters it does not "
+                             f"have: {sorted(unknown)}.")
+        positional = [p.name for p in sig.parameters.values()
+                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        constraints = {name: [make_constraint(c) for c in cs]
+                       for name, cs in parameter_constraints.items() if cs != "no_validation"}
+
+        def check(name, value):
+            cs = constraints.get(name)
+            if cs is None:
+                return
+            for c in cs:
+                if c.is_satisfied_by(value):
+                    return
+            # scikit-learn's own message (the hidden constraints left out, as there)
+            validate_parameter_constraints({name: parameter_constraints[name]}, {name: value},
+                                           caller_name=func.__qualname__)
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            if _NESTING.depth or _sklearn_get_config()["skip_parameter_validation"]:
+                return func(*args, **kwargs)
+            for name, value in zip(positional, args):
+                check(name, value)
+            for name, value in kwargs.items():
+                check(name, value)
+            if not prefer_skip_nested_validation:
+                return func(*args, **kwargs)
+            _NESTING.depth += 1
+            try:
+                return func(*args, **kwargs)
+            finally:
+                _NESTING.depth -= 1
+
+        return wrapper
+
+    return decorator
+
+
+class _Nesting(threading.local):
+    depth = 0
+
+
+_NESTING = _Nesting()
 
 
 def check_estimator_params(estimator):

@@ -22,6 +22,10 @@ violation. They run on small ragged data with a class structure:
   own out-of-range values, NaN and infinity for reals) raises a ``ValueError``/``TypeError``
   naming the parameter, in ``fit`` and, set after fit, in every output method.
 
+For public functions wrapped in ``validate_params``, :func:`function_constraint_cases` lists
+every declared constraint violated once and :func:`check_function_constraint` asserts that one
+such call raises naming the parameter.
+
 Use :func:`parametrize_with_sequence_checks` in a test module, or
 :func:`check_sequence_estimator` to run everything at once.
 """
@@ -37,6 +41,7 @@ from sklearn.base import clone
 __all__ = [
     "check_channels_first_layout",
     "check_float32_preserved",
+    "check_function_constraint",
     "check_list_vs_padded",
     "check_padding_invariance",
     "check_parameter_constraints",
@@ -46,6 +51,7 @@ __all__ = [
     "check_sequence_estimator",
     "check_torch_input_with_grad",
     "check_variable_length",
+    "function_constraint_cases",
     "make_check_data",
     "parametrize_with_sequence_checks",
     "yield_sequence_checks",
@@ -294,6 +300,60 @@ def invalid_parameter_values(constraints):
         seen.add(key)
         out.append(v)
     return out
+
+
+def function_constraint_cases(func, args=(), kwargs=None, *, skip=()):
+    """Calls of a validated public function with each declared constraint violated once.
+
+    Parameters
+    ----------
+    func : callable
+        A function wrapped in :func:`seqot.utils._param_validation.validate_params` (it carries
+        ``_skl_parameter_constraints``).
+    args, kwargs
+        A valid call. A parameter given positionally in ``args`` gets its bad value there, any
+        other as a keyword.
+    skip : iterable of str
+        Parameters to leave alone (data whose constraint only says "array-like").
+
+    Returns
+    -------
+    list of (func, args, kwargs, name)
+        One valid-but-for-``name`` call per bad value of :func:`invalid_parameter_values`.
+    """
+    import inspect
+
+    kwargs = dict(kwargs or {})
+    names = list(inspect.signature(func).parameters)
+    cases = []
+    for name, entry in func._skl_parameter_constraints.items():
+        if name in skip:
+            continue
+        position = names.index(name)
+        for bad in invalid_parameter_values(entry):
+            if position < len(args):
+                cases.append((func, args[:position] + (bad,) + args[position + 1:], kwargs, name))
+            else:
+                cases.append((func, args, {**kwargs, name: bad}, name))
+    return cases
+
+
+def check_function_constraint(func, args, kwargs, name):
+    """``func(*args, **kwargs)`` raises ``InvalidParameterError`` naming ``name`` and ``func``."""
+    import re
+
+    from ._param_validation import InvalidParameterError
+
+    try:
+        func(*args, **kwargs)
+    except InvalidParameterError as exc:
+        expected = f"'{name}' parameter of {func.__qualname__}"
+        assert re.search(re.escape(expected), str(exc)), (
+            f"{func.__qualname__}: a bad {name!r} raised, but the message does not name it: "
+            f"{exc}")
+    else:
+        raise AssertionError(f"{func.__qualname__} accepted an invalid {name!r}: "
+                             f"{ {k: v for k, v in kwargs.items() if k == name} or args}")
 
 
 def _constraint_data(estimator):
