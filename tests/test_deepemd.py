@@ -589,7 +589,7 @@ def test_one_shot_sfc_is_plain_emd():
     X, y, Q, _ = parts_task(4, 1, seed=0, noise=1.0)
     fits = {s: DeepEMDClassifier(shot_strategy=s, device="cpu").fit(X, y)
             for s in ("sfc", "mean", "nearest", "fusion")}
-    assert fits["sfc"].sfc_loss_curve_ is None
+    assert fits["sfc"].loss_curve_ is None
     eps = fits["sfc"].weight_eps_  # δ relative to the supports' mean squared node norm
     D = np.array([[np_deepemd(q, x, eps=eps) for x in X] for q in Q])
     proba = np.exp((1 - D) / T)
@@ -608,7 +608,7 @@ def test_nearest_and_fusion_are_min_and_mean_over_the_supports():
     per_class = np.stack([D[:, y == c] for c in classes], axis=1)  # (n_q, n_classes, shots)
     for strategy, reduce in (("nearest", np.min), ("fusion", np.mean)):
         clf = DeepEMDClassifier(shot_strategy=strategy, device="cpu").fit(X, y)
-        assert clf.sfc_loss_curve_ is None
+        assert clf.loss_curve_ is None
         want = reduce(per_class, axis=2)
         np.testing.assert_allclose(clf.class_distances(Q), want, atol=1e-9)
         np.testing.assert_array_equal(clf.predict(Q), classes[want.argmin(1)])
@@ -620,7 +620,7 @@ def test_zero_max_epochs_is_the_nodewise_mean_prototype():
     X, y, Q, _ = parts_task(3, 3, seed=1, noise=1.0)
     a = DeepEMDClassifier(max_epochs=0, device="cpu").fit(X, y)
     b = DeepEMDClassifier(shot_strategy="mean", device="cpu").fit(X, y)
-    assert a.sfc_loss_curve_ is None
+    assert a.loss_curve_ is None
     protos = np.stack([np.mean([x for x, c in zip(X, y) if c == k], axis=0)
                        for k in np.unique(y)])
     np.testing.assert_allclose(np.asarray(a.prototypes_.data), protos, atol=1e-14)
@@ -637,7 +637,7 @@ def test_sfc_fine_tuning_decreases_the_support_loss_and_is_deterministic():
     X0 = [x.copy() for x in X]
     kw = dict(max_epochs=40, batch_size=3, device="cpu")
     clf = DeepEMDClassifier(random_state=0, **kw).fit(X, y)
-    curve = clf.sfc_loss_curve_
+    curve = clf.loss_curve_
     assert curve.shape == (40,) and np.all(np.isfinite(curve))
     assert curve[-9:].mean() < 0.6 * curve[:3].mean()  # seeds 2-4 tried: ratios 0.07-0.3
     # full-support loss before vs after, recomputed independently of the training loop
@@ -657,8 +657,8 @@ def test_sfc_fine_tuning_decreases_the_support_loss_and_is_deterministic():
     other = DeepEMDClassifier(random_state=1, **kw).fit(X, y)
     np.testing.assert_array_equal(np.asarray(same.prototypes_.data),
                                   np.asarray(clf.prototypes_.data))
-    np.testing.assert_array_equal(same.sfc_loss_curve_, curve)
-    assert not np.array_equal(other.sfc_loss_curve_, curve)
+    np.testing.assert_array_equal(same.loss_curve_, curve)
+    assert not np.array_equal(other.loss_curve_, curve)
     # n_jobs=2 (threaded EMDs) changes nothing
     par = DeepEMDClassifier(random_state=0, n_jobs=2, **kw).fit(X, y)
     np.testing.assert_allclose(np.asarray(par.prototypes_.data),
@@ -668,20 +668,20 @@ def test_sfc_fine_tuning_decreases_the_support_loss_and_is_deterministic():
 
 
 def test_default_sfc_rate_is_scale_free():
-    """``sfc_lr=None`` scales the rate with the squared node norm: with ``weight_eps=0`` (so
+    """``lr=None`` scales the rate with the squared node norm: with ``weight_eps=0`` (so
     that the weights are scale-free too) fitting on k·X gives k times the prototypes."""
     X, y, Q, _ = parts_task(3, 2, seed=10, noise=1.0)
     kw = dict(max_epochs=8, batch_size=2, weight_eps=0.0, random_state=0, device="cpu")
     a = DeepEMDClassifier(**kw).fit(X, y)
     b = DeepEMDClassifier(**kw).fit([40.0 * x for x in X], y)
-    assert b.sfc_lr_ == pytest.approx(1600.0 * a.sfc_lr_, rel=1e-12)
+    assert b.lr_ == pytest.approx(1600.0 * a.lr_, rel=1e-12)
     np.testing.assert_allclose(np.asarray(b.prototypes_.data),
                                40.0 * np.asarray(a.prototypes_.data), rtol=1e-7, atol=1e-9)
-    np.testing.assert_allclose(b.sfc_loss_curve_, a.sfc_loss_curve_, rtol=1e-8)
+    np.testing.assert_allclose(b.loss_curve_, a.loss_curve_, rtol=1e-8)
     np.testing.assert_allclose(b.predict_proba([40.0 * q for q in Q]), a.predict_proba(Q),
                                atol=1e-8)
     # ... while a fixed rate is not scale-free
-    c = DeepEMDClassifier(sfc_lr=a.sfc_lr_, **kw).fit([40.0 * x for x in X], y)
+    c = DeepEMDClassifier(lr=a.lr_, **kw).fit([40.0 * x for x in X], y)
     assert np.abs(np.asarray(c.prototypes_.data) / 40.0
                   - np.asarray(a.prototypes_.data)).max() > 1e-3
 
@@ -709,8 +709,8 @@ def test_classifier_is_invariant_to_a_global_feature_scale(strategy, n_shot):
         np.testing.assert_array_equal(clf.predict(Qk), pred, err_msg=f"scale {k}")
         np.testing.assert_allclose(clf.predict_proba(Qk), P, rtol=1e-10, atol=1e-12,
                                    err_msg=f"scale {k}")
-        if ref.sfc_loss_curve_ is not None:
-            np.testing.assert_allclose(clf.sfc_loss_curve_, ref.sfc_loss_curve_, rtol=1e-10)
+        if ref.loss_curve_ is not None:
+            np.testing.assert_allclose(clf.loss_curve_, ref.loss_curve_, rtol=1e-10)
             np.testing.assert_allclose(np.asarray(clf.prototypes_.data),
                                        k * np.asarray(ref.prototypes_.data), rtol=1e-9,
                                        atol=1e-12 * k)

@@ -22,12 +22,12 @@ def _fitted_names(est):
 def test_deepemd_refit_without_sfc_forgets_the_sfc_attributes():
     X, y = _data()
     clf = DeepEMDClassifier(max_epochs=5, random_state=0, device="cpu").fit(X, y)  # 4-shot
-    assert clf.sfc_lr_ is not None
+    assert clf.lr_ is not None
     clf.fit(X[::4], ["a", "b", "c"])  # 1-shot: no SFC layer
     fresh = DeepEMDClassifier(max_epochs=5, random_state=0, device="cpu").fit(X[::4],
                                                                               ["a", "b", "c"])
     assert _fitted_names(clf) == _fitted_names(fresh)
-    assert getattr(clf, "sfc_lr_", None) == getattr(fresh, "sfc_lr_", None)
+    assert getattr(clf, "lr_", None) == getattr(fresh, "lr_", None)
 
 
 @pytest.mark.parametrize("cls", [CMOTNearestCentroid, SequenceNearestCentroid])

@@ -429,7 +429,7 @@ HYPERPARAMETERS = {
         temperature=[_TINY, _HUGE, 0], shot_strategy=["mean", "nearest", "fusion", "bad"],
         weights=["uniform", "bad"], weight_eps=[0, _HUGE, -1], solver=["sinkhorn", "bad"],
         reg=[_TINY, _HUGE, 0], max_iter=[1, 0], max_epochs=[0, 10, -1],
-        sfc_lr=[_HUGE, 1e-12, 0], sfc_lr_scale=[_HUGE, _TINY], batch_size=[1, 100, 0],
+        lr=[_HUGE, 1e-12, 0], lr_scale=[_HUGE, _TINY], batch_size=[1, 100, 0],
         sfc_init=["kmeans", "nodewise_mean", "bad"], center=[False, "x"]),
     "TAPMetricLearner": dict(
         loss=["hm", "lifted", "alignment", "bad"], hidden=[(), (0,)],

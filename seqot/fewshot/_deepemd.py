@@ -72,7 +72,7 @@ class DeepEMDClassifier(SequenceInputMixin, ClassifierMixin, BaseEstimator):
     scale-free, ``weight_eps`` is taken relative to the support's mean squared node norm (the
     cross-reference responses are dot products, quadratic in the scale), and the default SFC
     rate scales with the squared node norm, as the cosine's gradient needs. Only an explicit
-    ``sfc_lr`` is in absolute units.
+    ``lr`` is in absolute units.
 
     Parameters
     ----------
@@ -101,13 +101,13 @@ class DeepEMDClassifier(SequenceInputMixin, ClassifierMixin, BaseEstimator):
         Length of the SFC fine-tuning; one epoch is one SFC optimiser step (an SGD step on a
         mini-batch of ``batch_size`` supports; the paper: 100 iterations). 0 leaves the
         starting prototype (``"sfc"`` is then ``"mean"``).
-    sfc_lr : float, optional
+    lr : float, optional
         SFC learning rate. The cosine's gradient scales as :math:`1/\lVert\phi\rVert`, so a
         fixed rate means different things for different feature scales; ``None`` uses
-        ``sfc_lr_scale`` times the mean squared norm of the initial (centred) nodes, a
+        ``lr_scale`` times the mean squared norm of the initial (centred) nodes, a
         scale-free rate.
-    sfc_lr_scale : float, default=1.0
-        The scale-free rate used when ``sfc_lr`` is None.
+    lr_scale : float, default=1.0
+        The scale-free rate used when ``lr`` is None.
     batch_size : int, default=5
         Supports per SFC step, the training mini-batch (the paper: 5; the authors' code: 4).
         Not the pairwise chunk size, which is ``block_size``.
@@ -142,7 +142,7 @@ class DeepEMDClassifier(SequenceInputMixin, ClassifierMixin, BaseEstimator):
     prototypes_ : SequenceBatch
         One set per class (``"sfc"``/``"mean"`` or one-shot), or every support
         (``"nearest"``/``"fusion"``); numpy arrays.
-    sfc_loss_curve_ : ndarray of shape (max_epochs,) or None
+    loss_curve_ : ndarray of shape (max_epochs,) or None
         Support-set loss of every SFC step (None when SFC did not run).
     weight_eps_ : float
         The absolute :math:`\delta` of the cross-reference weights: ``weight_eps`` times the
@@ -177,8 +177,8 @@ class DeepEMDClassifier(SequenceInputMixin, ClassifierMixin, BaseEstimator):
         **{k: _DEEPEMD_CONSTRAINTS[k] for k in ("weights", "center", "weight_eps", "solver",
                                                  "reg", "max_iter")},
         "max_epochs": [Interval(Integral, 0, None, closed="left")],
-        "sfc_lr": [*POSITIVE, None],
-        "sfc_lr_scale": POSITIVE,
+        "lr": [*POSITIVE, None],
+        "lr_scale": POSITIVE,
         "batch_size": POSITIVE_INT,
         "sfc_init": [StrOptions({"auto", "nodewise_mean", "kmeans"})],
         "sfc_weight_grad": ["boolean"],
@@ -192,7 +192,7 @@ class DeepEMDClassifier(SequenceInputMixin, ClassifierMixin, BaseEstimator):
 
     def __init__(self, *, temperature=0.08, shot_strategy="sfc", weights="cross_reference",
                  center=True, weight_eps=1e-3, solver="emd", reg=0.01, max_iter=1000,
-                 max_epochs=100, sfc_lr=None, sfc_lr_scale=1.0, batch_size=5,
+                 max_epochs=100, lr=None, lr_scale=1.0, batch_size=5,
                  sfc_init="auto",
                  sfc_weight_grad=False, block_size=None, n_jobs=None, device="auto",
                  random_state=None, verbose=False, layout="time_first"):
@@ -206,8 +206,8 @@ class DeepEMDClassifier(SequenceInputMixin, ClassifierMixin, BaseEstimator):
         self.reg = reg
         self.max_iter = max_iter
         self.max_epochs = max_epochs
-        self.sfc_lr = sfc_lr
-        self.sfc_lr_scale = sfc_lr_scale
+        self.lr = lr
+        self.lr_scale = lr_scale
         self.batch_size = batch_size
         self.sfc_init = sfc_init
         self.sfc_weight_grad = sfc_weight_grad
@@ -262,7 +262,7 @@ class DeepEMDClassifier(SequenceInputMixin, ClassifierMixin, BaseEstimator):
         y_idx = np.searchsorted(self.classes_, y)
         n_classes = len(self.classes_)
         shots = np.bincount(y_idx, minlength=n_classes)
-        self.sfc_loss_curve_ = None
+        self.loss_curve_ = None
         if self.shot_strategy in ("nearest", "fusion") or shots.max() == 1:
             order = np.argsort(y_idx, kind="stable")
             self.prototypes_ = batch.take(order)
@@ -306,16 +306,16 @@ class DeepEMDClassifier(SequenceInputMixin, ClassifierMixin, BaseEstimator):
         phi_lengths = torch.as_tensor(proto.lengths, device=dev)
         init = torch.as_tensor(proto.data, device=dev)
         sfc = _SFC(init.clone())
-        if self.sfc_lr is None:
+        if self.lr is None:
             nodes = init[torch.as_tensor(np.asarray(proto.mask), device=dev)]
             if self.center:
                 nodes = nodes - nodes.mean(-1, keepdim=True)
             msq = float((nodes * nodes).sum(-1).mean())
             # no absolute floor (it would break the scale invariance for tiny features); all
             # nodes constant over their channels leaves no scale, and no cosine gradient
-            lr = float(self.sfc_lr_scale) * (msq if msq > 0 else 1.0)
+            lr = float(self.lr_scale) * (msq if msq > 0 else 1.0)
         else:
-            lr = float(self.sfc_lr)
+            lr = float(self.lr)
         rng = check_random_state(seed)
         n_support = support.n_sequences
         labels = torch.as_tensor(y_idx, device=dev)
@@ -339,8 +339,8 @@ class DeepEMDClassifier(SequenceInputMixin, ClassifierMixin, BaseEstimator):
         history = train(step, [sfc], max_epochs=int(self.max_epochs), optimizer="sgd", lr=lr,
                         optimizer_params={"momentum": 0.9, "dampening": 0.9},
                         verbose=self.verbose, desc=f"{type(self).__name__} SFC")
-        self.sfc_loss_curve_ = np.asarray(history.loss, dtype=np.float64)
-        self.sfc_lr_ = lr
+        self.loss_curve_ = np.asarray(history.loss, dtype=np.float64)
+        self.lr_ = lr
         data = sfc.weight.detach().cpu().numpy().astype(proto.data.dtype, copy=False)
         return SequenceBatch(data, np.asarray(proto.lengths))
 
