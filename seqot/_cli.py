@@ -14,10 +14,10 @@ import argparse
 import csv
 import json
 import os
-import shutil
 import sys
-import uuid
 from pathlib import Path
+
+from .utils._files import make_parents, remove_empty, replace_folder, write_text_atomically
 
 __all__ = ["main"]
 
@@ -140,26 +140,6 @@ def _check_replaceable(folder):
                           f"whole. Give a new folder or one that holds only predictions.")
 
 
-def _make_parents(path):
-    """Create the missing folders above ``path``; return them, nearest first."""
-    made = []
-    for parent in path.parents:
-        if parent.exists():
-            break
-        made.append(parent)
-    for folder in reversed(made):
-        folder.mkdir(exist_ok=True)
-    return made
-
-
-def _remove_empty(folders):
-    for folder in folders:
-        try:
-            folder.rmdir()
-        except OSError:
-            break
-
-
 def _progress(iterable, *, enabled, **kwargs):
     if not enabled:
         return iterable
@@ -245,50 +225,11 @@ def _add_segment_parser(sub):
     return p
 
 
-def _replace_folder(out, fill):
-    """Fill a new folder with ``fill(folder)`` and put it in place of ``out`` as a whole.
-
-    The folder is staged next to ``out`` (same parent, so the renames are atomic); an
-    existing ``out`` is renamed to a backup name, the staged folder renamed into place, and
-    the backup removed. Any failure up to that removal (an interrupt included) leaves ``out``
-    as it was (or absent, as it was) and no staged or backup folder behind.
-
-    Parameters
-    ----------
-    out : pathlib.Path
-        The folder to create or replace.
-    fill : callable
-        ``fill(folder)`` writes the new contents into the empty staged folder.
-    """
-    out = Path(os.path.realpath(out))  # a link to a folder: replace the folder, keep the link
-    made = _make_parents(out)
-    token = f"{os.getpid()}.{uuid.uuid4().hex[:12]}"
-    staging = out.parent / f".{out.name}.{token}.tmp"
-    backup = out.parent / f".{out.name}.{token}.old"
-    fresh = not out.exists()
-    try:
-        os.mkdir(staging)  # mode 0o777 & ~umask, as any new folder (not mkdtemp's 0o700)
-        fill(staging)
-        if not fresh:
-            os.rename(out, backup)
-        os.rename(staging, out)
-    except BaseException:
-        # an interrupt can land between any two steps: undo those that happened
-        if not staging.exists() and out.exists() and (fresh or backup.exists()):
-            os.rename(out, staging)  # the new folder was already in place
-        if backup.exists():
-            os.rename(backup, out)
-        shutil.rmtree(staging, ignore_errors=True)
-        _remove_empty(made)
-        raise
-    shutil.rmtree(backup, ignore_errors=True)
-
-
 def _write_predictions_atomically(out, video_names, labels, names):
-    """All files or none: ``out`` is replaced as a whole (see ``_replace_folder``)."""
+    """All files or none: ``out`` is replaced as a whole (see :func:`seqot.utils._files.replace_folder`)."""
     from .segmentation import write_mstcn_predictions
 
-    _replace_folder(out, lambda folder: write_mstcn_predictions(folder, video_names, labels,
+    replace_folder(out, lambda folder: write_mstcn_predictions(folder, video_names, labels,
                                                                 names))
     return [out / f"{v}.txt" for v in video_names]
 
@@ -525,13 +466,11 @@ def _make_classifier(args, device):
 
 def _write_json_atomically(path, payload):
     """The whole file or, on any failure, no change (and no new folders above it)."""
-    from .segmentation.io import _write_text_atomically
-
-    made = _make_parents(path)
+    made = make_parents(path)
     try:
-        _write_text_atomically(path, json.dumps(payload, indent=2) + "\n")
+        write_text_atomically(path, json.dumps(payload, indent=2) + "\n")
     except BaseException:
-        _remove_empty(made)
+        remove_empty(made)
         raise
 
 

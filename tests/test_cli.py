@@ -238,7 +238,7 @@ def test_replace_folder_undoes_a_swap_interrupted_at_any_step(tmp_path, monkeypa
                                                               step, when):
     """A Ctrl-C can land just before or just after each rename of the swap (the old folder
     to its backup, the staged folder into place): the folder ends as it was."""
-    from seqot import _cli
+    from seqot.utils._files import replace_folder
 
     out_dir = tmp_path / "preds"
     old = {} if fresh else old_predictions(out_dir)
@@ -258,7 +258,7 @@ def test_replace_folder_undoes_a_swap_interrupted_at_any_step(tmp_path, monkeypa
         monkeypatch.setattr(os, "rename", rename)
 
     with pytest.raises(KeyboardInterrupt):
-        _cli._replace_folder(out_dir, fill)
+        replace_folder(out_dir, fill)
     monkeypatch.setattr(os, "rename", real)
     if fresh:
         assert not out_dir.exists()

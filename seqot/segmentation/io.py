@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import numbers
 import os
-import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
 from sklearn.utils import Bunch
+
+from ..utils._files import write_text_atomically
 
 __all__ = ["load_mstcn_dataset", "write_mstcn_predictions"]
 
@@ -513,30 +514,6 @@ def write_mstcn_predictions(out_dir, video_names, labels, action_names=None, *,
     paths = []
     for name, text in zip(video_names, contents):
         target = out_dir / f"{name}.txt"
-        _write_text_atomically(target, text)
+        write_text_atomically(target, text)
         paths.append(target)
     return paths
-
-
-def _write_text_atomically(path, text):
-    """Write ``text`` (UTF-8, ``\\n`` line ends) to ``path``: the whole file or, on any
-    failure (interrupt included), no change at all.
-
-    Parameters
-    ----------
-    path : pathlib.Path
-        The file; its folder must exist. An existing file is replaced.
-    text : str
-        The new contents.
-    """
-    # A unique hidden name in the same folder (so os.replace is an atomic rename);
-    # os.open with mode 0o666 honours the umask, unlike tempfile.mkstemp's 0o600.
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
