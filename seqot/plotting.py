@@ -11,6 +11,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from .utils._validation import check_frame_labels
+
 __all__ = [
     "plot_alignment",
     "plot_kernel_matrix",
@@ -49,15 +51,7 @@ def _to_numpy(a):
 
 
 def _labels_1d(y, name):
-    a = _to_numpy(y)
-    if a.ndim != 1 or a.size == 0:
-        raise ValueError(f"{name} must be a non-empty 1-D label array (one video); got shape "
-                         f"{a.shape}.")
-    if a.dtype.kind == "f" and np.all(np.isfinite(a)) and np.all(a == np.round(a)):
-        a = a.astype(np.int64)
-    if a.dtype.kind not in "iu":
-        raise ValueError(f"{name} must hold integer labels; got dtype {a.dtype}.")
-    return a.astype(np.int64)
+    return check_frame_labels(y, f"{name} (one video)")
 
 
 def _matrix(M, name):

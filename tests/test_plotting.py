@@ -87,8 +87,8 @@ def test_plot_segmentation_accepts_torch_and_whole_floats():
     ({"a": [0, 1], "b": [0]}, None, {}, "same number of frames"),
     ({}, None, {}, "empty dict"),
     ([[0, 1], [1, 0]], None, {}, "1-D"),
-    ([], None, {}, "1-D"),
-    ([0.5, 1.0], None, {}, "integer labels"),
+    ([], None, {}, "the video has no frames"),
+    ([0.5, 1.0], None, {}, "labels must be integers"),
     ([0, 3], None, {"action_names": ["a", "b"]}, "label 3 has no entry"),
 ])
 def test_plot_segmentation_invalid_input(y_pred, y_true, kwargs, match):

@@ -25,6 +25,7 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from ..utils._files import write_text_atomically
+from ..utils._validation import check_frame_labels
 
 __all__ = ["load_mstcn_dataset", "write_mstcn_predictions"]
 
@@ -498,14 +499,7 @@ def write_mstcn_predictions(out_dir, video_names, labels, action_names=None, *,
         action_names = list(action_names)
     contents = []
     for name, lab in zip(video_names, labels):
-        a = np.asarray(lab)
-        if a.ndim != 1 or a.size == 0:
-            raise ValueError(f"video {name!r}: labels must be a non-empty 1-D array; got shape "
-                             f"{a.shape}.")
-        if a.dtype.kind == "f" and np.all(np.isfinite(a)) and np.all(a == np.round(a)):
-            a = a.astype(np.int64)
-        if a.dtype.kind not in "iu":
-            raise ValueError(f"video {name!r}: labels must be integers; got dtype {a.dtype}.")
+        a = check_frame_labels(lab, f"video {name!r}")
         table = {int(k): name_of(int(k), name) for k in np.unique(a)}
         contents.append("".join(table[int(k)] + "\n" for k in a))
 

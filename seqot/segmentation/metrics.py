@@ -56,6 +56,7 @@ from ..utils._param_validation import (
     validate_params,
 )
 from ..utils._torch import check_random_state
+from ..utils._validation import check_frame_labels
 
 __all__ = [
     "hungarian_match",
@@ -124,29 +125,8 @@ def _as_videos(y, name):
 
 
 def _as_labels(x, name, i, background):
-    a = np.asarray(x)
+    a = check_frame_labels(x, f"{name}, video {i}")
     where = f"{name}, video {i}"
-    if a.ndim != 1:
-        raise ValueError(f"{where}: labels must be 1-D, got shape {a.shape}.")
-    if a.size == 0:
-        raise ValueError(f"{where}: the video has no frames.")
-    if a.dtype.kind in "iu":
-        if a.dtype.kind == "u" and a.max() > np.iinfo(np.int64).max:
-            raise ValueError(f"{where}: label {int(a.max())} does not fit in a 64-bit integer.")
-        a = a.astype(np.int64)
-    elif a.dtype.kind == "f":
-        if not np.all(np.isfinite(a)):
-            raise ValueError(f"{where}: labels contain NaN or infinity.")
-        if not np.all(a == np.round(a)):
-            raise ValueError(f"{where}: labels must be integers; got non-integer values.")
-        big = np.abs(a) >= 2.0**63
-        if big.any():
-            raise ValueError(
-                f"{where}: label {a[big][0]!r} does not fit in a 64-bit integer."
-            )
-        a = a.astype(np.int64)
-    else:
-        raise ValueError(f"{where}: labels must be integers; got dtype {a.dtype}.")
     negative = a[a < 0]
     bad = negative[~np.isin(negative, background)]
     if bad.size:

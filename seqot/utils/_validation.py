@@ -768,6 +768,36 @@ def validate_sequences_targets(estimator, X, y, *, classifier=True, min_classes=
     return batch, y
 
 
+def check_frame_labels(x, where):
+    """One video's frame labels as a non-empty 1-D int64 array.
+
+    Integers, and floats that hold finite integral values (labels read from text or from a
+    float array), are accepted; ``where`` prefixes every error ("y_true, video 3").
+    Torch tensors (any device) are read too.
+    """
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    a = np.asarray(x)
+    if a.ndim != 1:
+        raise ValueError(f"{where}: labels must be 1-D, got shape {a.shape}.")
+    if a.size == 0:
+        raise ValueError(f"{where}: the video has no frames.")
+    if a.dtype.kind in "iu":
+        if a.dtype.kind == "u" and a.max() > np.iinfo(np.int64).max:
+            raise ValueError(f"{where}: label {int(a.max())} does not fit in a 64-bit integer.")
+        return a.astype(np.int64)
+    if a.dtype.kind != "f":
+        raise ValueError(f"{where}: labels must be integers; got dtype {a.dtype}.")
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{where}: labels contain NaN or infinity.")
+    if not np.all(a == np.round(a)):
+        raise ValueError(f"{where}: labels must be integers; got non-integer values.")
+    big = np.abs(a) >= 2.0**63
+    if big.any():
+        raise ValueError(f"{where}: label {a[big][0]!r} does not fit in a 64-bit integer.")
+    return a.astype(np.int64)
+
+
 def check_bool(value, name) -> bool:
     """``value`` as a bool, or a ``ValueError`` naming ``name`` (no truthiness: ``"no"`` is
     not False)."""
