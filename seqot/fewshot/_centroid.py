@@ -51,7 +51,23 @@ def _numpy(D):
     return D.detach().cpu().numpy() if isinstance(D, torch.Tensor) else np.asarray(D)
 
 
-class _NearestClassBase(SequenceInputMixin, ClassifierMixin, BaseEstimator):
+class _LogitClassifierMixin:
+    """``decision_function`` and ``predict_proba`` from ``_logits(X)``, ``(n, n_classes)``."""
+
+    def decision_function(self, X):
+        """The class logits, ``(n, n_classes)``; for two classes scikit-learn's ``(n,)`` score
+        of ``classes_[1]`` (the difference of the two columns)."""
+        z = self._logits(X)
+        return z[:, 1] - z[:, 0] if z.shape[1] == 2 else z
+
+    def predict_proba(self, X):
+        """Softmax of the class logits."""
+        z = self._logits(X)
+        return torch.softmax(torch.from_numpy(np.asarray(z, dtype=np.float64)), dim=1).numpy()
+
+
+class _NearestClassBase(_LogitClassifierMixin, SequenceInputMixin, ClassifierMixin,
+                        BaseEstimator):
     """Shared fit/predict logic; subclasses say which metric and parameters to use."""
 
     def __sklearn_tags__(self):
@@ -152,16 +168,9 @@ class _NearestClassBase(SequenceInputMixin, ClassifierMixin, BaseEstimator):
         np.add.at(sums.T, self.y_fit_, D.T.astype(np.float64))
         return sums / np.bincount(self.y_fit_, minlength=n_classes)
 
-    def decision_function(self, X):
-        """``-DIS / temperature``, ``(n, n_classes)``; for two classes scikit-learn's ``(n,)``
-        score of ``classes_[1]`` (the difference of the two columns)."""
-        z = -self.class_distances(X) / self.temperature
-        return z[:, 1] - z[:, 0] if z.shape[1] == 2 else z
-
-    def predict_proba(self, X):
-        """Softmax of ``-DIS / temperature`` over the classes (CMOT's Eq. 14)."""
-        z = -self.class_distances(X) / self.temperature
-        return torch.softmax(torch.from_numpy(np.asarray(z, dtype=np.float64)), dim=1).numpy()
+    def _logits(self, X):
+        """``-DIS / temperature`` (CMOT's Eq. 14)."""
+        return -self.class_distances(X) / self.temperature
 
     def predict(self, X):
         """The class at the smallest distance (ties: the first class in ``classes_``)."""

@@ -28,6 +28,7 @@ from ..utils._param_validation import (
     StrOptions,
 )
 from ..utils._torch import check_random_state, resolve_device, seed_from_random_state
+from ._centroid import _LogitClassifierMixin
 from ..utils._validation import (
     SequenceBatch,
     SequenceInputMixin,
@@ -46,7 +47,8 @@ class _SFC(nn.Module):
         self.weight = nn.Parameter(init)
 
 
-class DeepEMDClassifier(SequenceInputMixin, ClassifierMixin, BaseEstimator):
+class DeepEMDClassifier(_LogitClassifierMixin, SequenceInputMixin, ClassifierMixin,
+                        BaseEstimator):
     r"""Few-shot classification of sets of local features by DeepEMD.
 
     A query set :math:`U` (the 5x5 cells of a CNN feature map, patches, the segments of a
@@ -365,19 +367,9 @@ class DeepEMDClassifier(SequenceInputMixin, ClassifierMixin, BaseEstimator):
         return out
 
     def _logits(self, X):
+        """:math:`(1 - W) / T`."""
         W = self.class_distances(X)  # checks the parameters first
         return (1.0 - W) * (1.0 / float(self.temperature))
-
-    def decision_function(self, X):
-        """Logits :math:`(1 - W) / T`, ``(n, n_classes)``; ``(n,)`` for two classes (the
-        difference of the two columns, scikit-learn's convention)."""
-        z = self._logits(X)
-        return z[:, 1] - z[:, 0] if z.shape[1] == 2 else z
-
-    def predict_proba(self, X):
-        """Softmax of the logits over the classes."""
-        z = self._logits(X)
-        return torch.softmax(torch.from_numpy(np.asarray(z, dtype=np.float64)), dim=1).numpy()
 
     def predict(self, X):
         """The class with the largest logit (ties: the first class in ``classes_``)."""
