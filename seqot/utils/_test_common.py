@@ -32,9 +32,9 @@ _PREDICT_TIME_BUDGET = (
 EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {
     "CMOTNearestCentroid": {"check_non_transformer_estimators_n_iter": _PREDICT_TIME_BUDGET},
     "DeepEMDClassifier": {"check_non_transformer_estimators_n_iter": (
-        "max_iter bounds the EMD/Sinkhorn solves that predict runs; fit runs no OT solve on "
-        "the default shot strategy, and SFC training, when on, is bounded by max_epochs and "
-        "reported by loss_curve_")},
+        "max_iter bounds each of the many EMD/Sinkhorn solves (in SFC training and at "
+        "predict), so no single n_iter_ answers to it; the training length is max_epochs, "
+        "reported per epoch by loss_curve_")},
 }
 
 
