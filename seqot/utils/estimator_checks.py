@@ -52,6 +52,7 @@ __all__ = [
     "check_torch_input_with_grad",
     "check_variable_length",
     "function_constraint_cases",
+    "invalid_parameter_values",
     "make_check_data",
     "parametrize_with_sequence_checks",
     "yield_sequence_checks",
