@@ -695,28 +695,31 @@ def test_make_japanese_vowels_videos_valid():
         assert t.min() >= 0 and t.max() <= 8
 
 
-_BAD_VALUES = [0, -1, 1.5, "a", None, np.nan, True, (3, 2), (1, 2, 3)]
-GENERATOR_PARAMS = {
+# plain bad values of the generators' parameters are driven by their declared constraints in
+# tests/test_synthetic.py and tests/test_japanese_vowels.py; what remains is what no constraint
+# expresses: the content of an "int or (low, high)" pair, the relations between parameters,
+# the data's own bounds, a dtype name that is no float dtype, and the random_state values that
+# only seqot.utils.check_random_state refuses (or that the generated cases leave out)
+_BAD_RANGES = [(3, 2), (1, 2, 3), (0, 2), (1.5, 2), ("a", 2), [None, 2], np.array([[1, 2]])]
+GENERATOR_PARAMS = {  # a valid base call and its "int or (low, high)" parameters
     make_segmented_sequences: (dict(n_sequences=1, n_frames=10, n_actions=3, n_features=2,
                                     n_segments=2, min_segment_length=2),
-                               ["n_sequences", "n_frames", "n_actions", "n_features",
-                                "n_segments", "min_segment_length"]),
+                               ["n_frames", "n_segments"]),
     make_warped_sequences: (dict(n_classes=1, n_per_class=1, n_features=2, length=4),
-                            ["n_classes", "n_per_class", "n_features", "length"]),
-    make_reversal_tasks: (dict(n_classes=1, n_per_class=1, n_segments=3, n_features=2),
-                          ["n_classes", "n_per_class", "n_segments", "n_features"]),
-    make_order_only_sequences: (dict(n_sequences=2, n_features=2, length=(3, 4)),
-                                ["n_sequences", "n_features", "length"]),
+                            ["length"]),
+    make_reversal_tasks: (dict(n_classes=1, n_per_class=1, n_segments=3, n_features=2), []),
+    make_order_only_sequences: (dict(n_sequences=2, n_features=2, length=(3, 4)), ["length"]),
     make_japanese_vowels_videos: (dict(n_videos=1, n_speakers=1, n_utterances=1),
-                                  ["n_videos", "n_speakers", "n_utterances"]),
+                                  ["n_speakers", "n_utterances"]),
 }
 
 
-@pytest.mark.parametrize("fn", list(GENERATOR_PARAMS), ids=lambda f: f.__name__)
-def test_generator_bad_sizes(fn):
+@pytest.mark.parametrize("fn", [f for f, (_, names) in GENERATOR_PARAMS.items() if names],
+                         ids=lambda f: f.__name__)
+def test_generator_bad_ranges(fn):
     base, names = GENERATOR_PARAMS[fn]
     for name in names:
-        for value in _BAD_VALUES:
+        for value in _BAD_RANGES:
             raises_clean(name, fn, random_state=0, **{**base, name: value})
 
 
@@ -728,19 +731,11 @@ def test_generator_bad_random_state(fn, random_state):
 
 
 @pytest.mark.parametrize("fn, kwargs, match", [
-    (make_segmented_sequences, dict(noise=-1), r"noise"),
-    (make_segmented_sequences, dict(noise=np.inf), r"noise"),
     (make_segmented_sequences, dict(n_frames=5, n_segments=3, min_segment_length=2),
      r"min_segment_length"),
     (make_segmented_sequences, dict(n_actions=1, n_segments=2), r"n_actions"),
-    (make_warped_sequences, dict(noise=-0.1), r"noise"),
-    (make_warped_sequences, dict(n_swaps=-1), r"n_swaps"),
-    (make_warped_sequences, dict(length=1), r"length"),
-    (make_reversal_tasks, dict(noise=-1), r"noise"),
-    (make_reversal_tasks, dict(swap_prob=1.5), r"swap_prob"),
-    (make_reversal_tasks, dict(setting="bad"), r"setting"),
-    (make_reversal_tasks, dict(n_segments=1), r"n_segments"),
     (make_japanese_vowels_videos, dict(n_speakers=10), r"n_speakers"),
+    (make_japanese_vowels_videos, dict(n_speakers=(2, 10)), r"n_speakers"),
     (make_japanese_vowels_videos, dict(n_utterances=1000), r"n_utterances"),
     (make_japanese_vowels_videos, dict(dtype=np.int32), r"dtype"),
     (make_japanese_vowels_videos, dict(dtype="foo"), r"dtype"),

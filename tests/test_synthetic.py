@@ -3,8 +3,14 @@
 import numpy as np
 import pytest
 
-from seqot.datasets import make_reversal_tasks, make_segmented_sequences, make_warped_sequences
+from seqot.datasets import (
+    make_order_only_sequences,
+    make_reversal_tasks,
+    make_segmented_sequences,
+    make_warped_sequences,
+)
 from seqot.datasets._synthetic import true_alignment
+from seqot.utils.estimator_checks import check_function_constraint, function_constraint_cases
 
 
 # --------------------------------------------------------------------------------------
@@ -114,26 +120,6 @@ def test_generators_leave_global_rng_alone():
     np.testing.assert_array_equal(np.random.random(3), expected)
 
 
-@pytest.mark.parametrize(
-    "kwargs, name",
-    [
-        (dict(n_classes=0), "n_classes"),
-        (dict(n_per_class=1.5), "n_per_class"),
-        (dict(n_segments=1), "n_segments"),
-        (dict(n_features=0), "n_features"),
-        (dict(noise=-0.1), "noise"),
-        (dict(noise=float("nan")), "noise"),
-        (dict(swap_prob=1.5), "swap_prob"),
-        (dict(setting="both"), "setting"),
-        (dict(random_state="seed"), "random_state"),
-        (dict(return_is_reversed="yes"), "return_is_reversed"),
-    ],
-)
-def test_reversal_bad_parameters(kwargs, name):
-    with pytest.raises(ValueError, match=name):
-        make_reversal_tasks(**kwargs)
-
-
 # --------------------------------------------------------------------------------------
 # make_segmented_sequences
 # --------------------------------------------------------------------------------------
@@ -216,21 +202,18 @@ def test_segmented_determinism():
     assert any(xa.shape != xc.shape or not np.allclose(xa, xc) for xa, xc in zip(a[0], c[0]))
 
 
+# what the declared constraints cannot say (see test_parameter_constraints for the rest):
+# the content of a (low, high) pair and the relations between parameters
 @pytest.mark.parametrize(
     "kwargs, name",
     [
-        (dict(n_sequences=0), "n_sequences"),
         (dict(n_frames=(300, 200)), "n_frames"),
-        (dict(n_frames="500"), "n_frames"),
-        (dict(n_actions=0), "n_actions"),
+        (dict(n_frames=(100, 2.5)), "n_frames"),
+        (dict(n_frames=(100, 200, 300)), "n_frames"),
         (dict(n_actions=1), "n_actions"),
-        (dict(n_features=0), "n_features"),
         (dict(n_segments=(0, 3)), "n_segments"),
         (dict(n_segments=(5, 4)), "n_segments"),
-        (dict(min_segment_length=0), "min_segment_length"),
         (dict(n_frames=100, n_segments=(4, 7), min_segment_length=20), "min_segment_length"),
-        (dict(noise=-1.0), "noise"),
-        (dict(random_state=-3), "random_state"),
     ],
 )
 def test_segmented_bad_parameters(kwargs, name):
@@ -355,22 +338,44 @@ def test_true_alignment_bad_input(args, name):
         true_alignment(*args)
 
 
+# the content of a (low, high) pair, which no declared constraint can say
 @pytest.mark.parametrize(
     "kwargs, name",
     [
-        (dict(n_classes=0), "n_classes"),
-        (dict(n_per_class=0), "n_per_class"),
-        (dict(n_features=0), "n_features"),
-        (dict(length=1), "length"),
         (dict(length=(30, 20)), "length"),
         (dict(length=(1, 20)), "length"),
-        (dict(noise=-0.5), "noise"),
-        (dict(n_swaps=-1), "n_swaps"),
-        (dict(n_swaps=True), "n_swaps"),
-        (dict(random_state=1.5), "random_state"),
-        (dict(return_warps=None), "return_warps"),
+        (dict(length=[True, 20]), "length"),
+        (dict(length=np.array([[2, 3], [4, 5]])), "length"),
     ],
 )
 def test_warped_bad_parameters(kwargs, name):
     with pytest.raises(ValueError, match=name):
         make_warped_sequences(**kwargs)
+
+
+# --------------------------------------------------------------------------------------
+# declared parameter constraints of every generator
+# --------------------------------------------------------------------------------------
+_VALID_CALLS = [
+    (make_reversal_tasks, (), dict(n_classes=2, n_per_class=1, random_state=0)),
+    (make_segmented_sequences, (), dict(n_sequences=1, n_frames=60, n_segments=2,
+                                        min_segment_length=5, random_state=0)),
+    (make_warped_sequences, (), dict(n_classes=1, n_per_class=1, random_state=0)),
+    (make_order_only_sequences, (), dict(n_sequences=2, random_state=0)),
+    (true_alignment, ([0.0, 1.0], [0.0, 0.5, 1.0]), {}),
+]
+
+
+@pytest.mark.parametrize("case", [
+    pytest.param(c, id=f"{c[0].__name__}-{c[3]}")
+    for func, args, kwargs in _VALID_CALLS
+    for c in function_constraint_cases(func, args, kwargs)])
+def test_parameter_constraints(case):
+    check_function_constraint(*case)
+
+
+@pytest.mark.parametrize("func, args, kwargs", _VALID_CALLS,
+                         ids=[c[0].__name__ for c in _VALID_CALLS])
+def test_constraint_base_calls_are_valid(func, args, kwargs):
+    # the base calls above are valid, so each case fails for its one bad value only
+    func(*args, **kwargs)

@@ -7,7 +7,8 @@ from importlib import resources
 import numpy as np
 from sklearn.utils import Bunch
 
-from ._japanese_vowels import _check_float_dtype
+from ..utils._param_validation import validate_params
+from ._japanese_vowels import _DTYPE, _check_float_dtype
 
 __all__ = ["load_basic_motions"]
 
@@ -36,6 +37,7 @@ arXiv:1811.00075.
 _CHANNELS = ["accel_x", "accel_y", "accel_z", "gyro_x", "gyro_y", "gyro_z"]
 
 
+@validate_params({"dtype": _DTYPE}, prefer_skip_nested_validation=True)
 def load_basic_motions(*, dtype=np.float64):
     """Load the BasicMotions activity-recognition data set (bundled, offline).
 

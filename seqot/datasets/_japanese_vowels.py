@@ -7,8 +7,8 @@ from importlib import resources
 import numpy as np
 from sklearn.utils import Bunch
 
-from ..utils._validation import check_int
-from ._synthetic import _check_int_range, _check_rng
+from ..utils._param_validation import POSITIVE_INT, RANDOM_STATE, validate_params
+from ._synthetic import _check_int_range, _check_rng, _int_or_range
 
 __all__ = ["load_japanese_vowels"]
 
@@ -36,7 +36,14 @@ arXiv:1811.00075.
 """
 
 
+#: What a ``dtype`` argument may be (a scalar type such as ``np.float32``, a ``np.dtype`` or
+#: a name); :func:`_check_float_dtype` then checks that it names a float dtype.
+_DTYPE = [type, np.dtype, str]
+
+
 def _check_float_dtype(dtype):
+    """``dtype`` as a numpy float dtype: the kind check that the type-level :data:`_DTYPE`
+    constraint cannot make (``np.int32`` and ``"foo"`` are of the accepted types)."""
     try:
         dt = np.dtype(dtype)
     except TypeError:
@@ -51,6 +58,7 @@ def _split(frames, lengths):
     return np.split(frames, np.cumsum(lengths)[:-1])
 
 
+@validate_params({"dtype": _DTYPE}, prefer_skip_nested_validation=True)
 def load_japanese_vowels(*, dtype=np.float64):
     """Load the JapaneseVowels speaker-identification data set (bundled, offline).
 
@@ -100,6 +108,11 @@ def load_japanese_vowels(*, dtype=np.float64):
     )
 
 
+@validate_params(
+    {"n_videos": POSITIVE_INT, "n_speakers": _int_or_range(1, 9),
+     "n_utterances": _int_or_range(1), "dtype": _DTYPE, "random_state": RANDOM_STATE},
+    prefer_skip_nested_validation=True,
+)
 def make_japanese_vowels_videos(n_videos=30, *, n_speakers=(3, 5), n_utterances=(3, 6),
                                 dtype=np.float64, random_state=None):
     """Untrimmed "videos" made of JapaneseVowels utterances, labelled by speaker per frame.
@@ -133,11 +146,11 @@ def make_japanese_vowels_videos(n_videos=30, *, n_speakers=(3, 5), n_utterances=
     >>> len(X), X[0].shape[1], len(X[0]) == len(y[0])
     (2, 12, True)
     """
-    n_videos = check_int(n_videos, "n_videos", 1)
+    n_videos = int(n_videos)
     s_lo, s_hi = _check_int_range("n_speakers", n_speakers, 1)
     u_lo, u_hi = _check_int_range("n_utterances", n_utterances, 1)
     rng = _check_rng(random_state)
-    if s_hi > 9:
+    if s_hi > 9:  # the constraint bounds an int; a pair's upper end is checked here
         raise ValueError(f"n_speakers must be at most 9 (the data has 9 speakers); got "
                          f"{n_speakers!r}.")
     data = load_japanese_vowels(dtype=dtype)

@@ -15,8 +15,17 @@ import numbers
 
 import numpy as np
 
+from ..utils._param_validation import (
+    NON_NEGATIVE,
+    POSITIVE_INT,
+    RANDOM_STATE,
+    UNIT_INTERVAL,
+    Integral,
+    Interval,
+    StrOptions,
+    validate_params,
+)
 from ..utils._torch import check_random_state
-from ..utils._validation import check_bool, check_int
 
 __all__ = [
     "make_reversal_tasks",
@@ -32,16 +41,28 @@ __all__ = [
 _check_rng = check_random_state  # one validator for every random_state in seqot
 
 
+def _int_or_range(low, high=None):
+    """The constraint of an "int or inclusive (low, high) pair" parameter: an int in
+    ``[low, high]`` or a pair, whose content :func:`_check_int_range` checks."""
+    closed = "left" if high is None else "both"
+    return [Interval(Integral, low, high, closed=closed), tuple, list, np.ndarray]
+
+
 def _is_int(value) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def _check_int_range(name, value, min_value) -> tuple[int, int]:
-    """An int ``n`` (meaning ``(n, n)``) or an inclusive ``(low, high)`` pair of ints."""
+    """An int ``n`` (meaning ``(n, n)``) or an inclusive ``(low, high)`` pair of ints.
+
+    The declared constraint (:func:`_int_or_range`) has already checked an int and the type of
+    a pair; what is left is the pair's content, which no constraint can say: two ints, the
+    lower one at least ``min_value``, ``low <= high``.
+    """
     if _is_int(value):
-        v = check_int(value, name, min_value)
-        return v, v
-    if isinstance(value, (tuple, list, np.ndarray)) and len(value) == 2:
+        return int(value), int(value)
+    if (isinstance(value, (tuple, list)) or (isinstance(value, np.ndarray) and value.ndim == 1)) \
+            and len(value) == 2:
         low, high = value
         if not (_is_int(low) and _is_int(high)):
             raise ValueError(f"{name} must be an int or a (low, high) pair of ints; got {value!r}.")
@@ -53,19 +74,23 @@ def _check_int_range(name, value, min_value) -> tuple[int, int]:
     raise ValueError(f"{name} must be an int or a (low, high) pair of ints; got {value!r}.")
 
 
-def _check_float(name, value, min_value=None, max_value=None) -> float:
-    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not np.isfinite(value):
-        raise ValueError(f"{name} must be a finite real number; got {value!r}.")
-    if min_value is not None and value < min_value:
-        raise ValueError(f"{name} must be >= {min_value}; got {value!r}.")
-    if max_value is not None and value > max_value:
-        raise ValueError(f"{name} must be <= {max_value}; got {value!r}.")
-    return float(value)
-
-
 # --------------------------------------------------------------------------------------
 # CMOT: semantic-vs-temporal reversal tasks
 # --------------------------------------------------------------------------------------
+@validate_params(
+    {
+        "n_classes": POSITIVE_INT,
+        "n_per_class": POSITIVE_INT,
+        "n_segments": [Interval(Integral, 2, None, closed="left")],
+        "n_features": POSITIVE_INT,
+        "noise": NON_NEGATIVE,
+        "swap_prob": UNIT_INTERVAL,
+        "setting": [StrOptions({"ordering", "content"})],
+        "random_state": RANDOM_STATE,
+        "return_is_reversed": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_reversal_tasks(
     n_classes=10,
     n_per_class=10,
@@ -165,15 +190,10 @@ def make_reversal_tasks(
     >>> y_content.tolist()
     [0, 0, 1, 1, 2, 2, 0, 0, 1, 1, 2, 2]
     """
-    n_classes = check_int(n_classes, "n_classes", 1)
-    n_per_class = check_int(n_per_class, "n_per_class", 1)
-    n_segments = check_int(n_segments, "n_segments", 2)
-    n_features = check_int(n_features, "n_features", 1)
-    noise = _check_float("noise", noise, min_value=0.0)
-    swap_prob = _check_float("swap_prob", swap_prob, min_value=0.0, max_value=1.0)
-    if setting not in ("ordering", "content"):
-        raise ValueError(f"setting must be 'ordering' or 'content'; got {setting!r}.")
-    return_is_reversed = check_bool(return_is_reversed, "return_is_reversed")
+    # Python numbers from here on (a numpy int8 count must not overflow in products)
+    n_classes, n_per_class = int(n_classes), int(n_per_class)
+    n_segments, n_features = int(n_segments), int(n_features)
+    noise, swap_prob = float(noise), float(swap_prob)
     rng = _check_rng(random_state)
 
     M, D = n_segments, n_features
@@ -204,6 +224,20 @@ def make_reversal_tasks(
 # --------------------------------------------------------------------------------------
 # ASOT: noisy piecewise-constant videos
 # --------------------------------------------------------------------------------------
+@validate_params(
+    {
+        "n_sequences": POSITIVE_INT,
+        "n_frames": _int_or_range(1),
+        "n_actions": POSITIVE_INT,
+        "n_features": POSITIVE_INT,
+        "n_segments": _int_or_range(1),
+        "min_segment_length": POSITIVE_INT,
+        "noise": NON_NEGATIVE,
+        "random_state": RANDOM_STATE,
+        "return_prototypes": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_segmented_sequences(
     n_sequences=20,
     n_frames=500,
@@ -299,14 +333,11 @@ def make_segmented_sequences(
     >>> bool(np.allclose(np.linalg.norm(X[0], axis=1), 1.0))
     True
     """
-    n_sequences = check_int(n_sequences, "n_sequences", 1)
+    n_sequences, n_actions, n_features = int(n_sequences), int(n_actions), int(n_features)
+    min_segment_length, noise = int(min_segment_length), float(noise)
     frames_lo, frames_hi = _check_int_range("n_frames", n_frames, 1)
-    n_actions = check_int(n_actions, "n_actions", 1)
-    n_features = check_int(n_features, "n_features", 1)
     seg_lo, seg_hi = _check_int_range("n_segments", n_segments, 1)
-    min_segment_length = check_int(min_segment_length, "min_segment_length", 1)
-    noise = _check_float("noise", noise, min_value=0.0)
-    return_prototypes = check_bool(return_prototypes, "return_prototypes")
+    # relations between parameters, which no per-parameter constraint can say
     if seg_hi * min_segment_length > frames_lo:
         raise ValueError(
             "n_segments * min_segment_length must not exceed n_frames: "
@@ -365,6 +396,19 @@ def _warp(T, rng):
     return w
 
 
+@validate_params(
+    {
+        "n_classes": POSITIVE_INT,
+        "n_per_class": POSITIVE_INT,
+        "n_features": POSITIVE_INT,
+        "length": _int_or_range(2),
+        "noise": NON_NEGATIVE,
+        "n_swaps": [Interval(Integral, 0, None, closed="left")],
+        "random_state": RANDOM_STATE,
+        "return_warps": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_warped_sequences(
     n_classes=5,
     n_per_class=30,
@@ -460,13 +504,9 @@ def make_warped_sequences(
     >>> bool(w[0] == 0.0 and w[-1] == 1.0 and np.all(np.diff(w) > 0))
     True
     """
-    n_classes = check_int(n_classes, "n_classes", 1)
-    n_per_class = check_int(n_per_class, "n_per_class", 1)
-    n_features = check_int(n_features, "n_features", 1)
+    n_classes, n_per_class, n_features = int(n_classes), int(n_per_class), int(n_features)
+    noise, n_swaps = float(noise), int(n_swaps)
     len_lo, len_hi = _check_int_range("length", length, 2)
-    noise = _check_float("noise", noise, min_value=0.0)
-    n_swaps = check_int(n_swaps, "n_swaps", 0)
-    return_warps = check_bool(return_warps, "return_warps")
     rng = _check_rng(random_state)
 
     J, d = _N_SINUSOIDS, n_features
@@ -498,6 +538,8 @@ def make_warped_sequences(
     return X, y
 
 
+@validate_params({"warp_x": ["array-like"], "warp_y": ["array-like"]},
+                 prefer_skip_nested_validation=True)
 def true_alignment(warp_x, warp_y):
     r"""Ground-truth alignment between two instances of one class, from their warps.
 
@@ -581,6 +623,11 @@ def true_alignment(warp_x, warp_y):
     return A
 
 
+@validate_params(
+    {"n_sequences": POSITIVE_INT, "n_features": POSITIVE_INT, "length": _int_or_range(1),
+     "random_state": RANDOM_STATE},
+    prefer_skip_nested_validation=True,
+)
 def make_order_only_sequences(n_sequences=80, n_features=12, length=(15, 29), random_state=None):
     """Two classes that contain the *same* frames and differ only in their temporal order.
 
@@ -613,8 +660,7 @@ def make_order_only_sequences(n_sequences=80, n_features=12, length=(15, 29), ra
     >>> len(X), y.tolist()
     (4, [0, 1, 0, 1])
     """
-    n_sequences = check_int(n_sequences, "n_sequences", 1)
-    n_features = check_int(n_features, "n_features", 1)
+    n_sequences, n_features = int(n_sequences), int(n_features)
     lo, hi = _check_int_range("length", length, 1)
     rng = _check_rng(random_state)
     base = np.abs(rng.normal(size=(4, n_features)))
