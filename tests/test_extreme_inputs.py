@@ -92,6 +92,9 @@ NO_NUMERIC_INPUT = {
     "check_refit_forgets_previous_fit": "an estimator check on its own data",
     "check_torch_input_with_grad": "an estimator check on its own data",
     "check_variable_length": "an estimator check on its own data",
+    "function_constraint_cases": "builds calls from a function's declared constraints",
+    "check_function_constraint": "makes one call that must be refused",
+    "invalid_parameter_values": "builds values from a constraint list",
 }
 
 
