@@ -47,7 +47,7 @@ def brute_dp(C, gamma=None):
     return R[n, m]
 
 
-def brute_otam(D, lbda):
+def brute_otam(D, gamma):
     """The few-shot toolbox's OTAM_cum_dist, one pair, with a stable soft-min."""
     L, M = D.shape
     Dp = np.pad(D, ((0, 0), (1, 1)))
@@ -55,10 +55,10 @@ def brute_otam(D, lbda):
     for m in range(1, M + 2):
         cum[0, m] = Dp[0, m] + cum[0, m - 1]
     for l in range(1, L):
-        cum[l, 1] = Dp[l, 1] + softmin([cum[l - 1, 0], cum[l - 1, 1], cum[l, 0]], lbda)
+        cum[l, 1] = Dp[l, 1] + softmin([cum[l - 1, 0], cum[l - 1, 1], cum[l, 0]], gamma)
         for m in range(2, M + 1):
-            cum[l, m] = Dp[l, m] + softmin([cum[l - 1, m - 1], cum[l, m - 1]], lbda)
-        cum[l, -1] = Dp[l, -1] + softmin([cum[l - 1, -2], cum[l - 1, -1], cum[l, -2]], lbda)
+            cum[l, m] = Dp[l, m] + softmin([cum[l - 1, m - 1], cum[l, m - 1]], gamma)
+        cum[l, -1] = Dp[l, -1] + softmin([cum[l - 1, -2], cum[l - 1, -1], cum[l, -2]], gamma)
     return cum[-1, -1]
 
 
@@ -224,9 +224,9 @@ def test_otam_matches_toolbox_brute_force(metric):
     for tx, ty in LENGTHS + [(8, 8)]:
         x, y = random_pair(rng, tx, ty)
         D = np_cost(x, y, metric)
-        for lbda in (0.1, 1.0):
-            assert otam(x, y, lbda=lbda, cost=metric) == pytest.approx(
-                brute_otam(D, lbda), rel=1e-12, abs=1e-12)
+        for gamma in (0.1, 1.0):
+            assert otam(x, y, gamma=gamma, cost=metric) == pytest.approx(
+                brute_otam(D, gamma), rel=1e-12, abs=1e-12)
         both = otam(x, y, cost=metric, bidirectional=True)
         assert both == pytest.approx(brute_otam(D, 0.1) + brute_otam(D.T, 0.1), rel=1e-12,
                                      abs=1e-12)
@@ -237,7 +237,7 @@ def test_otam_is_free_at_start_and_end():
     # a support that matches a middle stretch of the query costs (almost) nothing
     rng = np.random.default_rng(13)
     x = rng.standard_normal((10, 4))
-    assert abs(otam(x, x[3:6], cost="sqeuclidean", lbda=1e-3)) < 1e-2
+    assert abs(otam(x, x[3:6], cost="sqeuclidean", gamma=1e-3)) < 1e-2
     assert dtw(x, x[3:6]) > 1.0
 
 
@@ -250,8 +250,8 @@ PAIRWISE = [
     ("dtw", {"cost": "euclidean"}, lambda x, y: dtw(x, y, cost="euclidean")),
     ("soft_dtw", {"gamma": 0.3}, lambda x, y: soft_dtw(x, y, gamma=0.3)),
     ("otam", {}, lambda x, y: otam(x, y)),
-    ("otam", {"bidirectional": True, "lbda": 0.5},
-     lambda x, y: otam(x, y, bidirectional=True, lbda=0.5)),
+    ("otam", {"bidirectional": True, "gamma": 0.5},
+     lambda x, y: otam(x, y, bidirectional=True, gamma=0.5)),
 ]
 
 
@@ -344,8 +344,8 @@ def test_parameter_validation():
     for bad in (0, -1.0, np.inf, "1"):
         with pytest.raises(ValueError, match="gamma"):
             soft_dtw(x, x, gamma=bad)
-        with pytest.raises(ValueError, match="lbda"):
-            otam(x, x, lbda=bad)
+        with pytest.raises(ValueError, match="gamma"):
+            otam(x, x, gamma=bad)
     with pytest.raises(ValueError, match="cost must be one of"):
         dtw(x, x, cost="manhattan")
     with pytest.raises(ValueError, match="bidirectional"):

@@ -380,11 +380,11 @@ def test_pairwise_distances_float32_extreme_scales(metric):
 
 @pytest.mark.parametrize("metric, params, match", [
     ("soft_dtw", dict(gamma=0.0), "gamma"), ("soft_dtw", dict(gamma=-1.0), "gamma"),
-    ("soft_dtw", dict(gamma=np.nan), "gamma"), ("otam", dict(lbda=0.0), "lbda"),
+    ("soft_dtw", dict(gamma=np.nan), "gamma"), ("otam", dict(gamma=0.0), "gamma"),
     ("sinkhorn", dict(reg=-1.0), "reg"), ("sinkhorn", dict(reg=np.nan), "reg"),
-    ("sinkhorn", dict(max_iter=0), "max_iter"), ("opw", dict(lambda2=0.0), "lambda2"),
+    ("sinkhorn", dict(max_iter=0), "max_iter"), ("opw", dict(reg=0.0), "reg"),
     ("opw", dict(lambda1=-1.0), "lambda1"), ("opw", dict(delta=0.0), "delta"),
-    ("tcot", dict(lbda=0.0), "lbda"), ("cmot", dict(sigma=0.0), "sigma"),
+    ("tcot", dict(reg=0.0), "reg"), ("cmot", dict(sigma=0.0), "sigma"),
     ("dtw", dict(cost="l1"), "cost|metric"), ("emd", dict(cost="l1"), "cost|metric"),
     ("local_knn", dict(n_neighbors=0), "n_neighbors"),
     ("deepemd", dict(solver="cg"), "solver"), ("tap", dict(direction="up"), "direction"),
@@ -396,9 +396,9 @@ def test_pairwise_bad_metric_params(metric, params, match):
 
 @pytest.mark.parametrize("metric, params", [
     ("soft_dtw", dict(gamma=1e-6)), ("soft_dtw", dict(gamma=1e6)),
-    ("otam", dict(lbda=1e-6)), ("otam", dict(lbda=1e6)),
-    ("opw", dict(lambda1=1e-9, lambda2=1e-6)), ("opw", dict(lambda1=1e6, lambda2=1e6)),
-    ("opw", dict(delta=1e-6)), ("tcot", dict(lbda=1e6)), ("tcot", dict(lbda=1e-6)),
+    ("otam", dict(gamma=1e-6)), ("otam", dict(gamma=1e6)),
+    ("opw", dict(lambda1=1e-9, reg=1e-6)), ("opw", dict(lambda1=1e6, reg=1e6)),
+    ("opw", dict(delta=1e-6)), ("tcot", dict(reg=1e-6)), ("tcot", dict(reg=1e6)),
     ("sinkhorn", dict(reg=1e-8)), ("sinkhorn", dict(reg=1e8)),
     ("sinkhorn", dict(reg=1e-3, unbalanced=1e-6)),
     ("cmot", dict(alpha=0.0, sigma=1e-6)), ("cmot", dict(reg=1e-6, lambda_scale=1e6)),
@@ -443,8 +443,8 @@ _EDGE_PAIRS = {
     ("sinkhorn", lambda x, y: sinkhorn_distance(x, y, reg=0.1)),
     ("sinkhorn_tiny_reg", lambda x, y: sinkhorn_distance(x, y, reg=1e-6)),
     ("sinkhorn_euclidean", lambda x, y: sinkhorn_distance(x, y, reg=1e-2, cost="euclidean")),
-    ("otam", lambda x, y: otam_distance(x, y, lbda=0.1)),
-    ("otam_tiny", lambda x, y: otam_distance(x, y, lbda=1e-6, bidirectional=True)),
+    ("otam", lambda x, y: otam_distance(x, y, gamma=0.1)),
+    ("otam_tiny", lambda x, y: otam_distance(x, y, gamma=1e-6, bidirectional=True)),
 ])
 def test_distance_gradients_finite_at_edges(edge, name, fn):
     x, y = _EDGE_PAIRS[edge](np.random.default_rng(0))
@@ -491,9 +491,9 @@ def test_mean_euclidean_self_distance_gradient_is_finite():
     ("soft_dtw", dict(gamma=1e6), [[[12573022.1]], [[-13210486.3], [64042265.0]]]),
     ("soft_dtw", dict(gamma=1e-3, cost="euclidean"), [[[12573022.1], [-13210486.3],
                                                        [64042265.0]]]),
-    ("otam", dict(lbda=1e-6, cost="euclidean", bidirectional=True),
+    ("otam", dict(gamma=1e-6, cost="euclidean", bidirectional=True),
      [[[1257.30221], [-1321.04863], [6404.22650]]]),
-    ("otam", dict(lbda=10.0), [[[12573022.1]], [[-13210486.3], [64042265.0]]]),
+    ("otam", dict(gamma=10.0), [[[12573022.1]], [[-13210486.3], [64042265.0]]]),
 ])
 def test_soft_alignment_gradients_finite_in_float32_at_extreme_gamma(metric, params, seqs):
     """Regression: the soft-DTW backward exponentiated N - (N + C/gamma), which cancels
@@ -509,8 +509,8 @@ def test_soft_alignment_gradients_finite_in_float32_at_extreme_gamma(metric, par
 @settings(max_examples=10)
 @given(sequence_collections(max_n=3, max_len=5, max_dim=2, dtype=np.float32),
        st.sampled_from([("soft_dtw", dict(gamma=1e-6)), ("soft_dtw", dict(gamma=1e6)),
-                        ("otam", dict(lbda=1e-6)), ("sinkhorn", dict(reg=1e-6)),
-                        ("mean_euclidean", {}), ("opw", dict(lambda2=1e-6))]))
+                        ("otam", dict(gamma=1e-6)), ("sinkhorn", dict(reg=1e-6)),
+                        ("mean_euclidean", {}), ("opw", dict(reg=1e-6))]))
 def test_float32_gradients_finite_at_extreme_params(seqs, case):
     metric, params = case
     ts = [torch.tensor(s, requires_grad=True) for s in seqs]

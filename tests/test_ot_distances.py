@@ -33,15 +33,15 @@ def rel_gap(tx, ty):
     return np.arange(1, tx + 1)[:, None] / tx - np.arange(1, ty + 1)[None, :] / ty
 
 
-def opw_numpy(x, y, lambda1=50.0, lambda2=0.1, delta=1.0, max_iter=20):
-    """OPW exactly as the authors' kernel formulation: Sinkhorn on K = P * exp((S - D)/lambda2)."""
+def opw_numpy(x, y, lambda1=50.0, reg=0.1, delta=1.0, max_iter=20):
+    """OPW exactly as the authors' kernel formulation: Sinkhorn on K = P * exp((S - D)/reg)."""
     tx, ty = len(x), len(y)
     D = ot.dist(x, y)  # squared Euclidean
     g = rel_gap(tx, ty)
     S = lambda1 / (g ** 2 + 1)
     ell = np.abs(g) / np.sqrt(1 / tx ** 2 + 1 / ty ** 2)
     P = np.exp(-ell ** 2 / (2 * delta ** 2)) / (delta * np.sqrt(2 * np.pi))
-    K = P * np.exp((S - D) / lambda2)
+    K = P * np.exp((S - D) / reg)
     a, b = unif(tx), unif(ty)
     v = np.ones(ty)
     for _ in range(max_iter):
@@ -78,9 +78,9 @@ def test_tcot_matches_pot_sinkhorn_on_the_coupled_cost():
 
 def test_opw_matches_kernel_formulation():
     for x, y in zip(ragged(4, 5, low=3, high=12), ragged(5, 5, low=3, high=12)):
-        x, y = x / 3, y / 3  # keep exp((S - D)/lambda2) representable in the kernel oracle
+        x, y = x / 3, y / 3  # keep exp((S - D)/reg) representable in the kernel oracle
         assert opw(x, y) == pytest.approx(opw_numpy(x, y), rel=1e-9)
-        assert opw(x, y, lambda1=5.0, lambda2=0.5, delta=2.0) == pytest.approx(
+        assert opw(x, y, lambda1=5.0, reg=0.5, delta=2.0) == pytest.approx(
             opw_numpy(x, y, 5.0, 0.5, 2.0), rel=1e-9)
 
 
@@ -186,8 +186,8 @@ def test_parameter_errors():
         sinkhorn(x, y, reg=0)
     with pytest.raises(ValueError, match="value must be one of"):
         sinkhorn(x, y, value="nope")
-    with pytest.raises(ValueError, match="lambda2 must be"):
-        opw(x, y, lambda2=-1)
+    with pytest.raises(ValueError, match="reg must be"):
+        opw(x, y, reg=-1)
     with pytest.raises(ValueError, match="cost metric='l7' is not known"):
         emd(x, y, cost="l7")
     with pytest.raises(ValueError, match="y has 2 features, but the estimator is expecting 3"):
@@ -254,7 +254,7 @@ def _convergence_warnings(fn, *args, action="always", **kwargs):
 
 @pytest.mark.parametrize("fn, failing, converging", [
     (sinkhorn, dict(reg=1e-6), dict(reg=1.0, max_iter=1000)),
-    (tcot, dict(lbda=1e5, max_iter=20, tol=1e-9), {}),
+    (tcot, dict(reg=1e-5, max_iter=20, tol=1e-9), {}),
     (opw, dict(tol=1e-9, max_iter=20), dict(tol=1e-9, max_iter=5000)),
     (cmot, dict(reg=1e-5, max_iter=10), {}),
 ])
@@ -282,7 +282,7 @@ def test_opw_at_the_authors_fixed_iterations_is_not_checked():
 
 @pytest.mark.parametrize("metric, params", [
     ("sinkhorn", dict(reg=1e-6)),
-    ("tcot", dict(lbda=1e5, max_iter=20, tol=1e-9)),
+    ("tcot", dict(reg=1e-5, max_iter=20, tol=1e-9)),
     ("opw", dict(tol=1e-9, max_iter=20)),
     ("cmot", dict(reg=1e-5, max_iter=10)),
 ])

@@ -477,13 +477,13 @@ def _otam_problem(C, len_y):
     return Cp, allowed, len_y + 2
 
 
-def _otam_values(C, len_x, len_y, lbda, bidirectional):
+def _otam_values(C, len_x, len_y, gamma, bidirectional):
     Cp, allowed, ly = _otam_problem(C, len_y)
-    out = batched_alignment_dp(Cp, len_x, ly, gamma=lbda, allowed=allowed)
+    out = batched_alignment_dp(Cp, len_x, ly, gamma=gamma, allowed=allowed)
     if bidirectional:
         Ct = C.transpose(1, 2)
         Cp, allowed, lx = _otam_problem(Ct, len_x)
-        out = out + batched_alignment_dp(Cp, len_y, lx, gamma=lbda, allowed=allowed)
+        out = out + batched_alignment_dp(Cp, len_y, lx, gamma=gamma, allowed=allowed)
     return out
 
 
@@ -636,20 +636,20 @@ def soft_dtw(x, y, *, gamma=1.0, cost="sqeuclidean", return_alignment=False):
     return value, _matrix_out(E[0], torch_in)
 
 
-def otam(x, y, *, lbda=0.1, cost="cosine", bidirectional=False):
+def otam(x, y, *, gamma=0.1, cost="cosine", bidirectional=False):
     r"""Ordered temporal alignment (OTAM; Cao et al. 2020), as in the few-shot toolbox code.
 
     The cost matrix :math:`D_{l,m} = c(x_l, y_m)` (default :math:`1 - \cos`) gets one zero
     column on each side of the support (``y``) axis, :math:`m = 0` and :math:`m = T_y + 1`,
     so the alignment may start and end anywhere along ``x``. Then, with
-    :math:`\operatorname{min}_\lambda(a) = -\lambda \log \sum_k e^{-a_k/\lambda}`,
+    :math:`\operatorname{min}_\gamma(a) = -\gamma \log \sum_k e^{-a_k/\gamma}`,
 
     .. math::
 
         \Gamma_{0,m} &= \textstyle\sum_{m' \le m} D_{0,m'}, \qquad \Gamma_{l,0} = 0,\\
-        \Gamma_{l,m} &= D_{l,m} + \operatorname{min}_\lambda\{\Gamma_{l-1,m-1},
+        \Gamma_{l,m} &= D_{l,m} + \operatorname{min}_\gamma\{\Gamma_{l-1,m-1},
             \Gamma_{l,m-1}\} \quad (2 \le m \le T_y),\\
-        \Gamma_{l,m} &= D_{l,m} + \operatorname{min}_\lambda\{\Gamma_{l-1,m-1},
+        \Gamma_{l,m} &= D_{l,m} + \operatorname{min}_\gamma\{\Gamma_{l-1,m-1},
             \Gamma_{l-1,m}, \Gamma_{l,m-1}\} \quad (m \in \{1, T_y + 1\}),
 
     and the distance is :math:`\Gamma_{T_x-1, T_y+1}`. The vertical move is allowed in the
@@ -659,7 +659,7 @@ def otam(x, y, *, lbda=0.1, cost="cosine", bidirectional=False):
     directions: ``bidirectional=True`` returns ``otam(x, y) + otam(y, x)``.
 
     In :func:`~seqot.distances.pairwise_sequence_distances` the metric ``"otam"`` (params
-    ``lbda``, ``cost``, ``bidirectional``) is registered as non-symmetric, because one
+    ``gamma``, ``cost``, ``bidirectional``) is registered as non-symmetric, because one
     direction is not; with ``bidirectional=True`` the result is symmetric but every block is
     still computed.
 
@@ -669,8 +669,9 @@ def otam(x, y, *, lbda=0.1, cost="cosine", bidirectional=False):
         Query (rows).
     y : array-like or Tensor of shape (T_y, d) or (T_y,)
         Support (padded columns).
-    lbda : float, default=0.1
-        Smooth-min temperature, > 0.
+    gamma : float, default=0.1
+        Soft-min temperature :math:`\gamma > 0` (as in :func:`soft_dtw`; the paper's
+        :math:`\lambda`).
     cost : {"cosine", "sqeuclidean", "euclidean"}, default="cosine"
         Frame cost.
     bidirectional : bool, default=False
@@ -681,7 +682,7 @@ def otam(x, y, *, lbda=0.1, cost="cosine", bidirectional=False):
     float or 0-dim Tensor
         A tensor with autograd when ``x`` or ``y`` is a tensor. Like soft-DTW it is a soft
         minimum, not a distance: it can be negative (identical constant sequences give
-        :math:`-\lambda` times the log of the number of paths), so distance-weighted votes
+        :math:`-\gamma` times the log of the number of paths), so distance-weighted votes
         (``KNeighborsSequenceClassifier(weights="distance")``) refuse it.
 
     References
@@ -699,14 +700,14 @@ def otam(x, y, *, lbda=0.1, cost="cosine", bidirectional=False):
     >>> round(otam(x, x[1:], bidirectional=True), 4)
     0.4269
     """
-    check_positive(lbda, "lbda")
+    check_positive(gamma, "gamma")
     _check_cost_metric(cost, "cost")
     bidirectional = check_bool(bidirectional, "bidirectional")
     x, y, torch_in = _pair(x, y)
     C = frame_cost(x, y, cost)[None]
     one = torch.ones(1, dtype=torch.long, device=C.device)
     lx, ly = one * C.shape[1], one * C.shape[2]
-    return _out(_otam_values(C, lx, ly, float(lbda), bidirectional), torch_in)
+    return _out(_otam_values(C, lx, ly, float(gamma), bidirectional), torch_in)
 
 
 # ---------------------------------------------------------------------------
@@ -724,7 +725,7 @@ def _pairwise_blocks(xb, yb, metric, gamma=None, otam=None):
     and the tables are reused from one sub-block to the next. With autograd (or for OTAM,
     whose padded problems need the cost tensor), the sub-block's cost tensor is built
     problems-last (:func:`_block_costs`) and goes through :func:`batched_alignment_dp`.
-    ``otam`` is ``(lbda, bidirectional)``.
+    ``otam`` is ``(gamma, bidirectional)``.
     """
     metric = _check_cost_metric(metric, "cost")
     n_x, n_y = xb.n_sequences, yb.n_sequences
@@ -777,9 +778,9 @@ def _pairwise_soft_dtw(xb, yb, gamma=1.0, cost="sqeuclidean"):
 # OTAM is not symmetric in one direction, so it is registered symmetric=False even though
 # bidirectional=True gives a symmetric value (the driver then simply computes every block).
 @register_metric("otam", working_set="frames", symmetric=False, signed=True)
-def _pairwise_otam(xb, yb, lbda=0.1, cost="cosine", bidirectional=False):
-    """OTAM (:func:`otam`) from each ``x`` (query) to each ``y`` (support); params ``lbda``,
+def _pairwise_otam(xb, yb, gamma=0.1, cost="cosine", bidirectional=False):
+    """OTAM (:func:`otam`) from each ``x`` (query) to each ``y`` (support); params ``gamma``,
     ``cost``, ``bidirectional``."""
-    check_positive(lbda, "lbda")
+    check_positive(gamma, "gamma")
     bidirectional = check_bool(bidirectional, "bidirectional")
-    return _pairwise_blocks(xb, yb, cost, otam=(float(lbda), bidirectional))
+    return _pairwise_blocks(xb, yb, cost, otam=(float(gamma), bidirectional))

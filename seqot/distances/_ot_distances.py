@@ -212,18 +212,18 @@ def emd(x, y, *, cost="sqeuclidean"):
 # TCOT and OPW (Su & Hua)
 # ---------------------------------------------------------------------------
 @register_metric("tcot")
-def _tcot_metric(xb, yb, *, lbda=1.0, max_iter=100, tol=5e-3, cost="sqeuclidean"):
-    check_positive(lbda, "lbda")
+def _tcot_metric(xb, yb, *, reg=1.0, max_iter=100, tol=5e-3, cost="sqeuclidean"):
+    check_positive(reg, "reg")
     C, a, b = block_problems(xb, yb, cost)
     C = C * (1.0 + block_position_gap(xb, yb))
-    res = _sinkhorn(C, a, b, reg=1.0 / lbda, max_iter=max_iter, tol=tol, grad=_grad_mode(xb, yb),
+    res = _sinkhorn(C, a, b, reg=reg, max_iter=max_iter, tol=tol, grad=_grad_mode(xb, yb),
                     warn=False)
-    report_unconverged(res, "tcot", f"lbda={lbda:g}, max_iter={max_iter}, tol={tol:g}",
-                       "raise max_iter or lower lbda")
+    report_unconverged(res, "tcot", f"reg={reg:g}, max_iter={max_iter}, tol={tol:g}",
+                       "raise max_iter or reg")
     return res.value_linear.reshape(xb.n_sequences, yb.n_sequences)
 
 
-def tcot(x, y, *, lbda=1.0, max_iter=100, tol=5e-3, cost="sqeuclidean"):
+def tcot(x, y, *, reg=1.0, max_iter=100, tol=5e-3, cost="sqeuclidean"):
     r"""Temporally coupled optimal transport (Su & Hua 2019).
 
     .. math::
@@ -231,9 +231,10 @@ def tcot(x, y, *, lbda=1.0, max_iter=100, tol=5e-3, cost="sqeuclidean"):
         C_{ij} = \|x_i - y_j\|^2 \Bigl(1 + \Bigl|\tfrac{i}{T_x} - \tfrac{j}{T_y}\Bigr|\Bigr),\qquad
         d(x, y) = \langle P^\star, C\rangle
 
-    with :math:`P^\star` the entropic plan of kernel :math:`e^{-\lambda C}` (``reg = 1/lbda``) and
-    uniform marginals. Defaults follow the authors' code: :math:`\lambda = 1`, at most 100
-    iterations, tolerance 5e-3. A solve still unconverged after ``max_iter`` iterations, with its
+    with :math:`P^\star` the entropic plan of kernel :math:`e^{-C/\varepsilon}` and uniform
+    marginals, :math:`\varepsilon` = ``reg`` (the authors' :math:`\lambda` is
+    :math:`1/\varepsilon`). Defaults follow the authors' code: :math:`\varepsilon = 1`, at most
+    100 iterations, tolerance 5e-3. A solve still unconverged after ``max_iter`` iterations, with its
     plan off the marginals, is reported by a :class:`~seqot.ot.SinkhornConvergenceWarning`.
 
     References
@@ -249,60 +250,61 @@ def tcot(x, y, *, lbda=1.0, max_iter=100, tol=5e-3, cost="sqeuclidean"):
     >>> tcot(x, x[::-1]) > tcot(x, x)
     True
     """
-    return pair_distance("tcot", x, y, lbda=lbda, max_iter=max_iter, tol=tol, cost=cost)
+    return pair_distance("tcot", x, y, reg=reg, max_iter=max_iter, tol=tol, cost=cost)
 
 
-def opw_cost(C, gap_rel, len_x, len_y, lambda1, lambda2, delta):
-    r"""The OPW problem as plain entropic OT: cost :math:`C' = D - S - \lambda_2 \log P`, reg
-    :math:`\lambda_2`. ``gap_rel`` is :math:`i/T_x - j/T_y` (signed or absolute)."""
+def opw_cost(C, gap_rel, len_x, len_y, lambda1, reg, delta):
+    r"""The OPW problem as plain entropic OT: cost :math:`C' = D - S - \varepsilon \log P`, reg
+    :math:`\varepsilon`. ``gap_rel`` is :math:`i/T_x - j/T_y` (signed or absolute)."""
     S = lambda1 / (gap_rel ** 2 + 1.0)
     ell = gap_rel.abs() / torch.sqrt(1.0 / len_x.to(C.dtype) ** 2
                                      + 1.0 / len_y.to(C.dtype) ** 2)[:, None, None]
     log_prior = -(ell ** 2) / (2.0 * delta ** 2) - math.log(delta * math.sqrt(2.0 * math.pi))
-    return C - S - lambda2 * log_prior
+    return C - S - reg * log_prior
 
 
 @register_metric("opw")
-def _opw_metric(xb, yb, *, lambda1=50.0, lambda2=0.1, delta=1.0, max_iter=20, tol=0.0,
+def _opw_metric(xb, yb, *, lambda1=50.0, reg=0.1, delta=1.0, max_iter=20, tol=0.0,
                 cost="sqeuclidean"):
     check_positive(lambda1, "lambda1", strict=False)
-    check_positive(lambda2, "lambda2")
+    check_positive(reg, "reg")
     check_positive(delta, "delta")
     D, a, b = block_problems(xb, yb, cost)
     gap = block_position_gap(xb, yb)
     nx_, ny_ = xb.n_sequences, yb.n_sequences
     lx = xb.lengths[:, None].expand(nx_, ny_).reshape(-1)
     ly = yb.lengths[None, :].expand(nx_, ny_).reshape(-1)
-    Cp = opw_cost(D, gap, lx, ly, lambda1, lambda2, delta)
-    res = _sinkhorn(Cp, a, b, reg=lambda2, max_iter=max_iter, tol=tol, grad=_grad_mode(xb, yb),
+    Cp = opw_cost(D, gap, lx, ly, lambda1, reg, delta)
+    res = _sinkhorn(Cp, a, b, reg=reg, max_iter=max_iter, tol=tol, grad=_grad_mode(xb, yb),
                     warn=False)
-    report_unconverged(res, "opw", f"lambda2={lambda2:g}, max_iter={max_iter}, tol={tol:g}",
-                       "raise max_iter or lambda2")
+    report_unconverged(res, "opw", f"reg={reg:g}, max_iter={max_iter}, tol={tol:g}",
+                       "raise max_iter or reg")
     return (res.plan * D).sum((1, 2)).reshape(nx_, ny_)
 
 
-def opw(x, y, *, lambda1=50.0, lambda2=0.1, delta=1.0, max_iter=20, tol=0.0, cost="sqeuclidean"):
+def opw(x, y, *, lambda1=50.0, reg=0.1, delta=1.0, max_iter=20, tol=0.0, cost="sqeuclidean"):
     r"""Order-preserving Wasserstein distance (Su & Hua 2017).
 
     .. math::
 
         P^\star = \arg\min_{P \in U(\mathbf a, \mathbf b)} \langle P, D\rangle
-        - \lambda_1 I(P) + \lambda_2 \mathrm{KL}(P \,\|\, \Pi),\qquad d(x, y) = \langle P^\star, D\rangle
+        - \lambda_1 I(P) + \varepsilon\, \mathrm{KL}(P \,\|\, \Pi),\qquad d(x, y) = \langle P^\star, D\rangle
 
     with the inverse difference moment :math:`I(P) = \sum_{ij} P_{ij} / ((i/T_x - j/T_y)^2 + 1)`
     and the Gaussian band prior
     :math:`\Pi_{ij} = e^{-\ell_{ij}^2/(2\delta^2)}/(\delta\sqrt{2\pi})`,
     :math:`\ell_{ij} = |i/T_x - j/T_y| / \sqrt{1/T_x^2 + 1/T_y^2}`. It is entropic OT with cost
-    :math:`D - \lambda_1/((i/T_x - j/T_y)^2+1) - \lambda_2\log\Pi` and regularisation
-    :math:`\lambda_2`, solved by the shared log-domain Sinkhorn. Defaults follow the authors'
-    code: :math:`\lambda_1 = 50`, :math:`\lambda_2 = 0.1`, :math:`\delta = 1`, 20 iterations,
-    :math:`D` the squared Euclidean cost.
+    :math:`D - \lambda_1/((i/T_x - j/T_y)^2+1) - \varepsilon\log\Pi` and regularisation
+    :math:`\varepsilon` = ``reg`` (the authors' :math:`\lambda_2`: the entropic regulariser
+    and the weight of the KL pull towards the prior), solved by the shared log-domain Sinkhorn.
+    Defaults follow the authors' code: :math:`\lambda_1 = 50`, :math:`\varepsilon = 0.1`,
+    :math:`\delta = 1`, 20 iterations, :math:`D` the squared Euclidean cost.
 
     With the default ``tol=0`` the 20 iterations run as the authors' code runs them, with no
     convergence check: their plan is typically far from the marginals (relative L1 error
     0.19 median, 0.47 at most, over the pairs of 12 random 3-d sequences of 5-40 frames), so
     the value is that of the 20-iteration procedure, not of the OPW optimum. ``tol > 0`` stops
-    on convergence instead, with epsilon scaling where ``lambda2`` is small against the costs,
+    on convergence instead, with epsilon scaling where ``reg`` is small against the costs,
     and a :class:`~seqot.ot.SinkhornConvergenceWarning` for pairs that still fail
     (e.g. ``max_iter=1000, tol=1e-9``).
 
@@ -319,7 +321,7 @@ def opw(x, y, *, lambda1=50.0, lambda2=0.1, delta=1.0, max_iter=20, tol=0.0, cos
     >>> opw(x, x[::-1]) > opw(x, x)
     True
     """
-    return pair_distance("opw", x, y, lambda1=lambda1, lambda2=lambda2, delta=delta,
+    return pair_distance("opw", x, y, lambda1=lambda1, reg=reg, delta=delta,
                          max_iter=max_iter, tol=tol, cost=cost)
 
 
