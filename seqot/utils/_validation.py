@@ -45,7 +45,6 @@ __all__ = [
     "validate_sequences",
     "validate_sequences_targets",
     "check_positive",
-    "check_int",
     "check_hidden",
     "check_float_array",
     "check_float_tensor",
@@ -819,16 +818,6 @@ def check_positive(value, name, *, strict=True, allow_none=False):
         bound = "> 0" if strict else ">= 0"
         raise ValueError(f"{name} must be a finite number {bound}; got {value!r}.")
     return value
-
-
-def check_int(value, name, low, *, allow_none=False):
-    """Raise ``ValueError`` unless ``value`` is an integer >= ``low`` (or None if allowed)."""
-    if value is None and allow_none:
-        return value
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        extra = " or None" if allow_none else ""
-        raise ValueError(f"{name} must be an integer >= {low}{extra}; got {value!r}.")
-    return int(value)
 
 
 def check_float_array(x, name, *, dtype=np.float64, finite=True):
