@@ -339,27 +339,70 @@ def test_float32_close_to_float64():
 # ---------------------------------------------------------------------------
 # parameters
 # ---------------------------------------------------------------------------
-def test_parameter_validation():
+def _constraint_cases():
+    """Every declared constraint of the module's public functions, violated once."""
+    from seqot.utils.estimator_checks import function_constraint_cases
+
     x = np.zeros((3, 2))
-    for bad in (0, -1.0, np.inf, "1"):
-        with pytest.raises(ValueError, match="gamma"):
-            soft_dtw(x, x, gamma=bad)
-        with pytest.raises(ValueError, match="gamma"):
-            otam(x, x, gamma=bad)
-    with pytest.raises(ValueError, match="cost must be one of"):
-        dtw(x, x, cost="manhattan")
-    with pytest.raises(ValueError, match="bidirectional"):
-        otam(x, x, bidirectional="yes")
+    C = torch.zeros(1, 3, 4, dtype=torch.float64)
+    return [case for fn, args in ((dtw, (x, x)), (soft_dtw, (x, x)), (otam, (x, x)),
+                                  (batched_alignment_dp, (C,)))
+            for case in function_constraint_cases(fn, args)]
+
+
+@pytest.mark.parametrize("func, args, kwargs, name", _constraint_cases(),
+                         ids=lambda v: getattr(v, "__name__", v) if isinstance(v, str)
+                         or callable(v) else None)
+def test_functions_refuse_every_constraint_violation(func, args, kwargs, name):
+    from seqot.utils.estimator_checks import check_function_constraint
+
+    check_function_constraint(func, args, kwargs, name)
+
+
+@pytest.mark.parametrize("metric", ["dtw", "soft_dtw", "otam"])
+def test_the_pairwise_metrics_share_the_function_checks(metric):
+    """The registered metrics check the constraints of the function of the same name, once per
+    pairwise call however many blocks it has, and run their blocks unchecked."""
+    from seqot.distances import _pairwise
+    from seqot.utils._param_validation import InvalidParameterError
+    from seqot.utils.estimator_checks import invalid_parameter_values
+
+    fn = getattr(dtw_mod, metric)
+    x = np.zeros((3, 2))
+    cases = [(name, bad) for name, entry in fn._skl_parameter_constraints.items()
+             if name in _pairwise._METRICS[metric]._seqot_constraints
+             for bad in invalid_parameter_values(entry)]
+    assert {name for name, _ in cases} >= {"cost"}
+    for name, bad in cases:
+        with pytest.raises(InvalidParameterError, match=f"'{name}' parameter of {metric}"):
+            pairwise_sequence_distances([x, x], metric=metric, **{name: bad})
+
+
+def test_metric_parameters_are_checked_once_per_pairwise_call(monkeypatch):
+    from seqot.distances import _pairwise
+
+    checks, blocks = [], []
+    check = _pairwise._check_metric_param_values
+    monkeypatch.setattr(_pairwise, "_check_metric_param_values",
+                        lambda fn, params: (checks.append(1), check(fn, params))[1])
+    entry = _pairwise._METRICS["soft_dtw"]
+    impl = entry._seqot_unchecked
+    monkeypatch.setattr(entry, "_seqot_unchecked",
+                        lambda xb, yb, **p: (blocks.append(1), impl(xb, yb, **p))[1])
+    X = ragged(np.random.default_rng(3), 6)
+    pairwise_sequence_distances(X, metric="soft_dtw", block_size=2, gamma=0.5)
+    assert len(blocks) == 6 and len(checks) == 1  # 3 x 3 blocks, those above the diagonal
+
+
+def test_parameter_validation():
+    """What no constraint says: the data, the lengths and the move mask."""
+    x = np.zeros((3, 2))
     with pytest.raises(ValueError, match="features"):
         dtw(x, np.zeros((3, 4)))
     with pytest.raises(ValueError, match="NaN"):
         dtw(x, np.array([[0.0, np.nan]]))
     with pytest.raises(ValueError, match="shape"):
         dtw(np.zeros((2, 3, 4)), x)
-    with pytest.raises(ValueError, match="gamma"):
-        pairwise_sequence_distances([x], [x], metric="soft_dtw", gamma=0.0)
-    with pytest.raises(ValueError, match="cost"):
-        pairwise_sequence_distances([x], [x], metric="dtw", cost="l1")
     with pytest.raises(ValueError, match="allowed"):
         batched_alignment_dp(torch.zeros(2, 3, 4), allowed=torch.ones(5, 3, dtype=torch.bool))
     with pytest.raises(ValueError, match="len_x"):

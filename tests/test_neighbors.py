@@ -49,7 +49,7 @@ def test_pairwise_errors():
         pairwise_sequence_distances(ragged(0, 2), metric="nope")
     with pytest.raises(ValueError, match="Y has 3 features, but the estimator is expecting 4"):
         pairwise_sequence_distances(ragged(0, 2), ragged(1, 2, d=3))
-    with pytest.raises(ValueError, match="block_size must be positive"):
+    with pytest.raises(ValueError, match="'block_size' parameter of pairwise_sequence_distances"):
         pairwise_sequence_distances(ragged(0, 2), block_size=0)
     assert "mean_euclidean" in available_metrics()
 

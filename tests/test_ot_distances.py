@@ -180,18 +180,54 @@ def test_torch_gradients_flow_to_frames():
     np.testing.assert_allclose(x.grad.numpy(), expected, atol=1e-10)
 
 
-def test_parameter_errors():
+def _constraint_cases():
+    """Every declared constraint of the module's public functions (and of the pairwise
+    driver), violated once."""
+    from seqot.utils.estimator_checks import function_constraint_cases
+
     x, y = ragged(11, 2)
-    with pytest.raises(ValueError, match="reg must be"):
-        sinkhorn(x, y, reg=0)
-    with pytest.raises(ValueError, match="value must be one of"):
-        sinkhorn(x, y, value="nope")
-    with pytest.raises(ValueError, match="reg must be"):
-        opw(x, y, reg=-1)
-    with pytest.raises(ValueError, match="cost metric='l7' is not known"):
-        emd(x, y, cost="l7")
+    calls = [(sinkhorn, (x, y)), (emd, (x, y)), (opw, (x, y)), (tcot, (x, y)),
+             (mean_euclidean, (x, y)), (pairwise_sequence_distances, ([x, y],))]
+    return [case for fn, args in calls for case in function_constraint_cases(fn, args)]
+
+
+@pytest.mark.parametrize("func, args, kwargs, name", _constraint_cases(),
+                         ids=lambda v: getattr(v, "__name__", v) if isinstance(v, str)
+                         or callable(v) else None)
+def test_functions_refuse_every_constraint_violation(func, args, kwargs, name):
+    from seqot.utils.estimator_checks import check_function_constraint
+
+    check_function_constraint(func, args, kwargs, name)
+
+
+@pytest.mark.parametrize("metric", ["sinkhorn", "emd", "opw", "tcot"])
+def test_the_pairwise_metrics_share_the_function_checks(metric):
+    """The registered metric checks the constraints of the function of the same name."""
+    import seqot.distances
+    from seqot.utils._param_validation import InvalidParameterError
+    from seqot.utils.estimator_checks import invalid_parameter_values
+
+    fn = getattr(seqot.distances, metric)
+    x, y = ragged(12, 2)
+    for name, entry in fn._skl_parameter_constraints.items():
+        for bad in invalid_parameter_values(entry):
+            with pytest.raises(InvalidParameterError, match=f"'{name}' parameter of {metric}"):
+                pairwise_sequence_distances([x, y], metric=metric, **{name: bad})
+
+
+def test_parameter_errors():
+    """What no constraint says: the data, a block size pair, the metric's name."""
+    x, y = ragged(11, 2)
     with pytest.raises(ValueError, match="y has 2 features, but the estimator is expecting 3"):
         emd(x, np.ones((3, 2)))
+    with pytest.raises(ValueError, match="block_size must be a positive int or a pair"):
+        pairwise_sequence_distances([x, y], block_size=(1, 0))
+    with pytest.raises(ValueError, match="block_size must be a positive int or a pair"):
+        pairwise_sequence_distances([x, y], block_size=(1, 2, 3))
+    with pytest.raises(ValueError, match=r"metric='nope' is not known; choose one of \[.*'dtw'"):
+        pairwise_sequence_distances([x, y], metric="nope")
+    with pytest.raises(ValueError, match="unbalanced must be a number or a pair"):
+        sinkhorn(x, y, unbalanced=(1.0, 2.0, 3.0))
 
 
 def test_distance_transformer_in_a_pipeline_with_gridsearch():

@@ -66,8 +66,10 @@ import numpy as np
 import torch
 from torch.autograd.function import once_differentiable
 
-from ..ot._costs import COST_METRICS, _translated, frame_cost, pairwise_frame_cost
-from ..utils._validation import check_bool, check_positive, check_sequence
+from ..ot._costs import _METRIC as _COST
+from ..ot._costs import _translated, frame_cost, pairwise_frame_cost
+from ..utils._param_validation import POSITIVE, validate_params
+from ..utils._validation import check_sequence
 from ._pairwise import register_metric
 
 __all__ = ["dtw", "soft_dtw", "otam", "batched_alignment_dp"]
@@ -394,6 +396,8 @@ def _check_lengths(C, len_x, len_y):
     return _lens(len_x, n, "len_x"), _lens(len_y, m, "len_y")
 
 
+@validate_params({"gamma": [*POSITIVE, None], "return_alignment": ["boolean"]},
+                 prefer_skip_nested_validation=True)
 def batched_alignment_dp(C, len_x=None, len_y=None, *, gamma=None, allowed=None,
                          return_alignment=False):
     r"""Solve ``B`` DTW-type recursions at once with an anti-diagonal wavefront.
@@ -414,7 +418,7 @@ def batched_alignment_dp(C, len_x=None, len_y=None, *, gamma=None, allowed=None,
         Each problem's numbers of rows and columns (default ``n`` and ``m``). The value of
         problem ``b`` is ``R[b, len_x[b] - 1, len_y[b] - 1]``.
     gamma : float or None
-        Soft-min temperature; ``None`` is the hard minimum.
+        Soft-min temperature, > 0; ``None`` is the hard minimum.
     allowed : bool Tensor broadcastable to (B, m, 3), optional
         ``allowed[b, j, move]``: whether a cell of column ``j`` of problem ``b`` may be entered
         by ``move`` (0 diagonal from ``(i-1, j-1)``, 1 vertical from ``(i-1, j)``,
@@ -438,8 +442,14 @@ def batched_alignment_dp(C, len_x=None, len_y=None, *, gamma=None, allowed=None,
     >>> batched_alignment_dp(C)
     tensor([1.], dtype=torch.float64)
     """
+    return _batched_alignment_dp(C, len_x, len_y, gamma=gamma, allowed=allowed,
+                                 return_alignment=return_alignment)
+
+
+def _batched_alignment_dp(C, len_x=None, len_y=None, *, gamma=None, allowed=None,
+                          return_alignment=False):
+    """:func:`batched_alignment_dp` without its parameter validation (internal callers)."""
     if gamma is not None:
-        check_positive(gamma, "gamma")
         gamma = float(gamma)
     len_x, len_y = _check_lengths(C, len_x, len_y)
     if return_alignment:
@@ -479,21 +489,21 @@ def _otam_problem(C, len_y):
 
 def _otam_values(C, len_x, len_y, gamma, bidirectional):
     Cp, allowed, ly = _otam_problem(C, len_y)
-    out = batched_alignment_dp(Cp, len_x, ly, gamma=gamma, allowed=allowed)
+    out = _batched_alignment_dp(Cp, len_x, ly, gamma=gamma, allowed=allowed)
     if bidirectional:
         Ct = C.transpose(1, 2)
         Cp, allowed, lx = _otam_problem(Ct, len_x)
-        out = out + batched_alignment_dp(Cp, len_y, lx, gamma=gamma, allowed=allowed)
+        out = out + _batched_alignment_dp(Cp, len_y, lx, gamma=gamma, allowed=allowed)
     return out
 
 
 # ---------------------------------------------------------------------------
-# parameter checks and the one-pair front end
+# parameter constraints and the one-pair front end
 # ---------------------------------------------------------------------------
-def _check_cost_metric(metric, name="metric"):
-    if metric not in COST_METRICS:
-        raise ValueError(f"{name} must be one of {COST_METRICS}; got {metric!r}.")
-    return metric
+#: Constraints of the metric parameters, shared by each function and its registered metric.
+_DTW_CONSTRAINTS = {"cost": _COST}
+_SOFT_DTW_CONSTRAINTS = {"gamma": POSITIVE, "cost": _COST}
+_OTAM_CONSTRAINTS = {"gamma": POSITIVE, "cost": _COST, "bidirectional": ["boolean"]}
 
 
 def _pair(x, y):
@@ -520,6 +530,8 @@ def _matrix_out(M, torch_in):
     return M if torch_in else M.detach().cpu().numpy()
 
 
+@validate_params({**_DTW_CONSTRAINTS, "return_path": ["boolean"]},
+                 prefer_skip_nested_validation=True)
 def dtw(x, y, *, cost="sqeuclidean", return_path=False):
     r"""Dynamic time warping between two sequences (Sakoe & Chiba 1978).
 
@@ -566,19 +578,19 @@ def dtw(x, y, *, cost="sqeuclidean", return_path=False):
     >>> dtw([0.0, 1.0, 2.0], [0.0, 2.0], return_path=True)[1]
     [(0, 0), (1, 0), (2, 1)]
     """
-    _check_cost_metric(cost, "cost")
-    return_path = check_bool(return_path, "return_path")
     x, y, torch_in = _pair(x, y)
     C = frame_cost(x, y, cost)[None]
-    value = batched_alignment_dp(C)
+    value = _batched_alignment_dp(C)
     value = _out(value, torch_in)
     if not return_path:
         return value
-    _, E = batched_alignment_dp(C.detach(), return_alignment=True)
+    _, E = _batched_alignment_dp(C.detach(), return_alignment=True)
     path = [(int(i), int(j)) for i, j in np.argwhere(E[0].cpu().numpy() > 0.5)]
     return value, path
 
 
+@validate_params({**_SOFT_DTW_CONSTRAINTS, "return_alignment": ["boolean"]},
+                 prefer_skip_nested_validation=True)
 def soft_dtw(x, y, *, gamma=1.0, cost="sqeuclidean", return_alignment=False):
     r"""Soft-DTW between two sequences (Cuturi & Blondel 2017).
 
@@ -624,18 +636,16 @@ def soft_dtw(x, y, *, gamma=1.0, cost="sqeuclidean", return_alignment=False):
     >>> round(soft_dtw([1.0, 2.0, 2.0, 3.0], [1.0, 2.0, 3.0, 4.0], gamma=1.0), 4)
     -0.8954
     """
-    check_positive(gamma, "gamma")
-    _check_cost_metric(cost, "cost")
-    return_alignment = check_bool(return_alignment, "return_alignment")
     x, y, torch_in = _pair(x, y)
     C = frame_cost(x, y, cost)[None]
-    value = _out(batched_alignment_dp(C, gamma=gamma), torch_in)
+    value = _out(_batched_alignment_dp(C, gamma=gamma), torch_in)
     if not return_alignment:
         return value
-    _, E = batched_alignment_dp(C.detach(), gamma=gamma, return_alignment=True)
+    _, E = _batched_alignment_dp(C.detach(), gamma=gamma, return_alignment=True)
     return value, _matrix_out(E[0], torch_in)
 
 
+@validate_params(_OTAM_CONSTRAINTS, prefer_skip_nested_validation=True)
 def otam(x, y, *, gamma=0.1, cost="cosine", bidirectional=False):
     r"""Ordered temporal alignment (OTAM; Cao et al. 2020), as in the few-shot toolbox code.
 
@@ -700,9 +710,6 @@ def otam(x, y, *, gamma=0.1, cost="cosine", bidirectional=False):
     >>> round(otam(x, x[1:], bidirectional=True), 4)
     0.4269
     """
-    check_positive(gamma, "gamma")
-    _check_cost_metric(cost, "cost")
-    bidirectional = check_bool(bidirectional, "bidirectional")
     x, y, torch_in = _pair(x, y)
     C = frame_cost(x, y, cost)[None]
     one = torch.ones(1, dtype=torch.long, device=C.device)
@@ -724,10 +731,10 @@ def _pairwise_blocks(xb, yb, metric, gamma=None, otam=None):
     Without autograd, DTW/soft-DTW costs are made per anti-diagonal (:class:`_FrameCost`)
     and the tables are reused from one sub-block to the next. With autograd (or for OTAM,
     whose padded problems need the cost tensor), the sub-block's cost tensor is built
-    problems-last (:func:`_block_costs`) and goes through :func:`batched_alignment_dp`.
-    ``otam`` is ``(gamma, bidirectional)``.
+    problems-last (:func:`_block_costs`) and goes through :func:`_batched_alignment_dp`.
+    ``otam`` is ``(gamma, bidirectional)``. The parameters were checked by the caller (the
+    registry's entry, or the pairwise driver once per call).
     """
-    metric = _check_cost_metric(metric, "cost")
     n_x, n_y = xb.n_sequences, yb.n_sequences
     per_pair = (xb.max_length + 2) * (yb.max_length + 2)
     pairs = max(1, _CHUNK_CELLS // per_pair)
@@ -752,7 +759,7 @@ def _pairwise_blocks(xb, yb, metric, gamma=None, otam=None):
                 C = _block_costs(xs.data, ys.data, metric)
                 C = C.view(xs.max_length, ys.max_length, r * c).permute(2, 0, 1)
                 if otam is None:
-                    v = batched_alignment_dp(C, lx, ly, gamma=gamma)
+                    v = _batched_alignment_dp(C, lx, ly, gamma=gamma)
                 else:
                     v = _otam_values(C, lx, ly, *otam)
             parts.append(v.view(r, c))
@@ -762,25 +769,24 @@ def _pairwise_blocks(xb, yb, metric, gamma=None, otam=None):
 
 # The frame cost is the parameter ``cost``, as in every seqot distance, since ``metric``
 # already names the sequence distance in pairwise_sequence_distances.
-@register_metric("dtw", working_set="frames", symmetric=True)
+@register_metric("dtw", working_set="frames", symmetric=True, constraints=_DTW_CONSTRAINTS)
 def _pairwise_dtw(xb, yb, cost="sqeuclidean"):
     """DTW (:func:`dtw`) between all pairs; ``cost`` is the frame cost."""
     return _pairwise_blocks(xb, yb, cost)
 
 
-@register_metric("soft_dtw", working_set="frames", symmetric=True, signed=True)
+@register_metric("soft_dtw", working_set="frames", symmetric=True, signed=True,
+                 constraints=_SOFT_DTW_CONSTRAINTS)
 def _pairwise_soft_dtw(xb, yb, gamma=1.0, cost="sqeuclidean"):
     """Soft-DTW (:func:`soft_dtw`) between all pairs; params ``gamma``, ``cost``."""
-    check_positive(gamma, "gamma")
     return _pairwise_blocks(xb, yb, cost, gamma=float(gamma))
 
 
 # OTAM is not symmetric in one direction, so it is registered symmetric=False even though
 # bidirectional=True gives a symmetric value (the driver then simply computes every block).
-@register_metric("otam", working_set="frames", symmetric=False, signed=True)
+@register_metric("otam", working_set="frames", symmetric=False, signed=True,
+                 constraints=_OTAM_CONSTRAINTS)
 def _pairwise_otam(xb, yb, gamma=0.1, cost="cosine", bidirectional=False):
     """OTAM (:func:`otam`) from each ``x`` (query) to each ``y`` (support); params ``gamma``,
     ``cost``, ``bidirectional``."""
-    check_positive(gamma, "gamma")
-    bidirectional = check_bool(bidirectional, "bidirectional")
     return _pairwise_blocks(xb, yb, cost, otam=(float(gamma), bidirectional))

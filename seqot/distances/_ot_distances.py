@@ -23,15 +23,26 @@ from __future__ import annotations
 
 import math
 import warnings
+from numbers import Real
 
 import torch
 
+from ..ot._costs import _METRIC as _COST
 from ..ot._costs import pairwise_frame_cost, pairwise_position_gap
-from ..ot._emd import emd as _emd
-from ..ot._sinkhorn import SinkhornConvergenceWarning
-from ..ot._sinkhorn import sinkhorn as _sinkhorn
-from ..utils._validation import SequenceBatch, check_positive, check_sequence
-from ._pairwise import register_metric
+from ..ot._emd import _emd
+from ..ot._sinkhorn import SinkhornConvergenceWarning, _sinkhorn
+from ..utils._param_validation import (
+    N_JOBS,
+    NON_NEGATIVE,
+    POSITIVE,
+    POSITIVE_INT,
+    TOL,
+    Interval,
+    StrOptions,
+    validate_params,
+)
+from ..utils._validation import SequenceBatch, check_sequence
+from ._pairwise import _unchecked, get_metric, register_metric
 
 __all__ = ["sinkhorn", "emd", "opw", "tcot", "mean_euclidean", "pair_distance"]
 
@@ -94,10 +105,10 @@ def pair_distance(distance, x, y, /, **params):
     """One distance between two sequences through a registered block metric.
 
     numpy in → float out; torch in → 0-dim tensor out (differentiable where the metric is).
+    The parameters are not checked here: the public per-pair functions are decorated with
+    their constraints and call the registered metric's own, unchecked function.
     """
-    from ._pairwise import _get_metric
-
-    fn = _get_metric(distance)
+    fn = _unchecked(get_metric(distance))
     torch_in = isinstance(x, torch.Tensor) or isinstance(y, torch.Tensor)
     device = x.device if isinstance(x, torch.Tensor) else (
         y.device if isinstance(y, torch.Tensor) else "cpu")
@@ -115,17 +126,26 @@ def pair_distance(distance, x, y, /, **params):
 # ---------------------------------------------------------------------------
 _VALUES = ("transport", "regularized")
 
+#: Constraints of each distance's parameters, shared by the function and its registered metric.
+_SINKHORN_CONSTRAINTS = {
+    "reg": POSITIVE,
+    "cost": _COST,
+    "max_iter": POSITIVE_INT,
+    "tol": TOL,
+    "value": [StrOptions(set(_VALUES))],
+    # as seqot.ot.sinkhorn's; the entries of a pair are checked by the solver
+    "unbalanced": [Interval(Real, 0, None, closed="neither"), tuple, list, None],
+}
+_EMD_CONSTRAINTS = {"cost": _COST}
+_TCOT_CONSTRAINTS = {"reg": POSITIVE, "max_iter": POSITIVE_INT, "tol": TOL, "cost": _COST}
+_OPW_CONSTRAINTS = {"lambda1": NON_NEGATIVE, "reg": POSITIVE, "delta": POSITIVE,
+                    "max_iter": POSITIVE_INT, "tol": TOL, "cost": _COST}
 
-def _check_value(value):
-    if value not in _VALUES:
-        raise ValueError(f"value must be one of {_VALUES}; got {value!r}.")
 
-
-@register_metric("sinkhorn")  # not symmetric before convergence
+# not symmetric before convergence
+@register_metric("sinkhorn", constraints=_SINKHORN_CONSTRAINTS)
 def _sinkhorn_metric(xb, yb, *, reg=0.1, cost="sqeuclidean", max_iter=100, tol=1e-9,
                      value="transport", unbalanced=None):
-    _check_value(value)
-    check_positive(reg, "reg")
     C, a, b = block_problems(xb, yb, cost)
     res = _sinkhorn(C, a, b, reg=reg, max_iter=max_iter, tol=tol, unbalanced=unbalanced,
                     grad=_grad_mode(xb, yb), warn=False)
@@ -135,6 +155,7 @@ def _sinkhorn_metric(xb, yb, *, reg=0.1, cost="sqeuclidean", max_iter=100, tol=1
     return out.reshape(xb.n_sequences, yb.n_sequences)
 
 
+@validate_params(_SINKHORN_CONSTRAINTS, prefer_skip_nested_validation=True)
 def sinkhorn(x, y, *, reg=0.1, cost="sqeuclidean", max_iter=100, tol=1e-9, value="transport",
              unbalanced=None):
     r"""Sinkhorn distance between the frame sets of two sequences (order-blind).
@@ -180,13 +201,14 @@ def sinkhorn(x, y, *, reg=0.1, cost="sqeuclidean", max_iter=100, tol=1e-9, value
                          value=value, unbalanced=unbalanced)
 
 
-@register_metric("emd", symmetric=True)
+@register_metric("emd", symmetric=True, constraints={**_EMD_CONSTRAINTS, "n_jobs": N_JOBS})
 def _emd_metric(xb, yb, *, cost="sqeuclidean", n_jobs=None):
     C, a, b = block_problems(xb, yb, cost)
     res = _emd(C, a, b, n_jobs=n_jobs)
     return res.value.reshape(xb.n_sequences, yb.n_sequences)
 
 
+@validate_params(_EMD_CONSTRAINTS, prefer_skip_nested_validation=True)
 def emd(x, y, *, cost="sqeuclidean"):
     r"""Exact optimal-transport (earth mover's) distance between the frame sets of two sequences.
 
@@ -197,6 +219,16 @@ def emd(x, y, *, cost="sqeuclidean"):
 
     Order-blind (Kolouri et al. 2017's OT baseline); solved by POT's network simplex, with the
     plan as gradient w.r.t. the cost for torch input.
+
+    Parameters
+    ----------
+    x, y : array-like of shape (T_x, d), (T_y, d)
+    cost : {"sqeuclidean", "euclidean", "cosine"}, default="sqeuclidean"
+        Frame-to-frame ground cost.
+
+    Returns
+    -------
+    float (numpy input) or 0-dim Tensor (torch input, differentiable)
 
     Examples
     --------
@@ -211,9 +243,8 @@ def emd(x, y, *, cost="sqeuclidean"):
 # ---------------------------------------------------------------------------
 # TCOT and OPW (Su & Hua)
 # ---------------------------------------------------------------------------
-@register_metric("tcot")
+@register_metric("tcot", constraints=_TCOT_CONSTRAINTS)
 def _tcot_metric(xb, yb, *, reg=1.0, max_iter=100, tol=5e-3, cost="sqeuclidean"):
-    check_positive(reg, "reg")
     C, a, b = block_problems(xb, yb, cost)
     C = C * (1.0 + block_position_gap(xb, yb))
     res = _sinkhorn(C, a, b, reg=reg, max_iter=max_iter, tol=tol, grad=_grad_mode(xb, yb),
@@ -223,6 +254,7 @@ def _tcot_metric(xb, yb, *, reg=1.0, max_iter=100, tol=5e-3, cost="sqeuclidean")
     return res.value_linear.reshape(xb.n_sequences, yb.n_sequences)
 
 
+@validate_params(_TCOT_CONSTRAINTS, prefer_skip_nested_validation=True)
 def tcot(x, y, *, reg=1.0, max_iter=100, tol=5e-3, cost="sqeuclidean"):
     r"""Temporally coupled optimal transport (Su & Hua 2019).
 
@@ -234,8 +266,26 @@ def tcot(x, y, *, reg=1.0, max_iter=100, tol=5e-3, cost="sqeuclidean"):
     with :math:`P^\star` the entropic plan of kernel :math:`e^{-C/\varepsilon}` and uniform
     marginals, :math:`\varepsilon` = ``reg`` (the authors' :math:`\lambda` is
     :math:`1/\varepsilon`). Defaults follow the authors' code: :math:`\varepsilon = 1`, at most
-    100 iterations, tolerance 5e-3. A solve still unconverged after ``max_iter`` iterations, with its
-    plan off the marginals, is reported by a :class:`~seqot.ot.SinkhornConvergenceWarning`.
+    100 iterations, tolerance 5e-3. A solve still unconverged after ``max_iter`` iterations,
+    with its plan off the marginals, is reported by a
+    :class:`~seqot.ot.SinkhornConvergenceWarning`.
+
+    Parameters
+    ----------
+    x, y : array-like of shape (T_x, d), (T_y, d)
+    reg : float, default=1.0
+        :math:`\varepsilon`, in the units of the cost (the authors' :math:`\lambda` is its
+        inverse: ``reg = 1 / lambda``).
+    max_iter : int, default=100
+        Sinkhorn iterations.
+    tol : float, default=5e-3
+        Sinkhorn tolerance (see :func:`seqot.ot.sinkhorn`).
+    cost : {"sqeuclidean", "euclidean", "cosine"}, default="sqeuclidean"
+        Frame cost in place of :math:`\|x_i - y_j\|^2`.
+
+    Returns
+    -------
+    float (numpy input) or 0-dim Tensor (torch input, differentiable)
 
     References
     ----------
@@ -263,12 +313,9 @@ def opw_cost(C, gap_rel, len_x, len_y, lambda1, reg, delta):
     return C - S - reg * log_prior
 
 
-@register_metric("opw")
+@register_metric("opw", constraints=_OPW_CONSTRAINTS)
 def _opw_metric(xb, yb, *, lambda1=50.0, reg=0.1, delta=1.0, max_iter=20, tol=0.0,
                 cost="sqeuclidean"):
-    check_positive(lambda1, "lambda1", strict=False)
-    check_positive(reg, "reg")
-    check_positive(delta, "delta")
     D, a, b = block_problems(xb, yb, cost)
     gap = block_position_gap(xb, yb)
     nx_, ny_ = xb.n_sequences, yb.n_sequences
@@ -282,19 +329,21 @@ def _opw_metric(xb, yb, *, lambda1=50.0, reg=0.1, delta=1.0, max_iter=20, tol=0.
     return (res.plan * D).sum((1, 2)).reshape(nx_, ny_)
 
 
+@validate_params(_OPW_CONSTRAINTS, prefer_skip_nested_validation=True)
 def opw(x, y, *, lambda1=50.0, reg=0.1, delta=1.0, max_iter=20, tol=0.0, cost="sqeuclidean"):
     r"""Order-preserving Wasserstein distance (Su & Hua 2017).
 
     .. math::
 
         P^\star = \arg\min_{P \in U(\mathbf a, \mathbf b)} \langle P, D\rangle
-        - \lambda_1 I(P) + \varepsilon\, \mathrm{KL}(P \,\|\, \Pi),\qquad d(x, y) = \langle P^\star, D\rangle
+        - \lambda_1 I(P) + \varepsilon\, \mathrm{KL}(P \,\|\, \Pi),\qquad
+        d(x, y) = \langle P^\star, D\rangle
 
     with the inverse difference moment :math:`I(P) = \sum_{ij} P_{ij} / ((i/T_x - j/T_y)^2 + 1)`
     and the Gaussian band prior
     :math:`\Pi_{ij} = e^{-\ell_{ij}^2/(2\delta^2)}/(\delta\sqrt{2\pi})`,
-    :math:`\ell_{ij} = |i/T_x - j/T_y| / \sqrt{1/T_x^2 + 1/T_y^2}`. It is entropic OT with cost
-    :math:`D - \lambda_1/((i/T_x - j/T_y)^2+1) - \varepsilon\log\Pi` and regularisation
+    :math:`\ell_{ij} = |i/T_x - j/T_y| / \sqrt{1/T_x^2 + 1/T_y^2}`. It is entropic OT with
+    cost :math:`D - \lambda_1/((i/T_x - j/T_y)^2+1) - \varepsilon\log\Pi` and regularisation
     :math:`\varepsilon` = ``reg`` (the authors' :math:`\lambda_2`: the entropic regulariser
     and the weight of the KL pull towards the prior), solved by the shared log-domain Sinkhorn.
     Defaults follow the authors' code: :math:`\lambda_1 = 50`, :math:`\varepsilon = 0.1`,
@@ -307,6 +356,26 @@ def opw(x, y, *, lambda1=50.0, reg=0.1, delta=1.0, max_iter=20, tol=0.0, cost="s
     on convergence instead, with epsilon scaling where ``reg`` is small against the costs,
     and a :class:`~seqot.ot.SinkhornConvergenceWarning` for pairs that still fail
     (e.g. ``max_iter=1000, tol=1e-9``).
+
+    Parameters
+    ----------
+    x, y : array-like of shape (T_x, d), (T_y, d)
+    lambda1 : float, default=50.0
+        :math:`\lambda_1 \ge 0`, the weight of the inverse difference moment (0: no reward).
+    reg : float, default=0.1
+        :math:`\varepsilon > 0`, the entropic regulariser and the weight of the KL prior.
+    delta : float, default=1.0
+        :math:`\delta > 0`, the width of the Gaussian band.
+    max_iter : int, default=20
+        Sinkhorn iterations.
+    tol : float, default=0.0
+        Sinkhorn tolerance; 0 runs all ``max_iter`` iterations.
+    cost : {"sqeuclidean", "euclidean", "cosine"}, default="sqeuclidean"
+        The frame cost :math:`D`.
+
+    Returns
+    -------
+    float (numpy input) or 0-dim Tensor (torch input, differentiable)
 
     References
     ----------
@@ -325,8 +394,17 @@ def opw(x, y, *, lambda1=50.0, reg=0.1, delta=1.0, max_iter=20, tol=0.0, cost="s
                          max_iter=max_iter, tol=tol, cost=cost)
 
 
+@validate_params({}, prefer_skip_nested_validation=True)  # no parameters beyond the data
 def mean_euclidean(x, y):
     """Euclidean distance between the mean frames of two sequences (aggregation baseline).
+
+    Parameters
+    ----------
+    x, y : array-like of shape (T_x, d), (T_y, d)
+
+    Returns
+    -------
+    float (numpy input) or 0-dim Tensor (torch input, differentiable)
 
     Examples
     --------

@@ -9,25 +9,40 @@ torch input.
 
 from __future__ import annotations
 
+import functools
 import math
+from numbers import Integral
 from typing import Callable
 
 import numpy as np
 import torch
 from joblib import Parallel, delayed
+from sklearn import get_config
 
 from ..ot._costs import pairwise_frame_cost
+from ..utils._param_validation import (
+    BLOCK_SIZE,
+    DEVICE,
+    LAYOUT,
+    N_JOBS,
+    Interval,
+    make_constraint,
+    validate_parameter_constraints,
+    validate_params,
+)
 from ..utils._torch import resolve_device
 from ..utils._validation import SequenceBatch, check_sequences
 
 __all__ = ["pairwise_sequence_distances", "available_metrics", "register_metric"]
 
 _METRICS: dict[str, Callable] = {}
+_POSITIVE_COUNT = Interval(Integral, 1, None, closed="left")
 # Elements of the per-pair working set (pairs x T_x x T_y) one block may hold.
 _BLOCK_ELEMENTS = 2**24
 
 
-def register_metric(name, *, working_set="frames", symmetric=False, width=1, signed=False):
+def register_metric(name, *, working_set="frames", symmetric=False, width=1, signed=False,
+                    constraints=None):
     """Register ``fn(xb, yb, **params) -> (n_x, n_y) Tensor`` under ``name``.
 
     ``working_set`` tells the driver how memory grows per pair: ``"frames"`` (T_x·T_y, the
@@ -41,17 +56,62 @@ def register_metric(name, *, working_set="frames", symmetric=False, width=1, sig
     before convergence gives ``d(x, y) != d(y, x)``, and mirroring would make the matrix
     depend on ``block_size``. ``signed=True`` declares that values can be negative (soft
     minima such as soft-DTW), so consumers that need a non-negative distance refuse it.
+
+    ``constraints`` (a dict from parameter names to lists of constraints, as in
+    :func:`~seqot.utils._param_validation.validate_params`) declares the metric's parameters:
+    the registered entry (what :func:`get_metric` returns) then checks the ``params`` it is
+    called with, and :func:`pairwise_sequence_distances` checks them once per call and runs
+    every block on ``fn`` itself, unchecked. Without it, ``fn`` checks its own parameters.
+    The decorator returns the registered entry.
     """
 
     def deco(fn):
-        fn._seqot_working_set = working_set
-        fn._seqot_symmetric = symmetric
-        fn._seqot_width = width
-        fn._seqot_signed = signed
-        _METRICS[name] = fn
-        return fn
+        entry = fn if constraints is None else _checked_entry(fn, name, constraints)
+        entry._seqot_working_set = working_set
+        entry._seqot_symmetric = symmetric
+        entry._seqot_width = width
+        entry._seqot_signed = signed
+        _METRICS[name] = entry
+        return entry
 
     return deco
+
+
+def _checked_entry(fn, name, constraints):
+    """``fn`` behind a check of its declared parameters (the registry's entry for ``name``)."""
+
+    @functools.wraps(fn)
+    def entry(xb, yb, **params):
+        _check_metric_param_values(entry, params)
+        return fn(xb, yb, **params)
+
+    entry._seqot_name = name
+    entry._seqot_constraints = constraints
+    entry._seqot_compiled = {k: [make_constraint(c) for c in v] for k, v in constraints.items()}
+    entry._seqot_unchecked = fn
+    return entry
+
+
+def _check_metric_param_values(fn, params):
+    """Check ``params`` against the constraints ``fn`` was registered with (if any).
+
+    The error names the parameter and the metric (``The 'gamma' parameter of soft_dtw must be
+    ...``); parameters without a constraint are left to the call itself. Honours
+    scikit-learn's ``skip_parameter_validation`` configuration.
+    """
+    compiled = getattr(fn, "_seqot_compiled", None)
+    if not compiled or not params or get_config()["skip_parameter_validation"]:
+        return
+    for key, value in params.items():
+        cs = compiled.get(key)
+        if cs is not None and not any(c.is_satisfied_by(value) for c in cs):
+            validate_parameter_constraints({key: fn._seqot_constraints[key]}, {key: value},
+                                           caller_name=fn._seqot_name)
+
+
+def _unchecked(fn):
+    """What a caller that checked the parameters already runs: the entry's own function."""
+    return getattr(fn, "_seqot_unchecked", fn)
 
 
 def _accepts_n_jobs(fn):
@@ -68,12 +128,46 @@ def available_metrics():
     return sorted(_METRICS)
 
 
-def _get_metric(metric):
-    if callable(metric):
-        return metric
-    if metric not in _METRICS:
-        raise ValueError(f"metric={metric!r} is not known; choose one of {available_metrics()}.")
-    return _METRICS[metric]
+def get_metric(name):
+    """The registered metric function of ``name``.
+
+    Parameters
+    ----------
+    name : str or callable
+        A name from :func:`available_metrics`. A callable (a metric function of one's own,
+        ``fn(xb, yb, **params)``) is returned as it is, so that code accepting
+        ``metric=`` may look every value up.
+
+    Returns
+    -------
+    callable
+        ``fn(xb, yb, **params) -> Tensor (n_x, n_y)`` of two padded torch
+        :class:`~seqot.utils.SequenceBatch` es, as registered by :func:`register_metric`.
+        Entries registered with ``constraints`` check ``params``. Its attributes describe it
+        to the pairwise driver: ``_seqot_symmetric``, ``_seqot_signed``, ...
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is neither a registered name nor a callable; the message lists the
+        registered names.
+
+    Examples
+    --------
+    >>> from seqot.distances import get_metric
+    >>> get_metric("dtw")._seqot_symmetric
+    True
+    >>> get_metric("soft_dtw")._seqot_signed
+    True
+    """
+    if callable(name):
+        return name
+    if not isinstance(name, str) or name not in _METRICS:
+        raise ValueError(f"metric={name!r} is not known; choose one of {available_metrics()}.")
+    return _METRICS[name]
+
+
+_get_metric = get_metric  # the name the other modules import (until they import get_metric)
 
 
 def check_metric_params(metric, batch: SequenceBatch, params, *, device="cpu", max_frames=32):
@@ -84,7 +178,7 @@ def check_metric_params(metric, batch: SequenceBatch, params, *, device="cpu", m
     sequence (at most ``max_frames`` of its frames) with itself on ``device`` (the
     estimator's): one small pair.
     """
-    fn = _get_metric(metric)
+    fn = get_metric(metric)
     if params is not None and not isinstance(params, dict):
         raise ValueError(f"metric_params must be a dict or None; got {type(params).__name__}.")
     first = batch.to_numpy().take([0])
@@ -154,6 +248,16 @@ def _to_device_batch(X, device, dtype, input_name, n_features=None, layout="time
                            n_features=n_features, layout=layout)
 
 
+@validate_params(
+    {
+        "metric": [str, callable],
+        "block_size": [*BLOCK_SIZE, tuple],
+        "n_jobs": N_JOBS,
+        "device": DEVICE,
+        "layout": LAYOUT,
+    },
+    prefer_skip_nested_validation=True,
+)
 def pairwise_sequence_distances(
     X,
     Y=None,
@@ -174,15 +278,17 @@ def pairwise_sequence_distances(
     Y : sequences, optional
         ``n_y`` sequences; ``None`` means ``Y = X``.
     metric : str or callable, default="dtw"
-        A name from :func:`available_metrics` or a function ``fn(xb, yb, **params)`` of two
-        padded torch batches returning the ``(n_x, n_y)`` matrix.
+        A name from :func:`available_metrics` (see :func:`get_metric`) or a function
+        ``fn(xb, yb, **params)`` of two padded torch batches returning the ``(n_x, n_y)``
+        matrix.
     block_size : int or (int, int), optional
         Sequences of ``X`` (and of ``Y``) per block. By default blocks are sized so that the
         per-block working set holds about 16M elements (a few hundred MB at most), whatever
         the number of sequences. Sequences are grouped by length first, so that a block of
         short sequences is not padded to the longest one.
     n_jobs : int, optional
-        Blocks are computed in parallel by joblib threads (torch releases the GIL).
+        Blocks are computed in parallel by joblib threads (torch releases the GIL); -1 uses
+        every core.
     device : "auto", str or torch.device, default="auto"
         Where to compute. ``"auto"`` (or None) computes where a tensor input already is, and
         otherwise on CUDA when it is available, else on the CPU.
@@ -191,7 +297,8 @@ def pairwise_sequence_distances(
         aeon's and sktime's ``(d, T_i)`` and ``(n, d, T)`` (see
         :func:`seqot.utils.check_sequences`); per-frame outputs come back in it.
     **metric_params
-        Passed to the metric.
+        Passed to the metric, and checked once (not per block) against the constraints it
+        was registered with.
 
     Returns
     -------
@@ -199,7 +306,9 @@ def pairwise_sequence_distances(
         numpy when ``X`` is not a tensor (or tensors, or a torch-backed SequenceBatch); a
         tensor on ``X``'s device otherwise.
     """
-    fn = _get_metric(metric)
+    fn = get_metric(metric)
+    _check_metric_param_values(fn, metric_params)
+    impl = _unchecked(fn)  # the blocks run unchecked: the parameters were checked above
     torch_in = isinstance(X, torch.Tensor) or (
         isinstance(X, (list, tuple)) and len(X) and isinstance(X[0], torch.Tensor)
     ) or (isinstance(X, SequenceBatch) and X.is_torch)
@@ -228,10 +337,12 @@ def pairwise_sequence_distances(
         symmetric = symmetric(metric_params)
     symmetric = Y is None and bool(symmetric)
     if block_size is not None:
-        rows, cols = (block_size, block_size) if np.isscalar(block_size) else block_size
-        if int(rows) < 1 or int(cols) < 1:
-            raise ValueError(f"block_size must be positive; got {block_size!r}.")
-        sizes = (int(rows), int(cols))
+        # the constraint says int or tuple; what it cannot say is the tuple's contents
+        sizes = (block_size, block_size) if not isinstance(block_size, tuple) else block_size
+        if len(sizes) != 2 or not all(_POSITIVE_COUNT.is_satisfied_by(s) for s in sizes):
+            raise ValueError(f"block_size must be a positive int or a pair (rows, cols) of "
+                             f"positive ints; got {block_size!r}.")
+        sizes = (int(sizes[0]), int(sizes[1]))
     else:
         sizes = None
     lx = xb.lengths.detach().cpu().numpy()
@@ -250,13 +361,13 @@ def pairwise_sequence_distances(
               if not symmetric or c >= r]
 
     def run(r, c):
-        return fn(xb.take(x_chunks[r]), yb.take(y_chunks[c]), **metric_params)
+        return impl(xb.take(x_chunks[r]), yb.take(y_chunks[c]), **metric_params)
 
     if len(blocks) == 1:
         # one block: the threads go to the metric itself when it can use them (exact EMDs)
-        if n_jobs is not None and "n_jobs" not in metric_params and _accepts_n_jobs(fn):
-            parts = [fn(xb.take(x_chunks[0]), yb.take(y_chunks[0]), n_jobs=n_jobs,
-                        **metric_params)]
+        if n_jobs is not None and "n_jobs" not in metric_params and _accepts_n_jobs(impl):
+            parts = [impl(xb.take(x_chunks[0]), yb.take(y_chunks[0]), n_jobs=n_jobs,
+                          **metric_params)]
         else:
             parts = [run(*blocks[0])]
     else:
