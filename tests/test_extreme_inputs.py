@@ -44,6 +44,7 @@ NO_NUMERIC_INPUT = {
     "TrainingHistory": "a result container of train",
     "available_metrics": "no arguments",
     "register_metric": "a decorator taking a name",
+    "get_metric": "looks a metric up by name",
     "all_estimators": "introspection",
     "resolve_device": "takes a device name",
     "seed_from_random_state": "takes a seed",

@@ -230,6 +230,21 @@ def test_parameter_errors():
         sinkhorn(x, y, unbalanced=(1.0, 2.0, 3.0))
 
 
+def test_get_metric_returns_the_registered_entry():
+    from seqot.distances import available_metrics, get_metric, register_metric
+    from seqot.distances._pairwise import _METRICS
+
+    for name in available_metrics():
+        assert get_metric(name) is _METRICS[name]
+    assert get_metric("sinkhorn")._seqot_constraints["reg"]  # checked entry
+    fn = get_metric("dtw")
+    assert get_metric(fn) is fn  # a callable is its own entry
+    for bad in ("nope", 3, None):
+        with pytest.raises(ValueError, match=r"is not known; choose one of \[.*'sinkhorn'"):
+            get_metric(bad)
+    assert register_metric.__module__ == get_metric.__module__
+
+
 def test_distance_transformer_in_a_pipeline_with_gridsearch():
     from sklearn.model_selection import GridSearchCV
     from sklearn.neighbors import KNeighborsClassifier

@@ -11,6 +11,7 @@ from ._deepemd import cross_reference_weights, deepemd, deepemd_problems
 from ._dtw import dtw, otam, soft_dtw
 from ._pairwise import (
     available_metrics,
+    get_metric,
     masked_mean,
     pairwise_sequence_distances,
     register_metric,
@@ -28,6 +29,7 @@ __all__ = [
     "deepemd_problems",
     "dtw",
     "emd",
+    "get_metric",
     "masked_mean",
     "mean_euclidean",
     "opw",

@@ -33,7 +33,7 @@ from ..utils._param_validation import (
 from ..utils._torch import resolve_device
 from ..utils._validation import SequenceBatch, check_sequences
 
-__all__ = ["pairwise_sequence_distances", "available_metrics", "register_metric"]
+__all__ = ["pairwise_sequence_distances", "available_metrics", "get_metric", "register_metric"]
 
 _METRICS: dict[str, Callable] = {}
 _POSITIVE_COUNT = Interval(Integral, 1, None, closed="left")
@@ -124,7 +124,7 @@ def _accepts_n_jobs(fn):
 
 
 def available_metrics():
-    """Names accepted by ``metric=``."""
+    """Names accepted by ``metric=`` (look one up with :func:`get_metric`)."""
     return sorted(_METRICS)
 
 
@@ -165,9 +165,6 @@ def get_metric(name):
     if not isinstance(name, str) or name not in _METRICS:
         raise ValueError(f"metric={name!r} is not known; choose one of {available_metrics()}.")
     return _METRICS[name]
-
-
-_get_metric = get_metric  # the name the other modules import (until they import get_metric)
 
 
 def check_metric_params(metric, batch: SequenceBatch, params, *, device="cpu", max_frames=32):

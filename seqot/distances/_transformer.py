@@ -7,7 +7,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..utils._param_validation import BLOCK_SIZE, DEVICE, LAYOUT, N_JOBS
 from ..utils._validation import SequenceInputMixin, validate_sequences
-from ._pairwise import _get_metric, check_metric_params, pairwise_sequence_distances
+from ._pairwise import check_metric_params, pairwise_sequence_distances
+from ._pairwise import get_metric as _get_metric
 
 __all__ = ["SequenceDistanceTransformer"]
 

@@ -15,7 +15,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ..distances._cmot import _CMOT_CONSTRAINTS, _segment_pool
-from ..distances._pairwise import _get_metric, check_metric_params, pairwise_sequence_distances
+from ..distances._pairwise import check_metric_params, pairwise_sequence_distances
+from ..distances._pairwise import get_metric as _get_metric
 from ..utils._param_validation import (
     BLOCK_SIZE,
     DEVICE,

@@ -16,7 +16,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from ..distances._pairwise import _get_metric, pairwise_sequence_distances
+from ..distances._pairwise import get_metric as _get_metric
+from ..distances._pairwise import pairwise_sequence_distances
 from ..nn import build_frame_mlp, train
 from ..nn._training import _OPTIMIZERS
 from ..utils._param_validation import (

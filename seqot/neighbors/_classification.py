@@ -6,7 +6,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ..distances._pairwise import _get_metric, check_metric_params, pairwise_sequence_distances
+from ..distances._pairwise import check_metric_params, pairwise_sequence_distances
+from ..distances._pairwise import get_metric as _get_metric
 from ..utils._param_validation import (
     BLOCK_SIZE,
     DEVICE,
