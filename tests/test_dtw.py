@@ -6,7 +6,8 @@ import torch
 
 from seqot.distances import _dtw as dtw_mod
 from seqot.distances import dtw, otam, pairwise_sequence_distances, soft_dtw
-from seqot.distances._dtw import batched_alignment_dp
+from seqot.ot import _alignment as alignment_mod
+from seqot.ot._alignment import batched_alignment_dp
 
 METRICS = ("sqeuclidean", "euclidean", "cosine")
 LENGTHS = [(1, 1), (1, 6), (7, 1), (5, 5), (9, 4), (3, 12)]
@@ -205,7 +206,7 @@ def test_cache_chunking_gives_same_values_and_grads(monkeypatch):
     lx, ly = torch.tensor([5, 1, 3, 5, 2, 4, 5]), torch.tensor([4, 4, 1, 2, 3, 4, 4])
     results = []
     for cells in (1 << 21, 2 * 7 * 6):  # one pass; three passes of two problems + one
-        monkeypatch.setattr(dtw_mod, "_CHUNK_CELLS", cells)
+        monkeypatch.setattr(alignment_mod, "_CHUNK_CELLS", cells)
         for gamma in (None, 0.3):
             c = C.clone().requires_grad_(True)
             batched_alignment_dp(c, lx, ly, gamma=gamma).sum().backward()
@@ -392,6 +393,17 @@ def test_metric_parameters_are_checked_once_per_pairwise_call(monkeypatch):
     X = ragged(np.random.default_rng(3), 6)
     pairwise_sequence_distances(X, metric="soft_dtw", block_size=2, gamma=0.5)
     assert len(blocks) == 6 and len(checks) == 1  # 3 x 3 blocks, those above the diagonal
+
+
+def test_the_solver_lives_in_seqot_ot_and_distances_reexports_it():
+    """The DP solver is the solver core's: ot never imports from distances."""
+    import ast
+    import inspect
+
+    assert dtw_mod.batched_alignment_dp is batched_alignment_dp
+    tree = ast.parse(inspect.getsource(alignment_mod))
+    imported = [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+    assert not [m for m in imported if "distances" in m], imported
 
 
 def test_parameter_validation():
