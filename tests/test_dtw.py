@@ -434,6 +434,28 @@ def test_japanese_vowels_1nn_dtw():
     assert acc >= 0.94  # published 1-NN DTW: ~0.949
 
 
+@pytest.mark.parametrize("scale", [1e160, 1e-160, 1e300])
+def test_cosine_dtw_is_scale_free_at_extreme_magnitudes(scale):
+    """Regression: the no-autograd pairwise path normalised frames by their norm, which
+    overflows for frames of 1e160 (every cosine cost came out 1) and loses digits for tiny
+    ones; it now uses seqot.ot's unit rows, as the cost tensor paths do."""
+    rng = np.random.default_rng(20)
+    X = ragged(rng, 4, lo=2, hi=8)
+    scaled = [x * scale for x in X]
+    for params in ({}, {"gamma": 0.1}):
+        name = "soft_dtw" if params else "dtw"
+        ref = pairwise_sequence_distances(X, metric=name, cost="cosine", **params)
+        D = pairwise_sequence_distances(scaled, metric=name, cost="cosine", **params)
+        assert np.all(np.isfinite(D))
+        np.testing.assert_allclose(D, ref, rtol=1e-10, atol=1e-10)
+    assert dtw(scaled[0], scaled[1], cost="cosine") == pytest.approx(
+        dtw(X[0], X[1], cost="cosine"), rel=1e-10, abs=1e-10)
+    Xg = [torch.tensor(x, requires_grad=True) for x in scaled]  # the cost tensor path
+    np.testing.assert_allclose(pairwise_sequence_distances(Xg, metric="dtw", cost="cosine")
+                               .detach().numpy(), pairwise_sequence_distances(
+                                   X, metric="dtw", cost="cosine"), rtol=1e-10, atol=1e-10)
+
+
 @pytest.mark.parametrize("metric", ["sqeuclidean", "euclidean"])
 def test_frame_costs_keep_their_digits_far_from_the_origin(metric):
     """Features around 100 that differ by ~0.01: the Gram formula |x|^2 + |y|^2 - 2<x, y>

@@ -50,7 +50,7 @@ from ..ot._alignment import (  # noqa: F401  (batched_alignment_dp: still import
     batched_alignment_dp,
 )
 from ..ot._costs import _METRIC as _COST
-from ..ot._costs import _translated, frame_cost, pairwise_frame_cost
+from ..ot._costs import _translated, _unit_rows, frame_cost, pairwise_frame_cost
 from ..utils._param_validation import POSITIVE, validate_params
 from ..utils._validation import check_sequence
 from ._pairwise import register_metric
@@ -333,9 +333,10 @@ class _FrameCost:
         one_x = torch.ones((r, n, 1), dtype=X.dtype, device=X.device)
         one_y = torch.ones((c, m, 1), dtype=X.dtype, device=X.device)
         if metric == "cosine":
-            tiny = torch.finfo(X.dtype).tiny
-            Xa = torch.cat([-X / X.norm(dim=-1, keepdim=True).clamp_min(tiny), one_x], -1)
-            Ya = torch.cat([Y / Y.norm(dim=-1, keepdim=True).clamp_min(tiny), one_y], -1)
+            # seqot.ot's unit rows (no overflow of huge frames' norms, no underflow of tiny
+            # ones; zero frames stay zero, so they cost 1 as in pairwise_frame_cost)
+            Xa = torch.cat([-_unit_rows(X.reshape(r * n, d)).view(r, n, d), one_x], -1)
+            Ya = torch.cat([_unit_rows(Y.reshape(c * m, d)).view(c, m, d), one_y], -1)
         else:
             X, Y = _translated(X, Y, paired=False)  # norms of the spread, not the offset
             Xa = torch.cat([-2.0 * X, (X * X).sum(-1, keepdim=True), one_x], -1)
