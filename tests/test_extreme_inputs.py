@@ -234,6 +234,9 @@ CALLS = {
     "asot": lambda e: __import__("seqot").ot.asot(e(COST)),
     "asot_structure_product": lambda e: __import__("seqot").ot.asot_structure_product(
         e(COST / COST.sum(1, keepdims=True)), 0.04),
+    "batched_alignment_dp": lambda e: __import__("seqot").ot.batched_alignment_dp(
+        __import__("seqot").ot.frame_cost(torch.as_tensor(e(X1)),
+                                          torch.as_tensor(X2.astype(e.dtype)))[None]),
     "frame_cost": lambda e: __import__("seqot").ot.frame_cost(
         torch.as_tensor(e(X1)), torch.as_tensor(X2.astype(e.dtype))),
     "pairwise_frame_cost": lambda e: __import__("seqot").ot.pairwise_frame_cost(
