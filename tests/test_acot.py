@@ -15,7 +15,12 @@ from seqot.subspace._acot import (  # noqa: E402
     solve_u_step,
 )
 from seqot.datasets import make_order_only_sequences  # noqa: E402
+from seqot.subspace import acot_subspace  # noqa: E402
 from seqot.subspace._estimator import ACOTSubspacePooling  # noqa: E402
+from seqot.utils.estimator_checks import (  # noqa: E402
+    check_function_constraint,
+    function_constraint_cases,
+)
 
 
 def _problem(seed=0, d=20, n=15, k=2):
@@ -285,37 +290,17 @@ def test_adversarial_noise_refuses_one_class_naming_the_random_option(n_seq):
         ACOTSubspacePooling(**kw).fit(X, [0, 1, 0, 1])
 
 
-def _function_constraint_cases():
-    """Every declared constraint of ACOT's public functions, violated once."""
-    from seqot.subspace import acot_subspace
-    from seqot.utils.estimator_checks import invalid_parameter_values
-
+def _acot_valid_calls():
     X, Y, _, Y_hat, k = _problem(d=6, n=5)
-    U = pca_basis(X, k)
-    calls = {acot_closed_form: (X, Y_hat, k), acot_cost: (U, X, Y_hat),
-             acot_subspace: (X, Y, k), random_negatives: (X, 0)}
-    positional = {acot_closed_form: ("k",), acot_subspace: ("k",), random_negatives: ("rng",)}
-    cases = []
-    for f, args in calls.items():
-        for name, entry in f._skl_parameter_constraints.items():
-            for bad in invalid_parameter_values(entry):
-                if name in positional.get(f, ()):
-                    bad_args = tuple(bad if i == len(args) - 1 else a
-                                     for i, a in enumerate(args))
-                    cases.append((f, bad_args, {}, name))
-                else:
-                    cases.append((f, args, {name: bad}, name))
-    return cases
+    return [(acot_closed_form, (X, Y_hat, k)), (acot_cost, (pca_basis(X, k), X, Y_hat)),
+            (acot_subspace, (X, Y, k)), (random_negatives, (X, 0))]
 
 
-@pytest.mark.parametrize("func, args, kwargs, name", _function_constraint_cases(),
-                         ids=lambda v: getattr(v, "__name__", None) if callable(v) else None)
-def test_functions_refuse_every_constraint_violation_naming_the_parameter(func, args, kwargs,
-                                                                          name):
-    from seqot.utils._param_validation import InvalidParameterError
-
-    with pytest.raises(InvalidParameterError, match=f"'{name}' parameter of {func.__name__}"):
-        func(*args, **kwargs)
+@pytest.mark.parametrize("case", [
+    pytest.param(c, id=f"{c[0].__name__}-{c[3]}")
+    for func, args in _acot_valid_calls() for c in function_constraint_cases(func, args)])
+def test_parameter_constraints(case):
+    check_function_constraint(*case)
 
 
 def test_k_above_d_is_refused_naming_both():

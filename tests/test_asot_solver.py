@@ -15,6 +15,7 @@ from scipy.special import logsumexp, softmax
 
 from seqot.datasets import make_segmented_sequences
 from seqot.ot import ASOTResult, asot, asot_structure_product
+from seqot.utils.estimator_checks import check_function_constraint, function_constraint_cases
 
 
 # --------------------------------------------------------------------------------------
@@ -439,31 +440,13 @@ def test_bad_masks_raise(kwargs, match):
         asot(random_cost(18, n=10, k=3), **kwargs)
 
 
-def _function_constraint_cases():
-    """Every declared constraint of asot and asot_structure_product, violated once."""
-    from seqot.utils.estimator_checks import invalid_parameter_values
-
-    C = random_cost(18, n=10, k=3)
-    calls = {asot: ((C,), {}), asot_structure_product: ((C, 0.1), {})}
-    cases = []
-    for f, (args, kwargs) in calls.items():
-        for name, entry in f._skl_parameter_constraints.items():
-            for bad in invalid_parameter_values(entry):
-                if f is asot_structure_product and name == "radius":
-                    cases.append((f, (C, bad), {}, name))
-                else:
-                    cases.append((f, args, {**kwargs, name: bad}, name))
-    return cases
-
-
-@pytest.mark.parametrize("func, args, kwargs, name", _function_constraint_cases(),
-                         ids=lambda v: getattr(v, "__name__", None) if callable(v) else None)
-def test_functions_refuse_every_constraint_violation_naming_the_parameter(func, args, kwargs,
-                                                                          name):
-    from seqot.utils._param_validation import InvalidParameterError
-
-    with pytest.raises(InvalidParameterError, match=f"'{name}' parameter of {func.__name__}"):
-        func(*args, **kwargs)
+@pytest.mark.parametrize("case", [
+    pytest.param(c, id=f"{c[0].__name__}-{c[3]}")
+    for func, args in [(asot, (random_cost(18, n=10, k=3),)),
+                       (asot_structure_product, (random_cost(18, n=10, k=3), 0.1))]
+    for c in function_constraint_cases(func, args)])
+def test_parameter_constraints(case):
+    check_function_constraint(*case)
 
 
 @pytest.mark.parametrize(

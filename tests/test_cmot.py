@@ -16,6 +16,7 @@ from seqot.distances._cmot import cmot_block
 from seqot.ot import pairwise_frame_cost
 from seqot.ot import sinkhorn as seqot_sinkhorn
 from seqot.utils import check_sequences
+from seqot.utils.estimator_checks import check_function_constraint, function_constraint_cases
 
 SIGMA = 1.2
 DIAG = 0.4993518  # e^{-1/sigma^2}, sigma = 1.2 (Appendix)
@@ -684,35 +685,16 @@ def test_segment_weights_marginals_and_pot(rng):
 # ---------------------------------------------------------------------------
 # parameter validation
 # ---------------------------------------------------------------------------
-def _cmot_constraint_cases():
-    """Every declared constraint of the public CMOT functions, violated once."""
-    from seqot.utils.estimator_checks import invalid_parameter_values
-
-    rng = np.random.default_rng(0)
-    x, y = rng.normal(size=(4, 3)), rng.normal(size=(5, 3))
-    calls = {cmot: ((x, y), "keyword"), positional_cost: ((4, 5), "sigma"),
-             segment_pool: ((batch([x, y]),), "n_segments")}
-    cases = []
-    for f, (args, how) in calls.items():
-        for name, entry in f._skl_parameter_constraints.items():
-            if name == "batch":
-                continue
-            for bad in invalid_parameter_values(entry):
-                if how == "keyword":
-                    cases.append((f, args, {name: bad}, name))
-                else:  # positional: positional_cost(4, 5, sigma), segment_pool(batch, n)
-                    cases.append((f, args + (bad,), {}, name))
-    return cases
+_X, _Y = np.split(np.random.default_rng(0).normal(size=(9, 3)), [4])
 
 
-@pytest.mark.parametrize("func, args, kwargs, name", _cmot_constraint_cases(),
-                         ids=lambda v: getattr(v, "__name__", None) if callable(v) else None)
-def test_functions_refuse_every_constraint_violation_naming_the_parameter(func, args, kwargs,
-                                                                          name):
-    from seqot.utils._param_validation import InvalidParameterError
-
-    with pytest.raises(InvalidParameterError, match=f"'{name}' parameter of {func.__name__}"):
-        func(*args, **kwargs)
+@pytest.mark.parametrize("case", [
+    pytest.param(c, id=f"{c[0].__name__}-{c[3]}")
+    for func, args, kwargs in [(cmot, (_X, _Y), {}), (positional_cost, (4, 5), {}),
+                               (segment_pool, (batch([_X, _Y]),), {"n_segments": 2})]
+    for c in function_constraint_cases(func, args, kwargs)])
+def test_parameter_constraints(case):
+    check_function_constraint(*case)
 
 
 def test_the_pairwise_metric_shares_the_function_checks(rng):

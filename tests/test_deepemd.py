@@ -28,6 +28,7 @@ from seqot.fewshot import (
 )
 from seqot.ot import emd
 from seqot.utils import check_sequences
+from seqot.utils.estimator_checks import check_function_constraint, function_constraint_cases
 
 T = 0.08  # the classifier's default temperature: the logits are (1 - W) / T
 
@@ -813,26 +814,18 @@ def test_sinkhorn_solver_agrees_with_exact_within_entropic_bias():
     assert np.abs(diff).max() > 1e-7  # really the entropic solver
 
 
-def _deepemd_constraint_cases():
-    """Every declared constraint of the public DeepEMD functions, violated once."""
-    from seqot.utils.estimator_checks import invalid_parameter_values
-
-    rng = np.random.default_rng(0)
-    U, V = rand_set(rng, 3), rand_set(rng, 4)
-    xb, yb = check_sequences([U], device="cpu"), check_sequences([V], device="cpu")
-    calls = {deepemd: (U, V), deepemd_problems: (xb, yb), cross_reference_weights: (xb, yb)}
-    return [(f, args, name, bad) for f, args in calls.items()
-            for name, entry in f._skl_parameter_constraints.items() if name not in ("xb", "yb")
-            for bad in invalid_parameter_values(entry)]
+_RNG = np.random.default_rng(0)
+_U, _V = rand_set(_RNG, 3), rand_set(_RNG, 4)
+_XB, _YB = check_sequences([_U], device="cpu"), check_sequences([_V], device="cpu")
 
 
-@pytest.mark.parametrize("func, args, name, bad", _deepemd_constraint_cases(),
-                         ids=lambda v: getattr(v, "__name__", None) if callable(v) else None)
-def test_functions_refuse_every_constraint_violation_naming_the_parameter(func, args, name, bad):
-    from seqot.utils._param_validation import InvalidParameterError
-
-    with pytest.raises(InvalidParameterError, match=f"'{name}' parameter of {func.__name__}"):
-        func(*args, **{name: bad})
+@pytest.mark.parametrize("case", [
+    pytest.param(c, id=f"{c[0].__name__}-{c[3]}")
+    for func, args in [(deepemd, (_U, _V)), (deepemd_problems, (_XB, _YB)),
+                       (cross_reference_weights, (_XB, _YB))]
+    for c in function_constraint_cases(func, args)])
+def test_parameter_constraints(case):
+    check_function_constraint(*case)
 
 
 def test_the_pairwise_metric_shares_the_function_checks():

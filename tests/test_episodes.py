@@ -7,6 +7,7 @@ from sklearn.neighbors import KNeighborsClassifier
 
 from seqot.fewshot import EpisodeSampler, evaluate_episodes
 from seqot.neighbors import KNeighborsSequenceClassifier
+from seqot.utils.estimator_checks import check_function_constraint, function_constraint_cases
 
 
 def labels(n_classes=8, per=6):
@@ -92,23 +93,13 @@ def test_sampler_constraints_are_checked_in_split_and_get_n_splits():
     assert n >= 10
 
 
-def _evaluate_constraint_cases():
-    from seqot.utils.estimator_checks import invalid_parameter_values
-
-    return [(name, bad) for name, entry in evaluate_episodes._skl_parameter_constraints.items()
-            for bad in invalid_parameter_values(entry)]
-
-
-@pytest.mark.parametrize("name, bad", _evaluate_constraint_cases())
-def test_evaluate_episodes_refuses_every_constraint_violation(name, bad):
-    from seqot.utils._param_validation import InvalidParameterError
-
-    X, y = [np.zeros((2, 1)) + c for c in labels(4, 3)], labels(4, 3)
-    args = dict(estimator=KNeighborsSequenceClassifier(device="cpu"), X=X, y=y,
-                sampler=EpisodeSampler(2, 1, 1, 2, random_state=0))
-    args[name] = bad
-    with pytest.raises(InvalidParameterError, match=f"'{name}' parameter of evaluate_episodes"):
-        evaluate_episodes(**args)
+@pytest.mark.parametrize("case", [
+    pytest.param(c, id=f"{c[0].__name__}-{c[3]}") for c in function_constraint_cases(
+        evaluate_episodes, (KNeighborsSequenceClassifier(device="cpu"),
+                            [np.zeros((2, 1)) + k for k in labels(4, 3)], labels(4, 3),
+                            EpisodeSampler(2, 1, 1, 2, random_state=0)))])
+def test_parameter_constraints(case):
+    check_function_constraint(*case)
 
 
 def test_evaluate_episodes_leaves_the_estimator_checks_on():

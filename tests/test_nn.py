@@ -5,9 +5,7 @@ import pytest
 import torch
 
 from seqot.nn import AlignmentPredictor, FrameMLP, build_frame_mlp, make_optimizer, train
-from seqot.nn._modules import BUILD_FRAME_MLP_CONSTRAINTS, FRAME_MLP_CONSTRAINTS
-from seqot.nn._training import MAKE_OPTIMIZER_CONSTRAINTS, TRAIN_CONSTRAINTS
-from seqot.utils._param_validation import InvalidParameterError, StrOptions
+from seqot.utils.estimator_checks import check_function_constraint, function_constraint_cases
 
 
 def regression_problem(seed=0):
@@ -72,53 +70,29 @@ def test_nan_loss_raises_value_error_naming_the_step():
         train(lambda i: model.weight.sum() * float("nan"), model, max_epochs=3)
 
 
-def _constraint_cases(constraints):
-    from seqot.utils.estimator_checks import invalid_parameter_values
-
-    return [(name, bad) for name, entry in constraints.items()
-            for bad in invalid_parameter_values(entry)]
-
-
-@pytest.mark.parametrize("name, bad", _constraint_cases(
-    {k: v for k, v in TRAIN_CONSTRAINTS.items() if k != "step"}))
-def test_train_refuses_every_constraint_violation_naming_the_parameter(name, bad):
-    """Driven by train's declared constraints: each violated once, before any update."""
-    model = torch.nn.Linear(2, 1)
-    before = model.weight.detach().clone()
-    kwargs = {"max_epochs": 2, name: bad}
-    with pytest.raises(InvalidParameterError, match=f"'{name}' parameter of train"):
-        train(lambda i: model.weight.sum(), model, **kwargs)
-    assert torch.equal(model.weight.detach(), before)
+_NET = torch.nn.Linear(2, 1)
+_VALID_CALLS = [
+    (train, (lambda i: _NET.weight.sum(), _NET), {"max_epochs": 2}),
+    (make_optimizer, (list(_NET.parameters()),), {}),
+    (build_frame_mlp, (), dict(in_features=2, hidden=(3,), out_features=2, dtype=torch.float64,
+                               device="cpu", generator=torch.Generator().manual_seed(0))),
+]
+_CASES = [c for func, args, kwargs in _VALID_CALLS
+          for c in function_constraint_cases(func, args, kwargs)]
+# the modules validate in __init__ (the error names "FrameMLP.__init__"): the cases of
+# __init__, all keywords, called through the class
+_CASES += [(cls, args, kwargs, name)
+           for cls, valid in [(FrameMLP, {"in_features": 2, "hidden": (3,)}),
+                              (AlignmentPredictor, {})]
+           for _, args, kwargs, name in function_constraint_cases(cls.__init__, (), valid)]
 
 
-@pytest.mark.parametrize("name, bad", _constraint_cases(
-    {k: v for k, v in MAKE_OPTIMIZER_CONSTRAINTS.items() if k != "params"}))
-def test_make_optimizer_refuses_every_constraint_violation(name, bad):
-    with pytest.raises(InvalidParameterError, match=f"'{name}' parameter of make_optimizer"):
-        make_optimizer(torch.nn.Linear(2, 1).parameters(), **{name: bad})
-
-
-@pytest.mark.parametrize("name, bad", _constraint_cases(FRAME_MLP_CONSTRAINTS))
-def test_frame_mlp_refuses_every_constraint_violation(name, bad):
-    kwargs = {"in_features": 2, "hidden": (3,), name: bad}
-    with pytest.raises(InvalidParameterError, match=f"'{name}' parameter of FrameMLP"):
-        FrameMLP(**kwargs)
-
-
-@pytest.mark.parametrize("name, bad", _constraint_cases(BUILD_FRAME_MLP_CONSTRAINTS))
-def test_build_frame_mlp_refuses_every_constraint_violation(name, bad):
-    kwargs = dict(in_features=2, hidden=(3,), out_features=2, dtype=torch.float64,
-                  device="cpu", generator=torch.Generator().manual_seed(0))
-    with pytest.raises(InvalidParameterError, match=f"'{name}' parameter of build_frame_mlp"):
-        build_frame_mlp(**{**kwargs, name: bad})
-
-
-@pytest.mark.parametrize("name, bad", _constraint_cases(
-    {"channels": ["array-like"], "kernel_sizes": ["array-like"],
-     "final_activation": [StrOptions({"relu"}), None]}))
-def test_alignment_predictor_refuses_every_constraint_violation(name, bad):
-    with pytest.raises(InvalidParameterError, match=f"'{name}' parameter of AlignmentPredictor"):
-        AlignmentPredictor(**{name: bad})
+@pytest.mark.parametrize("case", [pytest.param(c, id=f"{c[0].__name__}-{c[3]}") for c in _CASES])
+def test_parameter_constraints(case):
+    """Each declared constraint violated once; train refuses before any update."""
+    before = _NET.weight.detach().clone()
+    check_function_constraint(*case)
+    assert torch.equal(_NET.weight.detach(), before)
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])

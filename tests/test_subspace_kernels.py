@@ -16,6 +16,7 @@ from seqot.subspace._kernels import (
     grassmann_kernel,
 )
 from seqot.subspace._pooling import MeanPooling, PCASubspacePooling, RankPooling
+from seqot.utils.estimator_checks import check_function_constraint, function_constraint_cases
 
 
 def _bases(rng, n, d, k):
@@ -210,27 +211,17 @@ def test_kernel_bad_inputs_raise(case):
         call()
 
 
-def _function_constraint_cases():
-    """Every declared constraint of the public kernel functions, violated once."""
-    from seqot.utils.estimator_checks import invalid_parameter_values
-
-    U = _bases(np.random.default_rng(9), 3, 4, 2)
-    calls = {grassmann_kernel: ((U,), {}), bases_to_flat: ((), {"U": U}),
-             flat_to_bases: ((), {"X": bases_to_flat(U), "n_components": 2})}
-    return [(f, args, {**kwargs, name: bad}, name)
-            for f, (args, kwargs) in calls.items()
-            for name, entry in f._skl_parameter_constraints.items()
-            for bad in invalid_parameter_values(entry)]
+_U = _bases(np.random.default_rng(9), 3, 4, 2)
 
 
-@pytest.mark.parametrize("func, args, kwargs, name", _function_constraint_cases(),
-                         ids=lambda v: getattr(v, "__name__", None) if callable(v) else None)
-def test_functions_refuse_every_constraint_violation_naming_the_parameter(func, args, kwargs,
-                                                                          name):
-    from seqot.utils._param_validation import InvalidParameterError
-
-    with pytest.raises(InvalidParameterError, match=f"'{name}' parameter of {func.__name__}"):
-        func(*args, **kwargs)
+@pytest.mark.parametrize("case", [
+    pytest.param(c, id=f"{c[0].__name__}-{c[3]}")
+    for func, args, kwargs in [
+        (grassmann_kernel, (_U,), {}), (bases_to_flat, (), {"U": _U}),
+        (flat_to_bases, (), {"X": bases_to_flat(_U), "n_components": 2})]
+    for c in function_constraint_cases(func, args, kwargs)])
+def test_parameter_constraints(case):
+    check_function_constraint(*case)
 
 
 @pytest.mark.parametrize("method", ["transform", "fit_transform"])

@@ -9,7 +9,6 @@ never routed through seqot's own TAP code.
 import copy
 import math
 import random
-from numbers import Integral, Real
 
 import numpy as np
 import pytest
@@ -19,11 +18,7 @@ from sklearn.metrics import average_precision_score
 from torch import nn
 
 from seqot.distances import pairwise_sequence_distances, tap, tap_alignment
-from seqot.distances._tap_distance import (
-    _TAP_CONSTRAINTS,
-    tap_block_alignments,
-    tap_paired_alignments,
-)
+from seqot.distances._tap_distance import tap_block_alignments, tap_paired_alignments
 from seqot.metric_learning import (
     TAPMetricLearner,
     augment_sequence,
@@ -33,11 +28,10 @@ from seqot.metric_learning import (
     random_blur,
     random_merge,
 )
-from seqot.metric_learning import _losses
 from seqot.neighbors import KNeighborsSequenceClassifier
 from seqot.nn import AlignmentPredictor
 from seqot.utils import SequenceBatch
-from seqot.utils._param_validation import Interval, InvalidParameterError, Options, finite
+from seqot.utils.estimator_checks import check_function_constraint, function_constraint_cases
 
 
 # --------------------------------------------------------------------------- oracles
@@ -677,42 +671,22 @@ def test_losses_finite_and_empty_mined_sets_give_zero():
 
 
 # --------------------------------------------------------------------------- declared constraints
-def _constraint_cases(fn, constraints, call):
-    from seqot.utils.estimator_checks import invalid_parameter_values
-
-    return [pytest.param(fn, name, bad, call, id=f"{fn.__name__}-{name}-{bad!r}")
-            for name, entry in constraints.items() for bad in invalid_parameter_values(entry)]
-
-
-def _loss_call(fn, kwargs):
-    return fn(torch.rand(4, 4, dtype=torch.float64), torch.tensor([0, 0, 1, 1]), **kwargs)
-
-
-def _augment_call(fn, kwargs):
-    x = np.random.default_rng(0).normal(size=(9, 2))
-    return fn(x, **{"rng": np.random.default_rng(0), **kwargs})
+_D, _LABELS = torch.rand(4, 4, dtype=torch.float64), torch.tensor([0, 0, 1, 1])
+_SEQ = np.random.default_rng(0).normal(size=(9, 2))
+_VALID_CALLS = [
+    *((loss, (_D, _LABELS), {})
+      for loss in (binomial_deviance_loss, hard_mining_loss, lifted_structure_loss)),
+    *((aug, (_SEQ,), {"rng": np.random.default_rng(0)})
+      for aug in (random_blur, random_merge, augment_sequence)),
+    (tap, (X0, Y0), {}),
+]
 
 
-def _tap_call(fn, kwargs):
-    return fn(X0, Y0, **kwargs)
-
-
-@pytest.mark.parametrize("fn, name, bad, call", [
-    *_constraint_cases(binomial_deviance_loss, _losses._MARGIN | _losses._TEMPERATURES
-                       | {"threshold": [finite(Real)]}, _loss_call),
-    *_constraint_cases(hard_mining_loss, _losses._MARGIN, _loss_call),
-    *_constraint_cases(lifted_structure_loss, _losses._TEMPERATURES, _loss_call),
-    *_constraint_cases(random_blur, {"rng": [np.random.Generator],
-                                     "size": [Options(Integral, {3, 5}), None],
-                                     "stride": [Interval(Integral, 1, None, closed="left"), None]},
-                       _augment_call),
-    *_constraint_cases(random_merge, {"rng": [np.random.Generator]}, _augment_call),
-    *_constraint_cases(augment_sequence, {"rng": [np.random.Generator]}, _augment_call),
-    *_constraint_cases(tap, _TAP_CONSTRAINTS, _tap_call),
-])
-def test_functions_refuse_every_constraint_violation_naming_the_parameter(fn, name, bad, call):
-    with pytest.raises(InvalidParameterError, match=f"'{name}' parameter of {fn.__name__}"):
-        call(fn, {name: bad})
+@pytest.mark.parametrize("case", [
+    pytest.param(c, id=f"{c[0].__name__}-{c[3]}")
+    for func, args, kwargs in _VALID_CALLS for c in function_constraint_cases(func, args, kwargs)])
+def test_parameter_constraints(case):
+    check_function_constraint(*case)
 
 
 # --------------------------------------------------------------------------- learner
