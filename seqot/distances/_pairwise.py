@@ -57,8 +57,8 @@ def register_metric(name, *, working_set="frames", symmetric=False, width=1, sig
     depend on ``block_size``. ``signed=True`` declares that values can be negative (soft
     minima such as soft-DTW), so consumers that need a non-negative distance refuse it.
 
-    ``constraints`` (a dict from parameter names to lists of constraints, as in
-    :func:`~seqot.utils._param_validation.validate_params`) declares the metric's parameters:
+    ``constraints`` (a dict from parameter names to lists of scikit-learn constraints, as in
+    ``validate_params``) declares the metric's parameters:
     the registered entry (what :func:`get_metric` returns) then checks the ``params`` it is
     called with, and :func:`pairwise_sequence_distances` checks them once per call and runs
     every block on ``fn`` itself, unchecked. Without it, ``fn`` checks its own parameters.
