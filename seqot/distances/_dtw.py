@@ -13,7 +13,7 @@ optionally a per-problem, per-column mask of the allowed predecessors (OTAM's re
 moves).
 
 The recursion is solved, for many problems at once, by the batched anti-diagonal solver
-:func:`seqot.ot._alignment.batched_alignment_dp` (its engine and its gradients are described
+:func:`seqot.ot.batched_alignment_dp` (its engine and its gradients are described
 there); this module builds the problems and their costs.
 
 The pairwise metrics ``"dtw"``, ``"soft_dtw"`` and ``"otam"`` (registered with
