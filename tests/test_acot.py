@@ -190,6 +190,7 @@ def test_entropic_ot_step_runs():
     np.testing.assert_allclose(np.einsum("idk,idl->ikl", U, U), 1.0, atol=1e-8)
 
 
+@pytest.mark.slow
 def test_adversarial_generator_fools_the_frame_classifier():
     """Spec §9.19: after WGAN training the fooling rate exceeds its initial value, and the
     perturbation energy shrinks when lambda_norm grows."""

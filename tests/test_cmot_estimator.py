@@ -133,6 +133,7 @@ METHODS = {
 }
 
 
+@pytest.mark.slow
 def test_tradeoff_cmot_works_in_both_regimes():
     content = tradeoff_accuracies("content", METHODS)
     ordering = tradeoff_accuracies("ordering", METHODS)

@@ -424,6 +424,7 @@ def test_parameter_validation():
 # ---------------------------------------------------------------------------
 # real data
 # ---------------------------------------------------------------------------
+@pytest.mark.slow
 def test_japanese_vowels_1nn_dtw():
     from seqot.datasets import load_japanese_vowels
     from seqot.neighbors import KNeighborsSequenceClassifier

@@ -188,6 +188,7 @@ def test_whiten_init_is_finite_with_fewer_frames_than_dimensions():
     assert all(np.isfinite(z).all() for z in enc.transform(X))
 
 
+@pytest.mark.slow
 def test_meta_training_helps_on_japanese_vowels_novel_speakers():
     """Issue 4: base speakers 1-4, novel 5-9, 5-way 1-shot CMOT episodes on the novel ones.
 

@@ -262,6 +262,7 @@ def test_distance_transformer_in_a_pipeline_with_gridsearch():
     np.testing.assert_allclose(D, pairwise_sequence_distances(X[:4], X, metric="emd"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("metric, floor", [("emd", 0.94)])
 def test_japanese_vowels_1nn(metric, floor):
     from seqot.datasets import load_japanese_vowels

@@ -214,6 +214,7 @@ def test_global_standardize_uses_the_training_statistics():
     assert not hasattr(seg.set_params(standardize=False).fit(X), "mean_")
 
 
+@pytest.mark.slow
 def test_japanese_vowels_speaker_videos():
     """Real data: speaker segmentation of concatenated utterances (numbers in the closing
     note of issue 5). ASOT beats per-frame k-means by a wide margin."""

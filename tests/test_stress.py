@@ -31,6 +31,7 @@ def _run(body):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_asot_on_100k_frames_runs_in_bounded_memory():
     """ASOT is O(NK) per iteration: 100,000 frames x 20 actions (a 7.6 MB float32 cost) stay
     far below the 40 GB that a dense N x N frame-structure matrix would need."""
@@ -54,6 +55,7 @@ print(json.dumps(dict(extra=peak_mb() - base, finite=bool(np.isfinite(P).all()),
     assert res["extra"] < 160 * 100_000 * 20 / 2**20, res
 
 
+@pytest.mark.slow
 def test_pairwise_sinkhorn_on_2000_frame_sequences_runs_in_bounded_memory():
     """Three 2,000-frame pairs: a block holds at most 16M cost entries, so the peak does not
     grow with the number of pairs (the full scaling is in bench_long_sequences.py)."""
