@@ -50,7 +50,12 @@ from ..ot._alignment import (  # noqa: F401  (batched_alignment_dp: still import
     batched_alignment_dp,
 )
 from ..ot._costs import _METRIC as _COST
-from ..ot._costs import _translated, _unit_rows, frame_cost, pairwise_frame_cost
+from ..ot._costs import (
+    _augmented_frames,
+    _finish_augmented,
+    frame_cost,
+    pairwise_frame_cost,
+)
 from ..utils._param_validation import POSITIVE, validate_params
 from ..utils._validation import check_sequence
 from ._pairwise import register_metric
@@ -318,7 +323,7 @@ def otam(x, y, *, gamma=0.1, cost="cosine", bidirectional=False):
 class _FrameCost:
     """Costs of all pairs ``(X[p], Y[q])`` of two padded batches, one anti-diagonal at a time.
 
-    The cost of cell ``(i, j)`` for every pair is a dot product of augmented frames
+    The cost of cell ``(i, j)`` for every pair is a dot product of seqot.ot's augmented frames
     (``[-2x, |x|^2, 1] . [y, 1, |y|^2] = |x - y|^2``; ``[-x/|x|, 1] . [y/|y|, 1] = 1 - cos``), so
     an anti-diagonal is one batched GEMM ``(L, r, d') x (L, d', c)`` over its ``L`` cells: the
     ``(n, m, r c)`` cost tensor never exists and the pass stays in cache. No autograd.
@@ -330,17 +335,7 @@ class _FrameCost:
         c, m, _ = Y.shape
         self.r, self.c, self.b, self.n, self.m = r, c, r * c, n, m
         self.dtype, self.device, self.metric = X.dtype, X.device, metric
-        one_x = torch.ones((r, n, 1), dtype=X.dtype, device=X.device)
-        one_y = torch.ones((c, m, 1), dtype=X.dtype, device=X.device)
-        if metric == "cosine":
-            # seqot.ot's unit rows (no overflow of huge frames' norms, no underflow of tiny
-            # ones; zero frames stay zero, so they cost 1 as in pairwise_frame_cost)
-            Xa = torch.cat([-_unit_rows(X.reshape(r * n, d)).view(r, n, d), one_x], -1)
-            Ya = torch.cat([_unit_rows(Y.reshape(c * m, d)).view(c, m, d), one_y], -1)
-        else:
-            X, Y = _translated(X, Y, paired=False)  # norms of the spread, not the offset
-            Xa = torch.cat([-2.0 * X, (X * X).sum(-1, keepdim=True), one_x], -1)
-            Ya = torch.cat([Y, one_y, (Y * Y).sum(-1, keepdim=True)], -1)
+        Xa, Ya = _augmented_frames(X, Y, metric)
         self.Xa = Xa.transpose(0, 1).contiguous()  # (n, r, d')
         # (m, d', c), frames reversed so that an anti-diagonal's columns are a forward slice
         self.Ya = Ya.transpose(0, 1).flip(0).transpose(1, 2).contiguous()
@@ -351,10 +346,7 @@ class _FrameCost:
         f = self.m - 1 - k + lo
         out = self.buf[: L * self.b].view(L, self.r, self.c)
         torch.bmm(self.Xa[lo : lo + L], self.Ya[f : f + L], out=out)
-        v = out.view(shape).clamp_min_(0.0)  # rounding: |x|^2 + |y|^2 - 2<x, y> may be < 0
-        if self.metric == "euclidean":
-            v.sqrt_()
-        return v
+        return _finish_augmented(out.view(shape), self.metric)
 
 
 def _block_costs(X, Y, metric):

@@ -181,6 +181,38 @@ def _finish(sq_or_dot, x_sq, y_sq, metric, refine=None):
     return torch.where(sq > 0, sq, torch.ones_like(sq)).sqrt() * (sq > 0)
 
 
+def _augmented_frames(X, Y, metric):
+    """Augmented frames whose dot products are the frame costs before their last step.
+
+    ``[-2x, |x|^2, 1] . [y, 1, |y|^2] = |x - y|^2`` (frames translated first, so the norms are
+    those of the spread, not of a common offset) and ``[-x/|x|, 1] . [y/|y|, 1] = 1 - cos``
+    (unit rows: no overflow of huge norms, zero frames stay zero and cost 1). Returns
+    ``(Xa, Ya)`` of shapes ``(r, n, d')`` and ``(c, m, d')`` for ``X`` ``(r, n, d)`` and ``Y``
+    ``(c, m, d)``; a caller that multiplies them (e.g. one anti-diagonal at a time, never
+    holding the whole cost tensor) finishes with :func:`_finish_augmented`.
+    """
+    r, n, d = X.shape
+    c, m, _ = Y.shape
+    one_x = torch.ones((r, n, 1), dtype=X.dtype, device=X.device)
+    one_y = torch.ones((c, m, 1), dtype=X.dtype, device=X.device)
+    if metric == "cosine":
+        Xa = torch.cat([-_unit_rows(X.reshape(r * n, d)).view(r, n, d), one_x], -1)
+        Ya = torch.cat([_unit_rows(Y.reshape(c * m, d)).view(c, m, d), one_y], -1)
+    else:
+        X, Y = _translated(X, Y, paired=False)
+        Xa = torch.cat([-2.0 * X, (X * X).sum(-1, keepdim=True), one_x], -1)
+        Ya = torch.cat([Y, one_y, (Y * Y).sum(-1, keepdim=True)], -1)
+    return Xa, Ya
+
+
+def _finish_augmented(v, metric):
+    """In place: dot products of :func:`_augmented_frames` -> the frame costs."""
+    v.clamp_min_(0.0)  # rounding: |x|^2 + |y|^2 - 2<x, y> may be < 0
+    if metric == "euclidean":
+        v.sqrt_()
+    return v
+
+
 def _zero_frames(Z):
     """True on frames that are all zero (padding, or genuinely zero): (..., T)."""
     with torch.no_grad():
