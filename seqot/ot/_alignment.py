@@ -193,13 +193,7 @@ def _forward_chunk(cost, len_x, len_y, gamma, allowed, keep=False, work=None):
     for k in range(n + m - 1):
         shape, off, poff, lo = lay.diag(k)
         numel = shape[0] * b
-        preds = []
-        for move in range(3):
-            v = lay.view(A, shape, off - shifts[move])
-            if pens[move] is not None:
-                v = torch.add(v, pens[move].as_strided(shape, (b, 1), poff),
-                              out=pbuf[move][:numel].view(shape))
-            preds.append(v)
+        preds = _predecessors(lay, A, shape, off, poff, pens, shifts, b, pbuf)
         t = buf[:numel].view(shape)
         cell = lay.view(A, shape, off)
         c = cost.diag(k, lo, shape)
@@ -208,14 +202,32 @@ def _forward_chunk(cost, len_x, len_y, gamma, allowed, keep=False, work=None):
             torch.logaddexp(t, preds[2], out=t)
             torch.sub(t, c, alpha=1.0 / gamma, out=cell)
         else:
-            torch.minimum(preds[0], preds[1], out=t)
-            torch.minimum(t, preds[2], out=t)
-            torch.add(t, c, out=cell)
+            torch.add(_min3(preds, t), c, out=cell)
     idx = torch.arange(b, device=dev)
     vals = A[len_x, len_y, idx]
     vals = vals * (-gamma) if soft else vals.clone()
     state = (A, cost.Cn, pens, len_x, len_y, gamma) if keep else None
     return vals, state
+
+
+def _predecessors(lay, A, shape, off, poff, pens, shifts, b, bufs=None):
+    """The diagonal, vertical and horizontal predecessors of an anti-diagonal's cells, each
+    plus its move penalty where moves are restricted (written to ``bufs[move]`` if given)."""
+    preds = []
+    for move in range(3):
+        v = lay.view(A, shape, off - shifts[move])
+        if pens[move] is not None:
+            pen = pens[move].as_strided(shape, (b, 1), poff)
+            v = v + pen if bufs is None else torch.add(v, pen,
+                                                       out=bufs[move][: v.numel()].view(shape))
+        preds.append(v)
+    return preds
+
+
+def _min3(preds, out):
+    """Elementwise minimum of three predecessors, into ``out``."""
+    torch.minimum(preds[0], preds[1], out=out)
+    return torch.minimum(out, preds[2], out=out)
 
 
 def _backward_chunk(state):
@@ -262,14 +274,8 @@ def _backward_chunk(state):
         for k in range(n + m - 2, -1, -1):
             shape, off, poff, lo = lay.diag(k)
             numel = shape[0] * b
-            preds = []
-            for move in range(3):
-                v = lay.view(A, shape, off - shifts[move])
-                if pens[move] is not None:
-                    v = v + pens[move].as_strided(shape, (b, 1), poff)
-                preds.append(v)
-            mn = torch.minimum(preds[0], preds[1], out=t[:numel].view(shape))
-            torch.minimum(mn, preds[2], out=mn)
+            preds = _predecessors(lay, A, shape, off, poff, pens, shifts, b)
+            mn = _min3(preds, t[:numel].view(shape))
             Es = lay.view(E, shape, off)
             is_d = preds[0] == mn
             is_u = (preds[1] == mn) & ~is_d
