@@ -649,3 +649,14 @@ def test_scaling_engine_refuses_autograd_and_log_records_it():
     C.grad = None
     sinkhorn(C, reg=0.1, method="log", tol=1e-12, max_iter=5000).value.sum().backward()
     np.testing.assert_allclose(C.grad.numpy(), g_env.numpy(), atol=1e-6)
+
+
+def test_zero_dim_array_reg_is_a_number():
+    """np.array(0.5) passes the "array-like" constraint: it is read as the number it holds,
+    like a 0-d tensor (it used to be refused as 'not a finite number')."""
+    C = np.random.default_rng(0).random((3, 4))
+    ref = sinkhorn(C, reg=0.5)
+    for reg in (np.array(0.5), torch.tensor(0.5, dtype=torch.float64), np.float64(0.5)):
+        np.testing.assert_array_equal(sinkhorn(C, reg=reg).plan, ref.plan)
+    with pytest.raises(ValueError, match="reg must be a finite number > 0"):
+        sinkhorn(C, reg=np.array(-0.5))

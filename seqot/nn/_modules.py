@@ -89,7 +89,7 @@ def build_frame_mlp(in_features, hidden, out_features, residual=False, *, dtype,
     if device is not None:
         device = resolve_device(device)
     with torch.device("meta"):
-        module = FrameMLP(in_features, check_hidden(hidden), out_features, residual=residual)
+        module = FrameMLP(in_features, hidden, out_features, residual=residual)
     module = module.to_empty(device=device).to(dtype)
     if generator is not None:
         linears = [m for m in module.net if isinstance(m, nn.Linear)]

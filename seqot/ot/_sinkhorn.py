@@ -64,6 +64,8 @@ class SinkhornConvergenceWarning(UserWarning):
 def _check_reg(reg, C):
     """reg as a (B,) tensor of positive finite values (no gradient)."""
     B = C.shape[0]
+    if isinstance(reg, np.ndarray) and reg.ndim == 0:
+        reg = reg.item()  # a numpy 0-d array is a number, as a 0-d tensor is
     if isinstance(reg, torch.Tensor) or (isinstance(reg, (np.ndarray, list, tuple)) and np.ndim(
             reg if not isinstance(reg, (list, tuple)) else np.empty(len(reg))) > 0):
         r = check_float_tensor(reg.detach() if isinstance(reg, torch.Tensor) else reg, "reg",
