@@ -797,14 +797,6 @@ def check_frame_labels(x, where):
     return a.astype(np.int64)
 
 
-def check_bool(value, name) -> bool:
-    """``value`` as a bool, or a ``ValueError`` naming ``name`` (no truthiness: ``"no"`` is
-    not False)."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be a bool (True or False); got {value!r}.")
-    return bool(value)
-
-
 def check_positive(value, name, *, strict=True, allow_none=False):
     """Raise ``ValueError`` unless ``value`` is a finite real > 0 (>= 0 if not strict)."""
     if value is None and allow_none:
