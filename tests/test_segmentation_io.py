@@ -11,6 +11,7 @@ from seqot.segmentation import (
     segmentation_scores,
     write_mstcn_predictions,
 )
+from seqot.utils.estimator_checks import check_function_constraint, function_constraint_cases
 
 ACTIONS = ["take", "pour", "stir"]
 # video -> (T, segment lengths of actions 0, 1, 2 in order)
@@ -277,20 +278,17 @@ def test_error_malformed_mapping(dataset, content, match):
         load_mstcn_dataset(root)
 
 
+# Plain bad values of the options (types, ranges, option strings) are driven by the declared
+# constraints in test_parameter_constraints; these are the checks no constraint expresses.
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(length_mismatch="pad"), "length_mismatch"),
-    (dict(non_finite="keep"), "non_finite"),
-    (dict(subsample=0), "subsample"),
-    (dict(subsample=1.5), "subsample"),
-    (dict(transpose="yes"), "transpose"),
     (dict(dtype=np.int32), "floating dtype"),
     (dict(split="test.split1.bundle", videos=["vid_a"]), "either split or videos"),
-    (dict(videos="vid_a"), "list of video names"),
     (dict(videos=[]), "videos is empty"),
     (dict(videos=["vid_a", "vid_a.txt"]), "more than once"),
     (dict(videos=["../vid_a"]), "without a directory part"),
+    (dict(videos=[3]), "without a directory part"),
     (dict(background="whisk"), "background action 'whisk' is not in the mapping"),
-    (dict(background=3), "background must be"),
+    (dict(background=["take", 3]), "background must be"),
 ])
 def test_error_invalid_arguments(dataset, kwargs, match):
     root, _ = dataset
@@ -345,7 +343,6 @@ def test_writer_replaces_existing_file(tmp_path):
     (["a", "b"], [np.array([0])], ["x"], {}, "2 entries but labels has 1"),
     (["a", "a"], [np.array([0]), np.array([0])], ["x"], {}, "more than once"),
     (["sub/a"], [np.array([0])], ["x"], {}, "without a directory part"),
-    ("a", [np.array([0])], ["x"], {}, "list of names"),
     (["a"], [np.array([0, 2])], ["x", "y"], {}, "label 2 has no entry"),
     (["a"], [np.array([-1, 0])], ["x"], {}, "background_name is not given"),
     (["a"], [np.array([0.5])], ["x"], {}, "must be integers"),
@@ -383,3 +380,26 @@ def test_end_to_end_asot_segmenter(dataset):
     assert all(np.isfinite(v) for v in scores.values())
     assert 0.0 <= scores["mof"] <= 1.0
     assert scores["n_videos"] == 3 and scores["n_frames"] == sum(map(len, data.y))
+
+
+# --------------------------------------------------------------------------- declared constraints
+_ROOT, _OUT = object(), object()  # stand-ins for the folders of the test, put in by the test
+_CONSTRAINT_CASES = [
+    *function_constraint_cases(load_mstcn_dataset, (_ROOT,)),
+    *function_constraint_cases(write_mstcn_predictions, (_OUT, ["a"], [np.array([0])], ["x"]),
+                               skip=("labels",)),
+    # a string where a list of names is expected (a name is no list of one-letter names)
+    (load_mstcn_dataset, (_ROOT,), {"videos": "vid_a"}, "videos"),
+    (write_mstcn_predictions, (_OUT, "a", [np.array([0])], ["x"]), {}, "video_names"),
+]
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=f"{c[0].__name__}-{c[3]}-{i}")
+                                  for i, c in enumerate(_CONSTRAINT_CASES)])
+def test_parameter_constraints(case, dataset, tmp_path):
+    func, args, kwargs, name = case
+    root, _ = dataset
+    out = tmp_path / "out"
+    args = tuple(root if a is _ROOT else out if a is _OUT else a for a in args)
+    check_function_constraint(func, args, kwargs, name)
+    assert not out.exists()  # rejected before anything is written

@@ -16,15 +16,15 @@ References
 
 from __future__ import annotations
 
-import numbers
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 from sklearn.utils import Bunch
 
 from ..utils._files import write_text_atomically
+from ..utils._param_validation import POSITIVE_INT, StrOptions, validate_params
 from ..utils._validation import check_frame_labels
 
 __all__ = ["load_mstcn_dataset", "write_mstcn_predictions"]
@@ -33,6 +33,7 @@ _LENGTH_POLICIES = ("error", "truncate")
 _NON_FINITE_POLICIES = ("error", "zero")
 # Suffixes stripped from video names given in bundles or in ``videos``.
 _NAME_SUFFIXES = (".txt", ".npy")
+_PATH = [str, os.PathLike]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -112,12 +113,9 @@ def _check_video_name(name, what):
 def _parse_background(background, names, mapping_path):
     if background is None:
         return set()
-    values = [background] if isinstance(background, str) else background
-    try:
-        values = list(values)
-    except TypeError:
-        values = None
-    if values is None or not all(isinstance(v, str) for v in values):
+    # the container's type is a declared constraint; its entries are checked here
+    values = [background] if isinstance(background, str) else list(background)
+    if not all(isinstance(v, str) for v in values):
         raise ValueError(f"background must be None, an action name or a collection of action "
                          f"names; got {background!r}.")
     for v in values:
@@ -178,6 +176,13 @@ def _read_gt(path, name_to_label):
 # --------------------------------------------------------------------------- public API
 
 
+@validate_params({"root": _PATH, "split": [*_PATH, None], "videos": [list, tuple, None],
+                  "mapping": _PATH, "features_dir": _PATH, "gt_dir": _PATH,
+                  "splits_dir": _PATH, "background": [str, list, tuple, set, frozenset, None],
+                  "length_mismatch": [StrOptions(set(_LENGTH_POLICIES))],
+                  "subsample": POSITIVE_INT, "transpose": ["boolean"],
+                  "non_finite": [StrOptions(set(_NON_FINITE_POLICIES))]},
+                 prefer_skip_nested_validation=True)
 def load_mstcn_dataset(root, *, split=None, videos=None, mapping="mapping/mapping.txt",
                        features_dir="features", gt_dir="groundTruth", splits_dir="splits",
                        background=None, length_mismatch="error", subsample=1, transpose=True,
@@ -208,7 +213,7 @@ def load_mstcn_dataset(root, *, split=None, videos=None, mapping="mapping/mappin
         A bundle file, e.g. ``"test.split1.bundle"``, looked up in ``root/splits_dir``
         (an absolute path is used as is): only its videos are loaded, in its order. The
         listed names may carry a ``.txt`` (or ``.npy``) suffix.
-    videos : iterable of str, optional
+    videos : list or tuple of str, optional
         The videos to load, in this order (same suffix rule). Exclusive with ``split``.
         By default every ``*.npy`` file of the features folder is loaded, sorted by name.
     mapping : str or path-like, default="mapping/mapping.txt"
@@ -220,7 +225,7 @@ def load_mstcn_dataset(root, *, split=None, videos=None, mapping="mapping/mappin
         activity at a time with ``features_dir="features/<activity>"``. Ground-truth files
         are ``<video>.txt``, or ``<video>`` without a suffix (ASOT's copies). When the
         ground-truth folder does not exist, only features are loaded (``y=None``).
-    background : str or collection of str, optional
+    background : str, or list, tuple or set of str, optional
         Action names whose frames get the label ``-1``, the background convention of
         :mod:`seqot.segmentation.metrics` (evaluate with ``background=-1``), e.g.
         ``"background"`` for GTEA or ``"Background"`` for Desktop Assembly. Mapping entries
@@ -270,7 +275,9 @@ def load_mstcn_dataset(root, *, split=None, videos=None, mapping="mapping/mappin
         a listed video without features, features that are not 2-D or not finite, a missing
         ground-truth file for a video when the folder exists, an action name (or an empty
         line) in a ground-truth file that the mapping lacks, a malformed mapping, a length
-        mismatch under ``length_mismatch="error"``, invalid arguments.
+        mismatch under ``length_mismatch="error"``, invalid arguments (scikit-learn's
+        ``InvalidParameterError``, a ``ValueError``, for an option of the wrong type or out
+        of its range).
 
     See Also
     --------
@@ -305,16 +312,9 @@ def load_mstcn_dataset(root, *, split=None, videos=None, mapping="mapping/mappin
     (['v1'], (5, 4), array([0, 0, 1, 1, 1]), ['pour', 'stir'])
     >>> tmp.cleanup()
     """
-    if length_mismatch not in _LENGTH_POLICIES:
-        raise ValueError(f'length_mismatch must be "error" or "truncate"; got '
-                         f'{length_mismatch!r}.')
-    if non_finite not in _NON_FINITE_POLICIES:
-        raise ValueError(f'non_finite must be "error" or "zero"; got {non_finite!r}.')
-    if (isinstance(subsample, bool) or not isinstance(subsample, numbers.Integral)
-            or subsample < 1):
-        raise ValueError(f"subsample must be an integer >= 1; got {subsample!r}.")
-    if not isinstance(transpose, (bool, np.bool_)):
-        raise ValueError(f"transpose must be True or False; got {transpose!r}.")
+    # the option parameters are declared constraints (validate_params); what no constraint
+    # expresses is checked here: the dtype's kind, split and videos exclusive, the videos'
+    # names, background names that the mapping must hold
     if np.dtype(dtype).kind != "f":
         raise ValueError(f"dtype must be a floating dtype; got {dtype!r}.")
     if split is not None and videos is not None:
@@ -340,8 +340,6 @@ def load_mstcn_dataset(root, *, split=None, videos=None, mapping="mapping/mappin
         names = _read_bundle(bundle)
         source = f"split bundle {bundle}"
     elif videos is not None:
-        if isinstance(videos, (str, bytes, os.PathLike)) or not isinstance(videos, Iterable):
-            raise ValueError(f"videos must be a list of video names; got {videos!r}.")
         names = [_strip_suffix(v) if isinstance(v, str) else v for v in videos]
         if not names:
             raise ValueError("videos is empty: pass at least one video name.")
@@ -406,6 +404,9 @@ def load_mstcn_dataset(root, *, split=None, videos=None, mapping="mapping/mappin
                  background_names=background_names, root=root, split=split)
 
 
+@validate_params({"out_dir": _PATH, "video_names": [list, tuple],
+                  "action_names": [list, tuple, Mapping, None], "background_name": [str, None]},
+                 prefer_skip_nested_validation=True)
 def write_mstcn_predictions(out_dir, video_names, labels, action_names=None, *,
                             background_name=None):
     """Write frame labels as one ``<video>.txt`` per video, one action name per line.
@@ -420,11 +421,11 @@ def write_mstcn_predictions(out_dir, video_names, labels, action_names=None, *,
     ----------
     out_dir : str or path-like
         Output folder, created if missing. Existing files of the same names are replaced.
-    video_names : sequence of str
+    video_names : list or tuple of str
         One file name stem per video.
     labels : sequence of 1-D int arrays
         Frame labels, one array per video.
-    action_names : sequence of str or mapping of int to str, optional
+    action_names : list or tuple of str, or mapping of int to str, optional
         ``action_names[k]`` is written for label ``k`` (e.g. ``data.action_names`` from
         :func:`load_mstcn_dataset`). By default the integer labels themselves are written
         (e.g. unmatched cluster ids).
@@ -441,7 +442,8 @@ def write_mstcn_predictions(out_dir, video_names, labels, action_names=None, *,
     ------
     ValueError
         Mismatched numbers of videos and label arrays, duplicate or invalid video names,
-        labels that are not 1-D integers, or a label without a name.
+        labels that are not 1-D integers, or a label without a name (scikit-learn's
+        ``InvalidParameterError``, a ``ValueError``, for an argument of the wrong type).
 
     Examples
     --------
@@ -455,8 +457,6 @@ def write_mstcn_predictions(out_dir, video_names, labels, action_names=None, *,
     ('v1.txt', ['pour', 'pour', 'stir'])
     >>> tmp.cleanup()
     """
-    if isinstance(video_names, (str, bytes)):
-        raise ValueError(f"video_names must be a list of names; got {video_names!r}.")
     video_names = list(video_names)
     if isinstance(labels, np.ndarray) and labels.dtype != object:
         labels = [labels] if labels.ndim == 1 else list(labels)
@@ -470,8 +470,7 @@ def write_mstcn_predictions(out_dir, video_names, labels, action_names=None, *,
         if name in seen:
             raise ValueError(f"video_names lists {name!r} more than once.")
         seen.add(name)
-    if background_name is not None and (not isinstance(background_name, str)
-                                        or not background_name.strip()
+    if background_name is not None and (not background_name.strip()
                                         or "\n" in background_name or "\r" in background_name):
         raise ValueError(f"background_name must be a one-line non-empty string; got "
                          f"{background_name!r}.")
