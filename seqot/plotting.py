@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from .utils._param_validation import POSITIVE, HasMethods, StrOptions, validate_params
 from .utils._validation import check_frame_labels
 
 __all__ = [
@@ -22,6 +23,16 @@ __all__ = [
 
 # Colour of negative (background) labels in plot_segmentation.
 _BACKGROUND_COLOR = (0.85, 0.85, 0.85, 1.0)
+
+# Constraints of the drawing options (the data arguments are checked by each function). They
+# name no matplotlib class, so that this module imports without matplotlib: an Axes is what
+# has the Axes methods drawn with, a Colormap is a callable, a colour is a name or a sequence
+# of RGB(A) values (matplotlib itself tells a bad name).
+_AX = [HasMethods(["imshow", "barh", "plot", "set_title"]), None]
+_CMAP = [str, callable]
+_COLOR = [str, tuple, list, np.ndarray]
+_ASPECT = [StrOptions({"auto", "equal"}), *POSITIVE, None]
+_TITLE = [str, None]
 
 
 def _pyplot():
@@ -78,6 +89,8 @@ def _runs(labels):
     return starts, lengths, labels[starts]
 
 
+@validate_params({"ax": _AX, "action_names": [list, tuple, np.ndarray, Mapping, None],
+                  "cmap": _CMAP, "title": _TITLE}, prefer_skip_nested_validation=True)
 def plot_segmentation(y_pred, y_true=None, *, ax=None, action_names=None, cmap="tab20",
                       title=None):
     """Draw frame labels of one video as horizontal colour bars, one row per labelling.
@@ -91,7 +104,7 @@ def plot_segmentation(y_pred, y_true=None, *, ax=None, action_names=None, cmap="
         Ground-truth labels, drawn as the top row ("ground truth").
     ax : matplotlib Axes, optional
         Where to draw; a new figure by default.
-    action_names : sequence of str or dict of int to str, optional
+    action_names : list, tuple or array of str, or dict of int to str, optional
         Names of the labels; when given, a legend lists the labels present. Negative labels
         are called "background" unless a dict names them.
     cmap : str or matplotlib Colormap, default="tab20"
@@ -194,6 +207,9 @@ def plot_segmentation(y_pred, y_true=None, *, ax=None, action_names=None, cmap="
     return ax
 
 
+@validate_params({"ax": _AX, "x_label": [str], "y_label": [str], "title": _TITLE,
+                  "cmap": _CMAP, "aspect": _ASPECT, "colorbar": ["boolean"]},
+                 prefer_skip_nested_validation=True)
 def plot_transport_plan(plan, *, ax=None, x_label="action", y_label="frame", title=None,
                         cmap="viridis", aspect=None, colorbar=True):
     """Heat-map of a transport plan or any matrix (frames x actions, or n x m).
@@ -209,7 +225,7 @@ def plot_transport_plan(plan, *, ax=None, x_label="action", y_label="frame", tit
         Axis labels (columns, rows).
     title : str, optional
     cmap : str or matplotlib Colormap, default="viridis"
-    aspect : {"auto", "equal"} or float, optional
+    aspect : {"auto", "equal"} or positive float, optional
         By default ``"auto"`` (fill the axes) when one side is more than three times the
         other, as for a long video's plan over a few actions, else ``"equal"``.
     colorbar : bool, default=True
@@ -276,6 +292,9 @@ def _path_points(true_path, shape):
     return rows.astype(np.float64), cols.astype(np.float64)
 
 
+@validate_params({"ax": _AX, "x_label": [str], "y_label": [str], "title": _TITLE,
+                  "cmap": _CMAP, "aspect": _ASPECT, "colorbar": ["boolean"],
+                  "path_color": _COLOR}, prefer_skip_nested_validation=True)
 def plot_alignment(plan, true_path=None, *, ax=None, x_label="sequence 2 (frame)",
                    y_label="sequence 1 (frame)", title=None, cmap="Greys", aspect=None,
                    colorbar=True, path_color="tab:red"):
@@ -296,7 +315,7 @@ def plot_alignment(plan, true_path=None, *, ax=None, x_label="sequence 2 (frame)
         Axis labels (columns, rows).
     title : str, optional
     cmap : str or matplotlib Colormap, default="Greys"
-    aspect : {"auto", "equal"} or float, optional
+    aspect : {"auto", "equal"} or positive float, optional
         As in :func:`plot_transport_plan`.
     colorbar : bool, default=True
     path_color : matplotlib colour, default="tab:red"
@@ -338,6 +357,8 @@ def plot_alignment(plan, true_path=None, *, ax=None, x_label="sequence 2 (frame)
     return ax
 
 
+@validate_params({"ax": _AX, "title": _TITLE, "cmap": _CMAP, "colorbar": ["boolean"],
+                  "boundary_color": _COLOR}, prefer_skip_nested_validation=True)
 def plot_kernel_matrix(K, labels=None, *, ax=None, title=None, cmap="viridis", colorbar=True,
                        boundary_color="white"):
     """Heat-map of a Gram (kernel or distance) matrix, sorted by label with class boundaries.

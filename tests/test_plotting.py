@@ -16,6 +16,10 @@ from seqot.plotting import (  # noqa: E402
     plot_segmentation,
     plot_transport_plan,
 )
+from seqot.utils.estimator_checks import (  # noqa: E402
+    check_function_constraint,
+    function_constraint_cases,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -211,6 +215,27 @@ def test_plot_kernel_matrix_without_labels():
 def test_plot_kernel_matrix_invalid(K, labels, match):
     with pytest.raises(ValueError, match=match):
         plot_kernel_matrix(K, labels)
+
+
+# --------------------------------------------------------------------------- declared constraints
+# The drawing options are declared constraints; the data arguments (checked by the functions
+# themselves, tests above) are not.
+_VALID_CALLS = [(plot_segmentation, ([0, 0, 1],)), (plot_transport_plan, (np.eye(2),)),
+                (plot_alignment, (np.eye(2),)), (plot_kernel_matrix, (np.eye(2),))]
+
+
+@pytest.mark.parametrize("case", [
+    pytest.param(c, id=f"{c[0].__name__}-{c[3]}-{i}")
+    for func, args in _VALID_CALLS for i, c in enumerate(function_constraint_cases(func, args))])
+def test_parameter_constraints(case):
+    check_function_constraint(*case)
+
+
+def test_aspect_number_and_colormap_object_pass_the_constraints():
+    ax = plot_transport_plan(np.eye(3), aspect=2.0, cmap=matplotlib.colormaps["magma"])
+    assert ax.get_aspect() == 2.0
+    ax = plot_segmentation([0, 1], cmap=matplotlib.colormaps["tab10"], action_names=("a", "b"))
+    assert len(ax.patches) == 2
 
 
 # --------------------------------------------------------------------------- optional dep
