@@ -679,6 +679,9 @@ _VALID_CALLS = [
     *((aug, (_SEQ,), {"rng": np.random.default_rng(0)})
       for aug in (random_blur, random_merge, augment_sequence)),
     (tap, (X0, Y0), {}),
+    (tap_alignment, (torch.rand(1, 3, 2, dtype=torch.float64),
+                     torch.rand(1, 3, 2, dtype=torch.float64),
+                     torch.ones(1, 3, dtype=torch.bool), torch.ones(1, 2, dtype=torch.bool)), {}),
 ]
 
 

@@ -47,6 +47,13 @@ _DIRECTIONS = ("source", "mean", "sum")
 _TAP_CONSTRAINTS = {"predictor": [nn.Module, None], "direction": [StrOptions(set(_DIRECTIONS))]}
 
 
+# tap_alignment's predictor is any callable g(D, Dt, box), not only _TAP_CONSTRAINTS' module:
+# tap_block_alignments and tap_paired_alignments pass a module cast to D's dtype and device
+# as a functional call (_matching), and a functional call of a module is how gradients with
+# respect to given parameters are taken.
+@validate_params({"D": [torch.Tensor], "Dt": [torch.Tensor], "mask_x": [torch.Tensor],
+                  "mask_y": [torch.Tensor], "predictor": [callable, None]},
+                 prefer_skip_nested_validation=True)
 def tap_alignment(D, Dt, mask_x, mask_y, predictor=None):
     r"""TAP alignments and distances of a batch of padded pairs.
 
@@ -58,8 +65,10 @@ def tap_alignment(D, Dt, mask_x, mask_y, predictor=None):
         Relative-position gaps :math:`|i/L_X - j/L_Y|`.
     mask_x, mask_y : bool Tensors of shape (B, L_X), (B, L_Y)
         Valid frames of each pair's source and target.
-    predictor : AlignmentPredictor or None
-        ``None`` means :math:`g \equiv 0`.
+    predictor : AlignmentPredictor, callable or None
+        :math:`g`, called as ``predictor(D, Dt, box)`` with ``box`` the float mask of each
+        pair's valid box (an :class:`~seqot.nn.AlignmentPredictor`, or e.g. a
+        ``torch.func.functional_call`` of one); ``None`` means :math:`g \equiv 0`.
 
     Returns
     -------
@@ -78,14 +87,6 @@ def tap_alignment(D, Dt, mask_x, mask_y, predictor=None):
     A = torch.softmax(scores, dim=-1) * box
     n_x = mask_x.sum(1).clamp_min(1).to(D.dtype)
     return A, (A * D).sum((1, 2)) / n_x
-
-
-def check_predictor(predictor):
-    """``predictor`` or a ValueError naming it (an :class:`AlignmentPredictor` or None)."""
-    if predictor is not None and not isinstance(predictor, nn.Module):
-        raise ValueError(f"predictor must be an AlignmentPredictor (torch module) or None; got "
-                         f"{type(predictor).__name__}.")
-    return predictor
 
 
 def _matching(predictor, D):
@@ -109,8 +110,11 @@ def _matching(predictor, D):
 
 
 def tap_block_alignments(xb, yb, predictor=None):
-    """Alignments ``A`` (n_x·n_y, T_x, T_y) and distances ``d`` (n_x, n_y) of every pair."""
-    predictor = check_predictor(predictor)
+    """Alignments ``A`` (n_x·n_y, T_x, T_y) and distances ``d`` (n_x, n_y) of every pair.
+
+    Internal: its callers pass a validated ``predictor`` (``_tap_metric`` checks
+    ``_TAP_CONSTRAINTS``, :class:`~seqot.metric_learning.TAPMetricLearner` its own module).
+    """
     nx_, ny_ = xb.n_sequences, yb.n_sequences
     D = pairwise_frame_cost(xb.data, yb.data, "euclidean").reshape(nx_ * ny_, xb.max_length,
                                                                    yb.max_length)
@@ -167,10 +171,12 @@ def tap(x, y, *, predictor=None, direction="source"):
 
 
 def tap_paired_alignments(xb, yb, predictor=None):
-    """Alignments ``A`` (B, T_x, T_y) and distances ``d`` (B,) of the pairs ``(x_b, y_b)``."""
+    """Alignments ``A`` (B, T_x, T_y) and distances ``d`` (B,) of the pairs ``(x_b, y_b)``.
+
+    Internal, like :func:`tap_block_alignments` (the learner passes its own module).
+    """
     from ..ot._costs import frame_cost, position_gap
 
-    predictor = check_predictor(predictor)
     if xb.n_sequences != yb.n_sequences:
         raise ValueError(f"paired TAP needs as many sources as targets; got {xb.n_sequences} "
                          f"and {yb.n_sequences}.")
