@@ -149,11 +149,6 @@ def emd(C, a=None, b=None, *, max_iter=100000, n_jobs=None):
     array([[0.25, 0.25],
            [0.  , 0.5 ]])
     """
-    return _emd(C, a, b, max_iter=max_iter, n_jobs=n_jobs)
-
-
-def _emd(C, a=None, b=None, *, max_iter=100000, n_jobs=None):
-    """:func:`emd` without its parameter validation (internal callers, hot paths)."""
     C, a, b, mask_a, mask_b, numpy_in, single = _prepare(C, a, b)
     sa, sb = a.detach().sum(1), b.detach().sum(1)
     # rounding of normalised float32 weights reaches a few ulps; the solver rescales b anyway
@@ -169,3 +164,7 @@ def _emd(C, a=None, b=None, *, max_iter=100000, n_jobs=None):
     res = OTResult(plan=plan, value=value, value_linear=value, potentials=(u, v), n_iter=0,
                    converged=codes == _OPTIMAL)
     return _output(res, numpy_in, single)
+
+
+#: :func:`emd` without its parameter validation, for internal callers on hot paths.
+_emd = emd.__wrapped__

@@ -643,29 +643,6 @@ def sinkhorn(
     >>> bool(np.abs(res.plan.sum(1) - 1 / 6).max() < 1e-6)
     True
     """
-    return _sinkhorn(
-        C, a, b, reg=reg, max_iter=max_iter, tol=tol, unbalanced=unbalanced, grad=grad,
-        check_every=check_every, warm_start=warm_start, epsilon_scaling=epsilon_scaling,
-        method=method, warn=warn)
-
-
-def _sinkhorn(
-    C,
-    a=None,
-    b=None,
-    *,
-    reg,
-    max_iter=1000,
-    tol=1e-9,
-    unbalanced=None,
-    grad="autodiff",
-    check_every=10,
-    warm_start=None,
-    epsilon_scaling="auto",
-    method="auto",
-    warn=True,
-):
-    """:func:`sinkhorn` without its parameter validation (internal callers, hot paths)."""
     if epsilon_scaling is True and float(tol) == 0:
         raise ValueError("epsilon_scaling=True needs tol > 0 (its stages end on convergence).")
     tau_a, tau_b = _unbalanced_pair(unbalanced)
@@ -702,6 +679,11 @@ def _sinkhorn(
                        marginal_error=res.marginal_error.to(out_dtype),
                        marginal_tol=res.marginal_tol.to(out_dtype))
     return _output(res, numpy_in, single)
+
+
+
+#: :func:`sinkhorn` without its parameter validation, for internal callers on hot paths.
+_sinkhorn = sinkhorn.__wrapped__
 
 
 def _warn_unconverged(res, failed, scaled, eps, max_iter):
