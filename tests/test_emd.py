@@ -84,3 +84,34 @@ def test_errors():
     emd, (np.ones((2, 2)),), skip=("C", "a", "b"))])
 def test_parameter_constraints(case):
     check_function_constraint(*case)
+
+
+@pytest.mark.parametrize("n_jobs", [None, 2])
+def test_padding_at_the_end_and_holes_give_pots_answers(n_jobs):
+    """Problems padded at the end (the sliced fast path) and problems with zero weights
+    anywhere (the indexed path) both equal ot.emd2 on their unpadded part, with the
+    duals centred on the real entries and zero on padding."""
+    rng = np.random.default_rng(7)
+    B, n, m = 12, 9, 7
+    C = rng.random((B, n, m))
+    for holes in (False, True):
+        a, b = rng.random((B, n)), rng.random((B, m))
+        for k in range(B):
+            if holes:
+                a[k, rng.choice(n, 3, replace=False)] = 0.0
+                b[k, rng.choice(m, 2, replace=False)] = 0.0
+            else:
+                a[k, rng.integers(2, n + 1):] = 0.0
+                b[k, rng.integers(2, m + 1):] = 0.0
+        a, b = a / a.sum(1, keepdims=True), b / b.sum(1, keepdims=True)
+        res = emd(C, a, b, n_jobs=n_jobs)
+        for k in range(B):
+            r, c = a[k] > 0, b[k] > 0
+            M = C[k][np.ix_(r, c)]
+            assert float(res.value[k]) == pytest.approx(ot.emd2(a[k, r], b[k, c], M), rel=1e-12)
+            np.testing.assert_allclose(res.plan[k][np.ix_(r, c)],
+                                       ot.emd(a[k, r], b[k, c], M), atol=1e-12)
+            assert np.all(res.plan[k][~r] == 0) and np.all(res.plan[k][:, ~c] == 0)
+            f, g = res.potentials[0][k], res.potentials[1][k]
+            assert abs(f[r].sum()) < 1e-12 and abs(g[c].sum()) < 1e-12
+            assert np.all(f[~r] == 0) and np.all(g[~c] == 0)

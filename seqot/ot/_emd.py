@@ -31,45 +31,65 @@ __all__ = ["emd"]
 _OPTIMAL = 1
 
 
-def _solve_one(a, b, C, max_iter):
-    rows, cols = np.flatnonzero(a > 0), np.flatnonzero(b > 0)
-    a_s, b_s = a[rows], b[cols]
-    b_s = b_s * (a_s.sum() / b_s.sum())  # exact equal mass for the simplex
-    M = np.ascontiguousarray(C[np.ix_(rows, cols)], dtype=np.float64)
+def _simplex(a_s, b_s, M, max_iter):
+    """One network simplex on an unpadded problem whose ``b_s`` carries ``a_s``'s mass."""
     if _emd_c is not None:
-        G, cost, u, v, code = _emd_c(a_s, b_s, M, max_iter, 1, None, None)
-    else:  # pragma: no cover
-        import ot
+        return _emd_c(a_s, b_s, M, max_iter, 1, None, None)
+    import ot  # pragma: no cover
 
-        G, log = ot.emd(a_s, b_s, M, numItermax=max_iter, log=True)
-        cost, u, v, code = log["cost"], log["u"], log["v"], int(log["result_code"])
-    return rows, cols, G, float(cost), u - u.mean(), v - v.mean(), int(code)
+    G, log = ot.emd(a_s, b_s, M, numItermax=max_iter, log=True)  # pragma: no cover
+    return G, log["cost"], log["u"], log["v"], int(log["result_code"])  # pragma: no cover
 
 
-def _solve_chunk(A, Bw, C, max_iter):
-    return [_solve_one(A[k], Bw[k], C[k], max_iter) for k in range(len(A))]
+def _solve_chunk(A, Bw, C, max_iter, prefix):
+    """``(plan, cost, u, v, codes)`` of a chunk of problems (returned, not written in place,
+    so that any joblib backend, processes and dask included, can run it). When every
+    problem's mass sits on a prefix of its rows and columns (sequences padded at the end),
+    the problems are plain slices; otherwise index arrays select them."""
+    B, n, m = C.shape
+    plan = np.zeros((B, n, m))
+    u_out, v_out = np.zeros((B, n)), np.zeros((B, m))
+    cost, codes = np.zeros(B), np.zeros(B, dtype=int)
+    if prefix:
+        na, nb = (A > 0).sum(1), (Bw > 0).sum(1)
+        for k in range(B):
+            r, c = int(na[k]), int(nb[k])
+            M = np.ascontiguousarray(C[k, :r, :c])
+            G, cost[k], u, v, codes[k] = _simplex(A[k, :r], Bw[k, :c], M, max_iter)
+            plan[k, :r, :c], u_out[k, :r], v_out[k, :c] = G, u, v
+    else:
+        for k in range(B):
+            rows, cols = np.flatnonzero(A[k] > 0), np.flatnonzero(Bw[k] > 0)
+            M = np.ascontiguousarray(C[k][np.ix_(rows, cols)], dtype=np.float64)
+            G, cost[k], u, v, codes[k] = _simplex(A[k, rows], Bw[k, cols], M, max_iter)
+            plan[k, rows[:, None], cols[None, :]], u_out[k, rows], v_out[k, cols] = G, u, v
+    return plan, cost, u_out, v_out, codes
+
+
+def _is_prefix(mask):
+    """Whether each row's True entries are exactly its first ones."""
+    return bool((mask == (np.arange(mask.shape[1]) < mask.sum(1)[:, None])).all())
 
 
 def _solve_batch(A, Bw, C, max_iter, n_jobs):
+    """All problems of a batch, the per-problem work reduced to the simplex itself: masses
+    equalised and duals centred (as ``ot.emd2``) for the whole batch at once."""
     B, n, m = C.shape
+    mask_a, mask_b = A > 0, Bw > 0
+    prefix = _is_prefix(mask_a) and _is_prefix(mask_b)
+    Bw = Bw * (A.sum(1) / Bw.sum(1))[:, None]  # exact equal mass for the simplex
     n_chunks = 1 if n_jobs in (None, 1) else max(1, min(B, 8 * abs(int(n_jobs))))
     bounds = np.linspace(0, B, n_chunks + 1).astype(int)
     spans = [(i, j) for i, j in zip(bounds[:-1], bounds[1:]) if j > i]
     if len(spans) == 1:  # nothing to parallelise: no joblib (or dask) round-trip
-        parts = [_solve_chunk(A, Bw, C, max_iter)]
+        plan, cost, u_all, v_all, codes = _solve_chunk(A, Bw, C, max_iter, prefix)
     else:
         parts = Parallel(n_jobs=n_jobs, prefer="threads")(
-            delayed(_solve_chunk)(A[i:j], Bw[i:j], C[i:j], max_iter) for i, j in spans)
-    plan = np.zeros((B, n, m))
-    u_all, v_all = np.zeros((B, n)), np.zeros((B, m))
-    cost, codes = np.zeros(B), np.zeros(B, dtype=int)
-    k = 0
-    for part in parts:
-        for rows, cols, G, c, u, v, code in part:
-            plan[k, rows[:, None], cols[None, :]] = G
-            u_all[k, rows], v_all[k, cols] = u, v
-            cost[k], codes[k] = c, code
-            k += 1
+            delayed(_solve_chunk)(A[i:j], Bw[i:j], C[i:j], max_iter, prefix)
+            for i, j in spans)
+        plan, cost, u_all, v_all, codes = (np.concatenate(x) for x in zip(*parts))
+    u_all -= (u_all.sum(1) / mask_a.sum(1))[:, None] * mask_a
+    v_all -= (v_all.sum(1) / mask_b.sum(1))[:, None] * mask_b
     return plan, cost, u_all, v_all, codes
 
 
